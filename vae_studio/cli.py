@@ -1,0 +1,257 @@
+"""``vae-studio``: no arguments opens the GUI; subcommands run headless on the same core.
+
+Every failure a user can cause ends with one line on stderr and a non-zero exit, never a traceback.
+This module imports no Qt: the GUI is imported only when it is asked for.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+EXIT_USAGE, EXIT_FAIL = 2, 1
+
+
+class UserError(Exception):
+    """An error to report as one line, exit code 1."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, not argparse's usage block
+        raise SystemExit(_fail(f"{self.prog}: {message} (see --help)", EXIT_USAGE))
+
+
+def _fail(msg: str, code: int = EXIT_FAIL) -> int:
+    if sys.stderr is not None:
+        print(f"error: {msg}" if not msg.startswith("vae-studio") else msg, file=sys.stderr)
+    return code
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        vals = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not vals:
+        raise argparse.ArgumentTypeError("expected at least one integer")
+    return vals
+
+
+def _add_config_flags(p: argparse.ArgumentParser) -> None:
+    from .core.config import ARCHS, MODEL_KINDS, RECON_LOSSES, DataConfig, ModelConfig, TrainConfig
+
+    d, m, t = DataConfig(), ModelConfig(), TrainConfig()
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", default=d.dataset, help="registry name (see `vae-studio datasets`)")
+    g.add_argument("--data-root", default=None, help="folder or .npz file for the data set (or $VAE_STUDIO_DATA)")
+    g.add_argument("--image-size", type=int, default=d.image_size, help="image folders: square size")
+    g.add_argument("--rgb", action="store_true", help="image folders: keep colour (default greyscale)")
+    g.add_argument("--binarize", action="store_true", help="dynamically binarised data (literature's MNIST)")
+    g = p.add_argument_group("model")
+    g.add_argument("--model", choices=MODEL_KINDS, default=m.kind, help="vae or conditional vae (cvae)")
+    g.add_argument("--arch", choices=ARCHS, default=m.arch)
+    g.add_argument("--latent-dim", type=int, default=m.latent_dim)
+    g.add_argument("--hidden", type=_ints, default=m.hidden, help="hidden sizes, e.g. 400 or 512,256")
+    g = p.add_argument_group("training")
+    g.add_argument("--beta", type=float, default=t.beta, help="weight on the KL term (1 = true ELBO)")
+    g.add_argument("--gamma", type=float, default=t.gamma, help="weight on the reconstruction term")
+    g.add_argument("--recon", choices=RECON_LOSSES, default=t.recon)
+    g.add_argument("--kl-warmup", type=int, default=t.kl_warmup_epochs, help="epochs over which beta ramps up")
+    g.add_argument("--lr", type=float, default=t.lr)
+    g.add_argument("--batch-size", type=int, default=t.batch_size)
+    g.add_argument("--epochs", type=int, default=t.epochs)
+    g.add_argument("--seed", type=int, default=t.seed)
+    g.add_argument("--device", default=t.device, help="cpu, cuda, cuda:N or mps")
+    g.add_argument("--grad-clip", type=float, default=t.grad_clip, help="max gradient norm (0 = off)")
+
+
+def config_from_args(a: argparse.Namespace):
+    from .core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+
+    return RunConfig(
+        data=DataConfig(dataset=a.dataset, root=a.data_root, image_size=a.image_size, grayscale=not a.rgb,
+                        binarize=a.binarize, seed=a.seed),
+        model=ModelConfig(kind=a.model, arch=a.arch, latent_dim=a.latent_dim, hidden=list(a.hidden)),
+        train=TrainConfig(beta=a.beta, gamma=a.gamma, recon=a.recon, kl_warmup_epochs=a.kl_warmup, lr=a.lr,
+                          batch_size=a.batch_size, epochs=a.epochs, seed=a.seed, device=a.device,
+                          grad_clip=a.grad_clip),
+    )
+
+
+class _Progress:
+    """A one-line progress bar on stderr (silent when there is no stderr, as under pythonw)."""
+
+    def __init__(self, stream=None):
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = bool(self.stream and hasattr(self.stream, "isatty") and self.stream.isatty())
+        self.t0 = time.perf_counter()
+
+    def step(self, epoch, epochs, done, total, loss):
+        if not (self.stream and self.tty):
+            return
+        w = 30
+        fill = int(w * done / max(total, 1))
+        self.stream.write(f"\repoch {epoch}/{epochs} [{'#' * fill}{'.' * (w - fill)}] "
+                          f"{done}/{total} loss {loss:9.2f}")
+        self.stream.flush()
+
+    def line(self, text):
+        if self.stream:
+            self.stream.write(("\r" if self.tty else "") + text + "\n")
+            self.stream.flush()
+
+
+def train_run(config, out: str | None, quiet: bool = False, run_name: str = ""):
+    """Train one run from a config, print progress, save it to ``out``; returns the Run."""
+    from .core.checkpoint import Run, save_run
+    from .core.data import load_dataset
+    from .core.training import Diverged, EpochEnd, StepChunk, Trainer
+
+    data = load_dataset(config.data)
+    trainer = Trainer(config, data)
+    bar = _Progress() if not quiet else _Progress(stream=False)
+    epochs = config.train.epochs
+
+    def on_event(ev):
+        if isinstance(ev, StepChunk):
+            done = int(ev.steps[-1]) - (ev.epoch - 1) * ev.steps_per_epoch
+            bar.step(ev.epoch, epochs, done, ev.steps_per_epoch, float(ev.losses[-1, 0]))
+        elif isinstance(ev, EpochEnd):
+            r = ev.record
+            bar.line(f"epoch {ev.epoch}/{epochs}  train {r['train_total']:.2f}  test -ELBO {r['test_neg_elbo']:.2f} "
+                     f"(recon {r['test_recon']:.2f}, KL {r['test_kl']:.2f})  {r['seconds']:.1f}s")
+        elif isinstance(ev, Diverged):
+            bar.line(f"diverged: {ev.message}")
+
+    trainer.train(on_event)
+    run = Run(config=config, model=trainer.model.cpu(), history=trainer.history, class_names=data.class_names,
+              name=run_name or (Path(out).name if out else ""))
+    if out:
+        save_run(run, out)
+        bar.line(f"saved run to {out}")
+    return run
+
+
+def cmd_train(a) -> int:
+    config = config_from_args(a)
+    run = train_run(config, a.out)
+    if run.history.status == "diverged":
+        raise UserError(run.history.message)
+    return 0
+
+
+def _load(path):
+    from .core.checkpoint import load_run
+
+    return load_run(path)
+
+
+def cmd_eval(a) -> int:
+    from .core.data import load_dataset
+    from .core.metrics import evaluate_elbo
+
+    run = _load(a.run)
+    data = load_dataset(run.config.data)
+    t = run.config.train
+    res = evaluate_elbo(run.model, data.test_x, data.test_y, beta=t.beta, gamma=t.gamma, recon=t.recon)
+    res = {"run": str(a.run), "dataset": run.config.data.dataset, "split": "test", **res}
+    if a.json:
+        print(json.dumps(res))
+    else:
+        print(f"{a.run}: test negative ELBO {res['neg_elbo']:.2f} nats/sample "
+              f"(recon {res['recon']:.2f}, KL {res['kl']:.2f}) on {res['n']} images")
+        print("KL per dimension: " + " ".join(f"{v:.2f}" for v in res["kl_per_dim"]))
+    return 0
+
+
+def cmd_sample(a) -> int:
+    from torchvision.utils import save_image
+
+    from .core.latent import sample_prior
+
+    run = _load(a.run)
+    if a.n < 1:
+        raise UserError("--n must be at least 1")
+    imgs = sample_prior(run.model, a.n, temperature=a.temperature, seed=a.seed, label=a.label)
+    try:
+        save_image(imgs, a.out, nrow=max(1, int(math.ceil(math.sqrt(a.n)))), padding=2, pad_value=0.5)
+    except (OSError, ValueError, KeyError) as e:
+        raise UserError(f"cannot write {a.out}: {e}") from None
+    print(f"wrote {a.n} samples to {a.out}")
+    return 0
+
+
+def cmd_datasets(a) -> int:
+    from .core.data import list_datasets
+
+    for info in list_datasets(a.data_root):
+        state = "available" if info.available else f"unavailable: {info.reason}"
+        if info.needs_path:
+            state = "needs --data-root PATH"
+        print(f"{info.name:16s} {info.title}  [{state}]")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="vae-studio", description="Train variational autoencoders and see what they learn. "
+                                               "With no command, opens the GUI.")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+    t = sub.add_parser("train", help="train a model headless and save a run folder")
+    _add_config_flags(t)
+    t.add_argument("--out", required=True, help="run folder to write")
+    t.set_defaults(func=cmd_train)
+    e = sub.add_parser("eval", help="test metrics of a saved run")
+    e.add_argument("run")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.set_defaults(func=cmd_eval)
+    s = sub.add_parser("sample", help="decode samples from the prior into an image grid")
+    s.add_argument("run")
+    s.add_argument("--n", type=int, default=64)
+    s.add_argument("--out", required=True, help="PNG file")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--temperature", type=float, default=1.0, help="scale of the prior's standard deviation")
+    s.add_argument("--label", type=int, default=None, help="class for a conditional model")
+    s.set_defaults(func=cmd_sample)
+    d = sub.add_parser("datasets", help="list data sets and whether they are available here")
+    d.add_argument("--data-root", default=None)
+    d.set_defaults(func=cmd_datasets)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:
+        return gui_main()
+    try:
+        a = build_parser().parse_args(argv)
+    except SystemExit as e:  # --help (0) or a usage error (already printed)
+        return int(e.code or 0)
+    if a.command is None:
+        return gui_main()
+    from .core.checkpoint import CheckpointError
+    from .core.config import ConfigError
+    from .core.data import DataError
+    from .core.devices import DeviceError
+    from .core.training import TrainingError
+
+    try:
+        return a.func(a)
+    except (UserError, CheckpointError, ConfigError, DataError, DeviceError, TrainingError) as e:
+        return _fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+
+
+def gui_main() -> int:
+    try:
+        from .ui.app import run_app
+    except ImportError as e:
+        return _fail(f"the GUI cannot start: {e}")
+    return run_app(sys.argv[:1])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""Encoders, decoders and the VAE that joins them.
+
+One :class:`VAE` class serves the plain and the conditional model: with ``num_classes > 0`` the class
+one-hot is concatenated to the encoder's features and to the decoder's input (Sohn et al. 2015).
+The decoder always returns *logits*; images are ``sigmoid(logits)``. BCE uses the logits directly (the
+numerically stable with-logits form); MSE compares ``sigmoid(logits)`` with the image.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .config import ModelConfig
+
+LOGVAR_RANGE = (-30.0, 20.0)  # clamp: exp() stays finite, the KL stays finite
+
+
+def _mlp(sizes: list[int]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    return nn.Sequential(*layers)
+
+
+class MLPEncoder(nn.Module):
+    """x (B, C, H, W) -> features (B, hidden[-1])."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.net = _mlp([cfg.input_dim, *cfg.hidden])
+        self.out_dim = cfg.hidden[-1]
+
+    def forward(self, x):
+        return self.net(x.flatten(1))
+
+
+class MLPDecoder(nn.Module):
+    """z (B, in_dim) -> logits (B, C, H, W)."""
+
+    def __init__(self, cfg: ModelConfig, in_dim: int):
+        super().__init__()
+        hidden = list(reversed(cfg.hidden))
+        self.net = nn.Sequential(_mlp([in_dim, *hidden]), nn.Linear(hidden[-1], cfg.input_dim))
+        self.shape = (cfg.channels, cfg.image_size, cfg.image_size)
+
+    def forward(self, z):
+        return self.net(z).view(-1, *self.shape)
+
+
+class ConvEncoder(nn.Module):
+    """Document 004's layout, generalised: two stride-2 convolutions (32, 64 channels, kernel 4, pad 1),
+    then a fully connected layer of ``hidden[0]`` units."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        s = cfg.image_size // 4
+        self.net = nn.Sequential(
+            nn.Conv2d(cfg.channels, 32, 4, 2, 1), nn.ReLU(),
+            nn.Conv2d(32, 64, 4, 2, 1), nn.ReLU(),
+            nn.Flatten(), nn.Linear(64 * s * s, cfg.hidden[0]), nn.ReLU(),
+        )
+        self.out_dim = cfg.hidden[0]
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class ConvDecoder(nn.Module):
+    def __init__(self, cfg: ModelConfig, in_dim: int):
+        super().__init__()
+        self.s = cfg.image_size // 4
+        self.fc = nn.Sequential(
+            nn.Linear(in_dim, cfg.hidden[0]), nn.ReLU(),
+            nn.Linear(cfg.hidden[0], 64 * self.s * self.s), nn.ReLU(),
+        )
+        self.deconv = nn.Sequential(
+            nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.ReLU(),
+            nn.ConvTranspose2d(32, cfg.channels, 4, 2, 1),
+        )
+
+    def forward(self, z):
+        return self.deconv(self.fc(z).view(-1, 64, self.s, self.s))
+
+
+class VAE(nn.Module):
+    """Gaussian encoder q(z|x[,c]), decoder p(x|z[,c]) with Bernoulli logits, prior N(0, I)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.num_classes = cfg.num_classes if cfg.kind == "cvae" else 0
+        k = self.num_classes
+        self.encoder = ConvEncoder(cfg) if cfg.arch == "conv" else MLPEncoder(cfg)
+        self.to_stats = nn.Linear(self.encoder.out_dim + k, 2 * cfg.latent_dim)
+        dec_in = cfg.latent_dim + k
+        self.decoder = ConvDecoder(cfg, dec_in) if cfg.arch == "conv" else MLPDecoder(cfg, dec_in)
+
+    @property
+    def latent_dim(self) -> int:
+        return self.cfg.latent_dim
+
+    @property
+    def conditional(self) -> bool:
+        return self.num_classes > 0
+
+    def _with_class(self, h: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        if not self.conditional:
+            return h
+        if y is None:
+            raise ValueError("a conditional VAE needs class labels")
+        return torch.cat([h, F.one_hot(y.long(), self.num_classes).to(h.dtype)], dim=1)
+
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None):
+        """x: float images in [0, 1], (B, C, H, W). Returns (mu, logvar), each (B, latent_dim)."""
+        h = self._with_class(self.encoder(x), y)
+        mu, logvar = self.to_stats(h).chunk(2, dim=1)
+        return mu, logvar.clamp(*LOGVAR_RANGE)
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """z (B, latent_dim) -> logits (B, C, H, W); ``torch.sigmoid`` of them is the image."""
+        return self.decoder(self._with_class(z, y))
+
+    @torch.no_grad()
+    def decode_images(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.sigmoid(self.decode(z, y))
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None):
+        mu, logvar = self.encode(x, y)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return self.decode(z, y), mu, logvar
+
+
+def build_model(cfg: ModelConfig) -> VAE:
+    return VAE(cfg)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

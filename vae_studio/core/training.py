@@ -1,0 +1,263 @@
+"""The training engine: one generator that the CLI and the GUI's worker both iterate.
+
+``Trainer(config, data).iter_train()`` yields small records: :class:`StepChunk` (the losses of the last
+few steps, synchronised with the device once per chunk rather than every step), :class:`EpochEnd` (train
+and test metrics of an epoch) and, if the loss stops being finite, :class:`Diverged` (the last good weights
+are restored before it is yielded). Pause, resume and stop go through a :class:`TrainControl` that the
+loop checks between steps. The trainer knows nothing of who listens.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Iterator, Union
+
+import numpy as np
+import torch
+
+from .config import RunConfig
+from .data import ImageData
+from .devices import resolve_device
+from .losses import vae_loss
+from .metrics import evaluate_elbo
+from .models import VAE, build_model
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (out of memory, bad setting found late); the message says what to do."""
+
+
+@dataclass
+class StepChunk:
+    epoch: int  # 1-based epoch of these steps
+    steps: np.ndarray  # (k,) global step numbers, 1-based
+    losses: np.ndarray  # (k, 3) total, recon, KL per sample
+    steps_per_epoch: int
+    beta: float  # effective beta of the last step (KL warm-up)
+
+
+@dataclass
+class EpochEnd:
+    epoch: int
+    record: dict  # one row of the history: train_*, test_*, test_kl_per_dim, beta, seconds
+
+
+@dataclass
+class Diverged:
+    epoch: int
+    step: int
+    message: str
+
+
+TrainEvent = Union[StepChunk, EpochEnd, Diverged]
+
+
+class TrainControl:
+    """Thread-safe pause / resume / stop flags, checked by the loop between steps."""
+
+    def __init__(self):
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+
+    def pause(self):
+        self._running.clear()
+
+    def resume(self):
+        self._running.set()
+
+    def stop(self):
+        self._stop.set()
+        self._running.set()  # wake a paused loop so that it can stop
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    def wait_while_paused(self):
+        while not self._running.wait(0.05):
+            pass
+
+
+def to_float_batch(xb: torch.Tensor, binarize: bool = False) -> torch.Tensor:
+    """uint8 images -> float in [0, 1] (or Bernoulli draws of them for dynamic binarisation)."""
+    x = xb.float().div_(255.0)
+    return torch.bernoulli(x) if binarize else x
+
+
+@dataclass
+class History:
+    """What a run has done: per-epoch records and every step's losses."""
+
+    epochs: list[dict] = field(default_factory=list)
+    steps: list[list[float]] = field(default_factory=list)  # rows of [step, total, recon, kl]
+    status: str = "new"  # new, running, paused, finished, stopped, diverged
+    message: str = ""
+
+    def to_dict(self) -> dict:
+        return {"epochs": self.epochs, "steps": self.steps, "status": self.status, "message": self.message}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "History":
+        return cls(list(d.get("epochs", [])), list(d.get("steps", [])), d.get("status", "finished"),
+                   d.get("message", ""))
+
+    @property
+    def last(self) -> dict | None:
+        return self.epochs[-1] if self.epochs else None
+
+
+class Trainer:
+    """Holds the model, optimiser and history of one run and trains it with :meth:`iter_train`."""
+
+    def __init__(self, config: RunConfig, data: ImageData, control: TrainControl | None = None,
+                 log_every: int = 20):
+        self.config = config
+        self.data = data
+        self.control = control or TrainControl()
+        self.log_every = max(1, log_every)
+        m = config.model
+        m.image_size, m.channels, m.num_classes = data.image_size, data.channels, data.num_classes
+        config.validate()
+        self.device = resolve_device(config.train.device)
+        torch.manual_seed(config.train.seed)
+        self.model: VAE = build_model(m).to(self.device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.train.lr)
+        self.history = History()
+        self.epoch = 0
+        self.step = 0
+
+    # -- weights kept for the NaN guard -------------------------------------------------------------
+    def _snapshot(self) -> dict[str, torch.Tensor]:
+        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+
+    def _restore_last_good(self, snaps: list[tuple[int, dict]]) -> int:
+        """Load the newest snapshot whose weights are all finite; returns its step."""
+        for step, snap in reversed(snaps):
+            if all(bool(torch.isfinite(v).all()) for v in snap.values() if v.is_floating_point()):
+                self.model.load_state_dict(snap)
+                return step
+        raise TrainingError("no finite weights to go back to")
+
+    def iter_train(self) -> Iterator[TrainEvent]:
+        cfg, data, ctl = self.config.train, self.data, self.control
+        dev = self.device
+        x_all = data.train_x.to(dev)
+        y_all = data.train_y.to(dev) if (data.train_y is not None and self.model.conditional) else None
+        n = len(x_all)
+        bs = min(cfg.batch_size, n)
+        steps_per_epoch = (n + bs - 1) // bs
+        gen = torch.Generator().manual_seed(cfg.seed)
+        buf = torch.zeros(self.log_every, 3, device=dev)
+        snaps: list[tuple[int, dict]] = [(self.step, self._snapshot())]
+        self.history.status = "running"
+        self.model.train()
+
+        def flush(k: int, epoch: int, beta: float):
+            """Synchronise the last k steps once; check them; returns the chunk or a Diverged."""
+            rows = buf[:k].cpu().numpy().astype(np.float64)
+            steps = np.arange(self.step - k + 1, self.step + 1)
+            bad = ~np.isfinite(rows).all(axis=1)
+            if bad.any():
+                at = int(steps[np.argmax(bad)])
+                kept = self._restore_last_good(snaps)
+                msg = (f"the loss became {rows[np.argmax(bad)][0]} at epoch {epoch}, step {at}; "
+                       f"training stopped and the weights of step {kept} are kept. "
+                       "Try a lower learning rate or gradient clipping.")
+                self.history.status, self.history.message = "diverged", msg
+                return Diverged(epoch, at, msg)
+            self.history.steps.extend([[int(s), *map(float, r)] for s, r in zip(steps, rows)])
+            snaps.append((self.step, self._snapshot()))
+            del snaps[:-2]
+            return StepChunk(epoch, steps, rows, steps_per_epoch, beta)
+
+        try:
+            while self.epoch < cfg.epochs:
+                epoch = self.epoch + 1
+                t0 = time.perf_counter()
+                perm = torch.randperm(n, generator=gen).to(dev)
+                sums = torch.zeros(3, device=dev)
+                k, beta = 0, cfg.beta
+                for i in range(steps_per_epoch):
+                    if ctl.paused or ctl.stop_requested:
+                        if k:
+                            ev = flush(k, epoch, beta)
+                            k = 0
+                            yield ev
+                            if isinstance(ev, Diverged):
+                                return
+                        ctl.wait_while_paused()
+                        if ctl.stop_requested:
+                            self.history.status = "stopped"
+                            self.history.message = f"stopped by the user at epoch {epoch}, step {self.step}"
+                            return
+                    idx = perm[i * bs:(i + 1) * bs]
+                    x = to_float_batch(x_all[idx], data.binarize)
+                    y = y_all[idx] if y_all is not None else None
+                    beta = self._beta_at(epoch - 1 + i / steps_per_epoch)
+                    terms = self._train_step(x, y, beta)
+                    self.step += 1
+                    row = torch.stack([terms.total, terms.recon, terms.kl]).detach()
+                    buf[k] = row
+                    sums += row * len(x)
+                    k += 1
+                    if k == self.log_every:
+                        ev = flush(k, epoch, beta)
+                        k = 0
+                        yield ev
+                        if isinstance(ev, Diverged):
+                            return
+                if k:
+                    ev = flush(k, epoch, beta)
+                    yield ev
+                    if isinstance(ev, Diverged):
+                        return
+                self.epoch = epoch
+                train = (sums / n).tolist()
+                test = evaluate_elbo(self.model, data.test_x, data.test_y, beta=cfg.beta, gamma=cfg.gamma,
+                                     recon=cfg.recon, seed=cfg.seed)
+                self.model.train()
+                record = {"epoch": epoch, "step": self.step, "beta": beta,
+                          "train_total": train[0], "train_recon": train[1], "train_kl": train[2],
+                          "test_total": test["total"], "test_recon": test["recon"], "test_kl": test["kl"],
+                          "test_neg_elbo": test["neg_elbo"], "test_kl_per_dim": test["kl_per_dim"],
+                          "seconds": time.perf_counter() - t0}
+                self.history.epochs.append(record)
+                yield EpochEnd(epoch, record)
+            self.history.status = "finished"
+        except torch.cuda.OutOfMemoryError:
+            self.history.status = "stopped"
+            self.history.message = f"out of GPU memory at batch size {bs}"
+            raise TrainingError(f"out of GPU memory on {dev} at batch size {bs}: "
+                                "try a smaller batch size or the CPU") from None
+        finally:
+            self.model.eval()
+
+    def _beta_at(self, progress_epochs: float) -> float:
+        w = self.config.train.kl_warmup_epochs
+        if w <= 0:
+            return self.config.train.beta
+        return self.config.train.beta * min(1.0, progress_epochs / w)
+
+    def _train_step(self, x, y, beta: float):
+        cfg = self.config.train
+        logits, mu, logvar = self.model(x, y)
+        terms = vae_loss(logits, x, mu, logvar, beta=beta, gamma=cfg.gamma, recon=cfg.recon)
+        self.optimizer.zero_grad(set_to_none=True)
+        terms.total.backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        self.optimizer.step()
+        return terms
+
+    def train(self, on_event=None) -> History:
+        """Run :meth:`iter_train` to the end, passing every event to ``on_event`` (if given)."""
+        for ev in self.iter_train():
+            if on_event is not None:
+                on_event(ev)
+        return self.history

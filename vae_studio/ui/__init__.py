@@ -1,0 +1,1 @@
+"""Qt widgets of the VAE Studio window."""

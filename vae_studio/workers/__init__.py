@@ -1,0 +1,1 @@
+"""QtCore workers: training, encoding and decoding off the GUI thread."""
