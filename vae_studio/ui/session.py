@@ -23,7 +23,10 @@ class Session(QObject):
     runUpdated = Signal(object)  # Run: new weights published (epoch end, training finished, loaded)
     selectedRunChanged = Signal(object)  # Run | None
     decodeDeviceChanged = Signal(str)
-    probeRequested = Signal(object)  # np.ndarray (D,): "show this latent vector in the explorer"
+    probeRequested = Signal(object)  # np.ndarray (D,): "move the explorer's probe here"
+    probeChanged = Signal(object)  # np.ndarray (D,): the probe moved (the explorer reports it)
+    pointPicked = Signal(int)  # index into data.test_x that the user clicked in the scatter
+    userPointsChanged = Signal()  # user images encoded into latent space (see user_points)
     statusMessage = Signal(str)  # a short message for the status bar
 
     def __init__(self, parent=None):
@@ -32,6 +35,9 @@ class Session(QObject):
         self.runs: list[Run] = []
         self.selected: Run | None = None
         self.decode_device = "cpu"
+        self.probe: np.ndarray | None = None  # the explorer's probe, full latent vector
+        self.picked_index: int | None = None
+        self.user_points: list[tuple[str, np.ndarray]] = []  # (label, latent mean) of the user's images
         self._weights: dict[int, tuple[int, dict]] = {}  # id(run) -> (version, CPU state dict)
         self._decoders: dict[int, tuple[tuple, VAE]] = {}  # id(run) -> ((version, device), model)
 
@@ -62,6 +68,7 @@ class Session(QObject):
         if run is self.selected:
             return
         self.selected = run
+        self.user_points.clear()
         self.selectedRunChanged.emit(run)
 
     def publish_weights(self, run: Run, state: dict | None = None, emit: bool = True) -> None:
@@ -108,8 +115,21 @@ class Session(QObject):
         self._decoders[id(run)] = (key, model)
         return model
 
+    # -- latent space, shared between the explorer and the sampling canvas ----------------------------
     def request_probe(self, z) -> None:
         self.probeRequested.emit(np.asarray(z, dtype=np.float32).reshape(-1))
+
+    def set_probe(self, z) -> None:
+        self.probe = np.asarray(z, dtype=np.float32).reshape(-1)
+        self.probeChanged.emit(self.probe)
+
+    def pick_point(self, index: int) -> None:
+        self.picked_index = int(index)
+        self.pointPicked.emit(int(index))
+
+    def add_user_point(self, label: str, z) -> None:
+        self.user_points.append((label, np.asarray(z, dtype=np.float32).reshape(-1)))
+        self.userPointsChanged.emit()
 
 
 def torch_threads_for_gui() -> None:
