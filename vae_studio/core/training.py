@@ -199,7 +199,7 @@ class Trainer:
                     idx = perm[i * bs:(i + 1) * bs]
                     x = to_float_batch(x_all[idx], data.binarize)
                     y = y_all[idx] if y_all is not None else None
-                    beta = self._beta_at(epoch - 1 + i / steps_per_epoch)
+                    beta = self._beta_at(epoch - 1 + (i + 1) / steps_per_epoch)
                     terms = self._train_step(x, y, beta)
                     self.step += 1
                     row = torch.stack([terms.total, terms.recon, terms.kl]).detach()
