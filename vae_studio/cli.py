@@ -175,6 +175,11 @@ def cmd_sample(a) -> int:
     run = _load(a.run)
     if a.n < 1:
         raise UserError("--n must be at least 1")
+    k = run.model.num_classes
+    if a.label is not None and not run.model.conditional:
+        raise UserError("--label applies only to a conditional model (cvae)")
+    if a.label is not None and not 0 <= a.label < k:
+        raise UserError(f"class {a.label} does not exist: this model has classes 0..{k - 1}")
     imgs = sample_prior(run.model, a.n, temperature=a.temperature, seed=a.seed, label=a.label)
     try:
         save_image(imgs, a.out, nrow=max(1, int(math.ceil(math.sqrt(a.n)))), padding=2, pad_value=0.5)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,11 +76,22 @@ def save_run(run: Run, folder: str | Path) -> Path:
     return folder
 
 
+def _is_pickle(path: Path) -> bool:
+    """A raw pickle, or torch.save's zip holding one. Only looks at bytes and zip names; loads nothing."""
+    with open(path, "rb") as f:
+        head = f.read(2)
+    if head[:1] == b"\x80":
+        return True
+    if head == b"PK" and zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as z:
+            return any(n.endswith(".pkl") for n in z.namelist())
+    return False
+
+
 def _refuse_pickle(path: Path) -> None:
-    head = path.read_bytes()[:4] if path.is_file() else b""
-    if head[:2] == b"PK" or head[:1] == b"\x80":
-        raise CheckpointError(f"{path} is a pickled PyTorch file; VAE Studio never loads pickles "
-                              "(they can run code). Open a run folder saved by VAE Studio.")
+    if path.is_file() and _is_pickle(path):
+        raise CheckpointError(f"{path} is a pickled file (such as a torch.save .pt); VAE Studio never loads "
+                              "pickles (they can run code). Open a run folder saved by VAE Studio.")
 
 
 def _read_json(path: Path, what: str) -> dict:
