@@ -219,6 +219,7 @@ class Trainer:
                         return
                 self.epoch = epoch
                 train = (sums / n).tolist()
+                train_seconds = time.perf_counter() - t0
                 test = evaluate_elbo(self.model, data.test_x, data.test_y, beta=cfg.beta, gamma=cfg.gamma,
                                      recon=cfg.recon, seed=cfg.seed)
                 self.model.train()
@@ -226,7 +227,7 @@ class Trainer:
                           "train_total": train[0], "train_recon": train[1], "train_kl": train[2],
                           "test_total": test["total"], "test_recon": test["recon"], "test_kl": test["kl"],
                           "test_neg_elbo": test["neg_elbo"], "test_kl_per_dim": test["kl_per_dim"],
-                          "seconds": time.perf_counter() - t0}
+                          "train_seconds": train_seconds, "seconds": time.perf_counter() - t0}
                 self.history.epochs.append(record)
                 yield EpochEnd(epoch, record)
             self.history.status = "finished"

@@ -1,0 +1,201 @@
+"""Data sets from the user's own files: a folder of images or a ``.npz`` of arrays.
+
+A folder is either torchvision's ``ImageFolder`` layout (one subfolder per class, searched recursively) or a
+flat folder of images without labels. Folders and files whose names start with a dot (``.ipynb_checkpoints``)
+are ignored. Images are resized (shorter side) and centre-cropped to ``DataConfig.image_size`` and converted
+to greyscale or RGB per ``DataConfig.grayscale``. Pillow's decompression-bomb guard stays on: such files are
+skipped like unreadable ones.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .data import DataError, ImageData, split_indices
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".pgm", ".pbm", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+
+def _visible(names: list[str]) -> list[str]:
+    return sorted(n for n in names if not n.startswith("."))
+
+
+def _is_image_name(name: str) -> bool:
+    return name.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def _walk_images(folder: str) -> list[str]:
+    """Image files under folder, recursively, skipping dot-folders and dot-files, in a stable order."""
+    found = []
+    for here, dirs, files in os.walk(folder, followlinks=True):
+        dirs[:] = _visible(dirs)
+        found += [os.path.join(here, f) for f in _visible(files) if _is_image_name(f)]
+    return found
+
+
+def _describe_files(folder: str) -> str:
+    """'found 3 files (.csv, .txt)' for the error message when a folder has no images."""
+    count, kinds = 0, set()
+    for _here, dirs, files in os.walk(folder):
+        dirs[:] = _visible(dirs)
+        for f in _visible(files):
+            count += 1
+            kinds.add(os.path.splitext(f)[1].lower() or "no extension")
+    if not count:
+        return "the folder is empty"
+    shown = sorted(kinds)
+    listed = ", ".join(shown[:8]) + (", ..." if len(shown) > 8 else "")
+    return f"found {count} file{'s' if count != 1 else ''} ({listed})"
+
+
+def _load_image(path: str, size: int, mode: str) -> np.ndarray | None:
+    """(H, W) or (H, W, 3) uint8, resized (shorter side) and centre-cropped; None when unreadable."""
+    try:
+        with Image.open(path) as img:
+            img.draft(mode, (size, size))  # JPEG: decode at a reduced scale that is still >= size
+            img = img.convert(mode)
+            w, h = img.size
+            scale = size / min(w, h)
+            nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
+            img = img.resize((nw, nh), Image.Resampling.LANCZOS, reducing_gap=3.0)
+            left, top = (nw - size) // 2, (nh - size) // 2
+            img = img.crop((left, top, left + size, top + size))
+            return np.asarray(img, dtype=np.uint8)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, MemoryError):
+        return None
+
+
+def load_folder(cfg) -> ImageData:
+    root = cfg.root
+    if not root:
+        raise DataError("choose a folder of images for the 'folder' data set")
+    root = os.path.abspath(os.path.expanduser(root))
+    if not os.path.exists(root):
+        raise DataError(f"no such folder: {root}")
+    if not os.path.isdir(root):
+        raise DataError(f"{root} is a file, not a folder of images")
+    size, mode = int(cfg.image_size), "L" if cfg.grayscale else "RGB"
+    if size < 4:
+        raise DataError(f"image size {size} is too small")
+    entries = _visible(os.listdir(root))
+    classes, paths, labels = [], [], []
+    for name in entries:
+        sub = os.path.join(root, name)
+        if os.path.isdir(sub):
+            files = _walk_images(sub)
+            if files:
+                labels += [len(classes)] * len(files)
+                classes.append(name)
+                paths += files
+    if not paths:  # no class folders with images: a flat folder
+        paths = [os.path.join(root, n) for n in entries if _is_image_name(n) and os.path.isfile(os.path.join(root, n))]
+        labels = []
+    if not paths:
+        raise DataError(f"no images in {root}: {_describe_files(root)}")
+
+    channels = 1 if mode == "L" else 3
+    out = np.empty((len(paths), channels, size, size), np.uint8)
+    ok = np.zeros(len(paths), bool)
+    workers = max(1, min(4, os.cpu_count() or 1))
+    with ThreadPoolExecutor(workers) as pool:  # Pillow decodes and resizes with the GIL released
+        for i, arr in enumerate(pool.map(lambda p: _load_image(p, size, mode), paths)):
+            if arr is not None:
+                out[i] = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
+                ok[i] = True
+    bad = int((~ok).sum())
+    if bad:
+        first = os.path.relpath(paths[int(np.argmin(ok))], root)
+        warnings.warn(f"skipped {bad} unreadable file{'s' if bad != 1 else ''} of {len(paths)} in {root} (first: {first})", stacklevel=3)
+    if ok.sum() < 2:
+        raise DataError(f"need at least 2 readable images in {root}, found {int(ok.sum())} of {len(paths)}")
+    keep = np.flatnonzero(ok)
+    train_pos, test_pos = split_indices(len(keep), cfg.seed)
+    train_idx, test_idx = keep[train_pos], keep[test_pos]
+    y = torch.as_tensor(labels, dtype=torch.int64) if labels else None
+    return ImageData(
+        name="folder",
+        train_x=torch.from_numpy(out[train_idx]),
+        test_x=torch.from_numpy(out[test_idx]),
+        train_y=None if y is None else y[train_idx],
+        test_y=None if y is None else y[test_idx],
+        class_names=classes if labels else [],
+    )
+
+
+def load_npz(cfg) -> ImageData:
+    path = cfg.root
+    if not path:
+        raise DataError("choose a .npz file for the 'npz' data set")
+    path = os.path.abspath(os.path.expanduser(path))
+    if not os.path.isfile(path):
+        raise DataError(f"no such file: {path}")
+    try:
+        arrays = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as e:  # not a NumPy file, pickled data
+        raise DataError(f"cannot read {path} as .npz: {_first_line(e)}") from None
+    if not isinstance(arrays, np.lib.npyio.NpzFile):
+        raise DataError(f"{path} holds a single array, not a .npz with x (and optional y)")
+    try:
+        with arrays:
+            keys = list(arrays.files)
+            if "x" not in keys:
+                raise DataError(f"{path} needs an array 'x' of images; found keys {keys or 'none'}")
+            x = arrays["x"]
+            y = arrays["y"] if "y" in keys else None
+    except DataError:
+        raise
+    except Exception as e:  # a corrupt member (zipfile.BadZipFile, ValueError), object arrays (pickle is off)
+        raise DataError(f"cannot read {path} as .npz: {_first_line(e)}") from None
+
+    layout = f"found keys {keys}, x {x.dtype} {tuple(x.shape)}"
+    if x.ndim == 3:
+        x = x[:, None]
+    elif x.ndim == 4 and x.shape[-1] in (1, 3):
+        x = x.transpose(0, 3, 1, 2)
+    else:
+        raise DataError(f"{path}: x must have shape (N, H, W) or (N, H, W, C) with C 1 or 3; {layout}")
+    n, _, h, w = x.shape
+    if h != w or h < 4:
+        raise DataError(f"{path}: images must be square and at least 4 pixels; {layout}")
+    if n < 2:
+        raise DataError(f"{path}: need at least 2 images; {layout}")
+    if x.dtype == np.uint8:
+        images = np.ascontiguousarray(x)
+    elif np.issubdtype(x.dtype, np.floating):
+        lo, hi = x.min(), x.max()
+        if not (lo >= 0 and hi <= 1):  # also catches NaN
+            raise DataError(f"{path}: float images must lie in [0, 1], found values from {lo} to {hi}")
+        images = np.empty(x.shape, np.uint8)
+        for i in range(0, n, 4096):  # chunks: never a float copy of the whole set
+            images[i : i + 4096] = np.rint(x[i : i + 4096] * 255)
+    else:
+        raise DataError(f"{path}: x must be uint8, or float in [0, 1]; {layout}")
+
+    labels, class_names = None, []
+    if y is not None:
+        if y.shape != (n,) or not np.issubdtype(y.dtype, np.integer):
+            raise DataError(f"{path}: y must be {n} integer labels, shape ({n},); found y {y.dtype} {tuple(y.shape)}")
+        if y.min() < 0:
+            raise DataError(f"{path}: labels in y must be 0 or more, found {y.min()}")
+        labels = torch.from_numpy(y.astype(np.int64))
+        class_names = [str(k) for k in range(int(y.max()) + 1)]
+
+    train_idx, test_idx = split_indices(n, cfg.seed)
+    return ImageData(
+        name="npz",
+        train_x=torch.from_numpy(images[train_idx]),
+        test_x=torch.from_numpy(images[test_idx]),
+        train_y=None if labels is None else labels[train_idx],
+        test_y=None if labels is None else labels[test_idx],
+        class_names=class_names,
+    )
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
