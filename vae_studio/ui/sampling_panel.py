@@ -1,15 +1,415 @@
-"""Placeholder until its issue lands."""
+"""The sampling canvas: prior samples, interpolation between two endpoints, and the user's own image.
+
+Everything shown is decoded with ``session.decode_model()`` (an eval copy on the decode device chosen in the
+main window), never with a model being trained. Grids of more than ``SYNC_LIMIT`` images are decoded by a
+:class:`~vae_studio.workers.decode_worker.DecodeService` thread (latest request wins) while the grid dims.
+"""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+import random
+
+import numpy as np
+from PySide6.QtCore import QCoreApplication, Qt, Slot
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGroupBox, QHBoxLayout, QLabel, QPushButton,
+                               QSpinBox, QSplitter, QStackedWidget, QVBoxLayout, QWidget)
+
+from ..core.export import save_grid_png
+from ..core.latent import prior_latents
+from ..workers.decode_worker import DecodeRequest, DecodeService, decode_latents, grid_image
+from .sampling_files import ask_save_path
+from .sampling_grid import ImageGridView
+from .sampling_interp import InterpolationBox
+from .sampling_user_image import UserImageBox
+
+SYNC_LIMIT = 256  # grids up to this many images decode on the GUI thread (a few ms); larger ones in a worker
+GRID_SIDES = (4, 6, 8, 10, 12, 16, 24, 32)
+EMPTY_TEXT = "Train a model or open a run to sample from it"
 
 
 class SamplingPanel(QWidget):
     def __init__(self, session, parent=None):
         super().__init__(parent)
         self.setObjectName("samplingPanel")
+        self.setAcceptDrops(True)
         self.session = session
-        label = QLabel("Sampling and interpolation are not built yet.")
-        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        QVBoxLayout(self).addWidget(label)
+        self.decoder = DecodeService(self)
+        self.images: np.ndarray | None = None  # the grid's images (N, C, H, W) float32
+        self.latents: np.ndarray | None = None  # (N, D)
+        self.labels: np.ndarray | None = None  # (N,) per-image class (conditional models) or None
+        self.nrow = 8
+        self._grid_request = 0  # id of the worker request the grid waits for (0: none)
+        self._pending: tuple | None = None  # (latents, labels, nrow, caption) of that request
+        self._grid_key: tuple | None = None  # the settings of the samples shown (new weights keep them)
+
+        # -- top bar: model, decode device, class ---------------------------------------------------
+        self.model_label = QLabel()
+        self.class_combo = QComboBox()
+        self.class_combo.setToolTip("The class a conditional model decodes (and encodes your image) with")
+        self.class_label = QLabel("Class")
+        top = QHBoxLayout()
+        top.addWidget(self.model_label, 1)
+        top.addWidget(self.class_label)
+        top.addWidget(self.class_combo)
+
+        # -- prior samples ------------------------------------------------------------------------------
+        self.grid_size = QComboBox()
+        for s in GRID_SIDES:
+            self.grid_size.addItem(f"{s} × {s}", s)
+        self.grid_size.setCurrentIndex(GRID_SIDES.index(8))
+        self.grid_size.setToolTip(f"Images per side; grids over {SYNC_LIMIT} images decode in the background")
+        self.temperature = QDoubleSpinBox()
+        self.temperature.setRange(0.0, 3.0)
+        self.temperature.setSingleStep(0.1)
+        self.temperature.setValue(1.0)
+        self.temperature.setToolTip("Scale of the prior's standard deviation: z ~ N(0, T² I). Below 1: more "
+                                    "typical, less varied samples; above 1: more varied, less realistic")
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setToolTip("The same seed gives the same samples")
+        self.resample = QPushButton("Resample")
+        self.resample.setToolTip("Draw new samples (a new random seed)")
+        self.per_class = QCheckBox("One row per class")
+        self.per_class.setToolTip("Conditional model: each row decodes the same latents with another class")
+        self.grid = ImageGridView()
+        self.grid.setToolTip("Click a sample to move the latent explorer's probe to it")
+        self.selection = QLabel("Click a sample to move the explorer's probe there and to use it as an endpoint")
+        self.selection.setWordWrap(True)
+        self.set_a, self.set_b = QPushButton("Set as A"), QPushButton("Set as B")
+        for b, n in ((self.set_a, "A"), (self.set_b, "B")):
+            b.setToolTip(f"Use the selected sample as interpolation endpoint {n}")
+            b.setEnabled(False)
+        self.save_grid = QPushButton("Export PNG…")
+        self.save_grid.setToolTip("Save the grid as one PNG at the model's resolution")
+
+        controls = QHBoxLayout()
+        for w in (QLabel("Grid"), self.grid_size, QLabel("Temperature"), self.temperature, QLabel("Seed"),
+                  self.seed, self.resample, self.per_class):
+            controls.addWidget(w)
+        controls.addStretch(1)
+        actions = QHBoxLayout()
+        for w in (self.set_a, self.set_b, self.save_grid):
+            actions.addWidget(w)
+        actions.addStretch(1)
+        prior = QGroupBox("Prior samples")
+        pl = QVBoxLayout(prior)
+        pl.addLayout(controls)
+        pl.addWidget(self.grid, 1)
+        pl.addWidget(self.selection)
+        pl.addLayout(actions)
+
+        # -- interpolation and the user's image ---------------------------------------------------------
+        self.interp = InterpolationBox(session, self.current_label)
+        self.user_image = UserImageBox(session, self.current_label)
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addWidget(self.interp, 3)
+        rl.addWidget(self.user_image, 2)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(prior)
+        split.addWidget(right)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 1)
+        content = QWidget()
+        cl = QVBoxLayout(content)
+        cl.setContentsMargins(0, 0, 0, 0)
+        cl.addLayout(top)
+        cl.addWidget(split, 1)
+
+        self.empty = QLabel(EMPTY_TEXT)
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.empty)
+        self.stack.addWidget(content)
+        QVBoxLayout(self).addWidget(self.stack)
+
+        # -- wiring ------------------------------------------------------------------------------------
+        self.grid_size.currentIndexChanged.connect(self._on_grid_setting)
+        self.temperature.valueChanged.connect(self._on_temperature)
+        self.seed.valueChanged.connect(self._on_grid_setting)
+        self.per_class.toggled.connect(self._on_toggle)
+        self.class_combo.currentIndexChanged.connect(self._on_class)
+        self.resample.clicked.connect(self.new_seed)
+        self.grid.cellClicked.connect(self._on_sample_clicked)
+        self.set_a.clicked.connect(self._on_set_a)
+        self.set_b.clicked.connect(self._on_set_b)
+        self.save_grid.clicked.connect(self._on_save_grid)
+        self.user_image.useAsEndpoint.connect(self._on_use_image)
+        self.interp.message.connect(self._on_message)
+        self.user_image.message.connect(self._on_message)
+        self.decoder.decoded.connect(self._on_decoded)
+        self.decoder.failed.connect(self._on_decode_failed)
+        session.selectedRunChanged.connect(self._on_run_selected)
+        session.runUpdated.connect(self._on_run_updated)
+        session.decodeDeviceChanged.connect(self._on_device)
+        session.dataChanged.connect(self._on_data)
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
+        self._on_run_selected(session.selected)
+
+    # -- state -------------------------------------------------------------------------------------
+    def current_label(self) -> int | None:
+        """The chosen class for a conditional model, None for a plain VAE."""
+        model = self.session.decode_model()
+        if model is None or not model.conditional:
+            return None
+        return max(0, self.class_combo.currentIndex())
+
+    @property
+    def grid_side(self) -> int:
+        return int(self.grid_size.currentData())
+
+    def set_grid_side(self, side: int) -> None:
+        self.grid_size.setCurrentIndex(self.grid_size.findData(side))
+
+    @Slot()
+    def new_seed(self) -> None:
+        """Resample: a new random seed (different from the current one) and the grid it gives."""
+        old = self.seed.value()
+        s = old
+        while s == old:
+            s = random.randrange(self.seed.maximum())
+        self.seed.setValue(s)
+
+    # -- the grid ----------------------------------------------------------------------------------
+    def grid_latents(self, model) -> tuple[np.ndarray, np.ndarray | None, int, str]:
+        """Latents, per-image labels, images per row and a caption for the current settings."""
+        side, t, seed = self.grid_side, self.temperature.value(), self.seed.value()
+        prior = f"z ~ N(0, {t:g}² I), seed {seed}"
+        if model.conditional and self.per_class.isChecked():
+            k = model.num_classes
+            z0 = prior_latents(model.latent_dim, side, t, seed).numpy()
+            names = self._class_names(k)
+            listed = ", ".join(names) if k <= 10 else f"{names[0]} … {names[-1]}"
+            caption = f"{k} rows, one per class ({listed}, top to bottom); each column keeps one z; {prior}"
+            return np.tile(z0, (k, 1)), np.repeat(np.arange(k), side), side, caption
+        z = prior_latents(model.latent_dim, side * side, t, seed).numpy()
+        labels = None
+        caption = f"{side * side:,} samples, {prior}"
+        if model.conditional:
+            c = self.current_label()
+            labels = np.full(len(z), c)
+            caption += f", class {self._class_names(model.num_classes)[c]}"
+        return z, labels, side, caption
+
+    def redraw_grid(self) -> None:
+        model = self.session.decode_model()
+        if model is None:
+            return
+        z, labels, nrow, caption = self.grid_latents(model)
+        caption += f" · decoded on {self.session.decode_device}"
+        key = (self.grid_side, self.temperature.value(), self.seed.value(), self.per_class.isChecked(),
+               self.class_combo.currentIndex())
+        if key != self._grid_key:  # other samples: the old selection no longer points at the probe's z
+            self._grid_key = key
+            self.grid.select(None)
+            self._update_selection()
+        if len(z) <= SYNC_LIMIT:
+            self._grid_request, self._pending = 0, None
+            try:
+                images = decode_latents(model, z, labels)
+            except (RuntimeError, ValueError) as e:  # e.g. out of memory on the decode device
+                self.images = self.latents = None
+                self.grid.clear(f"Decoding failed: {str(e).splitlines()[0]}")
+                return
+            self._show_grid(images.numpy(), grid_image(images, nrow), z, labels, nrow, caption)
+            return
+        self._pending = (z, labels, nrow, caption)
+        self._grid_request = self.decoder.submit(DecodeRequest(model, z, labels, nrow))
+        self.grid.set_busy(True, f"Decoding {len(z):,} images on {self.session.decode_device}…")
+
+    def _show_grid(self, images, grid, z, labels, nrow, caption) -> None:
+        self.images, self.latents, self.labels, self.nrow = images, z, labels, nrow
+        row_labels = None
+        if labels is not None and len(np.unique(labels)) > 1:  # the per-class mode: name each row
+            names = self._class_names(int(labels.max()) + 1)
+            row_labels = [names[int(c)] for c in labels[::nrow]]
+        self.grid.set_grid(grid, len(images), nrow, tuple(images.shape[-2:]), caption, row_labels)
+        self._update_selection()
+
+    def _update_selection(self) -> None:
+        i = self.grid.selected
+        for b in (self.set_a, self.set_b):
+            b.setEnabled(i is not None)
+        if i is None:
+            self.selection.setText("Click a sample to move the explorer's probe there and to use it as an endpoint")
+        else:
+            row, col = divmod(i, self.nrow)
+            self.selection.setText(f"Sample #{i} (row {row + 1}, column {col + 1}) selected; the latent "
+                                   "explorer's probe moved to it")
+
+    # -- slots: the panel's own controls -----------------------------------------------------------------
+    @Slot(int)
+    def _on_grid_setting(self, _value: int) -> None:
+        self.redraw_grid()
+
+    @Slot(float)
+    def _on_temperature(self, _value: float) -> None:
+        self.redraw_grid()
+
+    @Slot(bool)
+    def _on_toggle(self, _on: bool) -> None:
+        self.redraw_grid()
+
+    @Slot(int)
+    def _on_class(self, _index: int) -> None:
+        self.redraw_grid()
+        self.interp.refresh()
+
+    @Slot(int)
+    def _on_sample_clicked(self, i: int) -> None:
+        if self.latents is None or i >= len(self.latents):
+            return
+        self.session.request_probe(self.latents[i])
+        self._update_selection()
+
+    def _selected_description(self) -> str:
+        i = self.grid.selected
+        return f"sample #{i} (seed {self.seed.value()}, T {self.temperature.value():g})"
+
+    @Slot()
+    def _on_set_a(self) -> None:
+        if self.grid.selected is not None and self.latents is not None:
+            self.interp.a.set_prior(self.latents[self.grid.selected], self._selected_description())
+
+    @Slot()
+    def _on_set_b(self) -> None:
+        if self.grid.selected is not None and self.latents is not None:
+            self.interp.b.set_prior(self.latents[self.grid.selected], self._selected_description())
+
+    def export_grid(self, path: str | None = None) -> str | None:
+        if self.images is None:
+            return None
+        path = path or ask_save_path(self, "Save the sample grid", "samples.png", "PNG image (*.png)", ".png")
+        if not path:
+            return None
+        try:
+            save_grid_png(self.images, path, nrow=self.nrow)
+        except (OSError, ValueError) as e:
+            self.selection.setText(f"Could not save {path}: {str(e).splitlines()[0]}")
+            return None
+        self.session.statusMessage.emit(f"Saved the sample grid to {path}")
+        return path
+
+    @Slot()
+    def _on_save_grid(self) -> None:
+        self.export_grid()
+
+    @Slot(str, str)
+    def _on_use_image(self, which: str, path: str) -> None:
+        picker = self.interp.a if which == "A" else self.interp.b
+        picker.invert = self.user_image.invert.isChecked()
+        picker.set_file(path)
+
+    @Slot(str)
+    def _on_message(self, text: str) -> None:
+        self.session.statusMessage.emit(text)
+
+    # -- slots: the decode worker ----------------------------------------------------------------------
+    @Slot(int, object, object)
+    def _on_decoded(self, request_id: int, images, grid) -> None:
+        if request_id != self._grid_request or self._pending is None:
+            return  # superseded by a newer request (or a small grid decoded directly)
+        z, labels, nrow, caption = self._pending
+        self._grid_request, self._pending = 0, None
+        self._show_grid(images, grid, z, labels, nrow, caption)
+
+    @Slot(int, str)
+    def _on_decode_failed(self, request_id: int, message: str) -> None:
+        if request_id == self._grid_request:
+            self._grid_request, self._pending = 0, None
+            self.grid.set_busy(False, message)
+
+    # -- slots: the session --------------------------------------------------------------------------
+    @Slot(object)
+    def _on_run_selected(self, run) -> None:
+        self.user_image.reset()
+        model = self.session.decode_model(run) if run is not None else None
+        self.stack.setCurrentIndex(0 if model is None else 1)
+        if model is None:
+            self.images = self.latents = None
+            self.grid.clear("")
+            self.interp._clear("")
+            return
+        self.class_combo.blockSignals(True)
+        self.class_combo.clear()
+        if model.conditional:
+            self.class_combo.addItems(self._class_names(model.num_classes))
+        self.class_combo.blockSignals(False)
+        for w in (self.class_combo, self.class_label, self.per_class):
+            w.setVisible(model.conditional)
+        self._update_model_label()
+        self.grid.select(None)
+        self.redraw_grid()
+        self.interp.refresh()
+
+    @Slot(object)
+    def _on_run_updated(self, run) -> None:
+        if run is self.session.selected:
+            self.redraw_grid()
+            self.interp.refresh()
+
+    @Slot(str)
+    def _on_device(self, _device: str) -> None:
+        if self.session.selected is not None:
+            self._update_model_label()
+            self.redraw_grid()
+            self.interp.refresh()
+
+    @Slot(object)
+    def _on_data(self, _data) -> None:
+        if self.session.selected is not None:
+            self.interp.refresh()
+
+    def _update_model_label(self) -> None:
+        run = self.session.selected
+        m = run.config.model
+        kind = "conditional VAE" if m.kind == "cvae" else "VAE"
+        self.model_label.setText(f"<b>{run.name or 'Run'}</b>: {m.arch.upper()} {kind}, {m.latent_dim} latent "
+                                 f"dimensions, {m.image_size}×{m.image_size} · decoding on "
+                                 f"{self.session.decode_device}")
+
+    def _class_names(self, k: int) -> list[str]:
+        run = self.session.selected
+        names = list(run.class_names) if run is not None else []
+        return names[:k] if len(names) >= k else [str(i) for i in range(k)]
+
+    # -- drag and drop -------------------------------------------------------------------------------
+    @staticmethod
+    def _dropped_file(mime) -> str | None:
+        if not mime.hasUrls():
+            return None
+        files = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()]
+        return files[0] if files else None
+
+    def dragEnterEvent(self, event) -> None:
+        if self._dropped_file(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:
+        self.dragEnterEvent(event)
+
+    def dropEvent(self, event) -> None:
+        path = self._dropped_file(event.mimeData())
+        if not path:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        if self.session.selected is None:
+            self.empty.setText(EMPTY_TEXT + "\n(then drop your image again)")
+            return
+        self.user_image.open_file(path)
+
+    # -- closing -------------------------------------------------------------------------------------
+    @Slot()
+    def shutdown(self) -> None:
+        """Stop the animation and the decode thread (stop flag, quit, wait); safe to call twice."""
+        self.interp.stop()
+        self.decoder.shutdown()
+
+    def closeEvent(self, event) -> None:
+        self.shutdown()
+        super().closeEvent(event)
