@@ -35,7 +35,6 @@ class UserImageBox(QGroupBox):
         self.mu: np.ndarray | None = None
         self.input_frame: np.ndarray | None = None
         self.recon_frame: np.ndarray | None = None
-        self._point_path: str | None = None  # the file whose point was added last (replaced on re-encode)
 
         self.open_button = QPushButton("Open image…")
         self.open_button.setToolTip("Choose an image file (PNG, JPEG, ...); you can also drop one on this panel")
@@ -109,21 +108,9 @@ class UserImageBox(QGroupBox):
         self.error.hide()
         for b in (self.use_a, self.use_b):
             b.setEnabled(True)
-        self._place_point(name, path == self._point_path)
-        self._point_path = path
+        self.session.add_user_point(name, self.mu)
         self.message.emit(f"Encoded {name} and placed it on the scatter")
         return True
-
-    def _place_point(self, name: str, replace: bool) -> None:
-        """Add the point to the scatter; re-encoding the same file (Invert toggled) replaces its point.
-
-        Session has no remove/replace method, so the replacement edits its public list and re-emits."""
-        points = self.session.user_points
-        if replace and points and points[-1][0] == name:
-            points[-1] = (name, np.asarray(self.mu, np.float32).reshape(-1))
-            self.session.userPointsChanged.emit()
-        else:
-            self.session.add_user_point(name, self.mu)
 
     def _fail(self, text: str) -> bool:
         self.error.setText(text)
@@ -133,7 +120,6 @@ class UserImageBox(QGroupBox):
     def reset(self) -> None:
         """A different model: the old encoding no longer applies."""
         self.path, self.mu, self.input_frame, self.recon_frame = None, None, None, None
-        self._point_path = None
         self.input_view.clear()
         self.recon_view.clear()
         self.input_caption.setText("Input")

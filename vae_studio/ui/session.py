@@ -128,6 +128,8 @@ class Session(QObject):
         self.pointPicked.emit(int(index))
 
     def add_user_point(self, label: str, z) -> None:
+        """Show a user's encoded image on the scatter; a point with the same label is replaced."""
+        self.user_points = [p for p in self.user_points if p[0] != label]
         self.user_points.append((label, np.asarray(z, dtype=np.float32).reshape(-1)))
         self.userPointsChanged.emit()
 
