@@ -151,19 +151,62 @@ def _load(path):
 
 def cmd_eval(a) -> int:
     from .core.data import load_dataset
-    from .core.metrics import evaluate_elbo
+    from .core.metrics import evaluate_run
 
     run = _load(a.run)
+    if a.iwae_k < 0:
+        raise UserError("--iwae-k must be 0 (skip) or a positive number of samples")
     data = load_dataset(run.config.data)
     t = run.config.train
-    res = evaluate_elbo(run.model, data.test_x, data.test_y, beta=t.beta, gamma=t.gamma, recon=t.recon)
-    res = {"run": str(a.run), "dataset": run.config.data.dataset, "split": "test", **res}
+    try:
+        res = evaluate_run(run.model, data, recon=t.recon, beta=t.beta, gamma=t.gamma, iwae_k=a.iwae_k, seed=t.seed)
+    except ValueError as e:  # the data set no longer fits the model
+        raise UserError(f"cannot evaluate {a.run}: {e}") from None
+    res = {"run": str(a.run), "dataset": run.config.data.dataset, "beta": t.beta, "gamma": t.gamma,
+           "recon_loss": t.recon, **res}
     if a.json:
         print(json.dumps(res))
+        return 0
+    print(f"{a.run}: on the {res['n']} test images of {res['dataset']}, nats per image")
+    print(f"  negative ELBO   {res['neg_elbo']:10.2f}  (recon {res['recon']:.2f} + KL {res['kl']:.2f})")
+    if res["iwae_nll"] is not None:
+        print(f"  IWAE NLL        {res['iwae_nll']:10.2f}  (K={res['iwae_k']}, an upper bound on -log p(x))")
     else:
-        print(f"{a.run}: test negative ELBO {res['neg_elbo']:.2f} nats/sample "
-              f"(recon {res['recon']:.2f}, KL {res['kl']:.2f}) on {res['n']} images")
-        print("KL per dimension: " + " ".join(f"{v:.2f}" for v in res["kl_per_dim"]))
+        print(f"  IWAE NLL        {'n/a':>10}  ({res['iwae_note']})")
+    print(f"  active units    {res['active_units']:10d}  of {res['latent_dim']} (Var of the posterior mean > 0.01)")
+    if res["mig"] is not None:
+        print(f"  MIG             {res['mig']:10.3f}  on {res['disentanglement_n']} images; per factor: "
+              + ", ".join(f"{n} {v:.2f}" if v is not None else f"{n} n/a"
+                          for n, v in zip(res["factor_names"], res["mig_per_factor"])))
+        print(f"  FactorVAE score {res['factorvae']:10.3f}  (majority-vote accuracy; chance ~{1 / len(res['factor_names']):.2f})")
+    print("  KL per dimension: " + " ".join(f"{v:.2f}" for v in res["kl_per_dim"]))
+    return 0
+
+
+def cmd_sweep(a) -> int:
+    from .core.sweep import parse_betas, run_sweep
+
+    betas = parse_betas(a.beta)
+    if a.iwae_k < 0:
+        raise UserError("--iwae-k must be 0 (skip) or a positive number of samples")
+    a.beta = betas[0]  # config_from_args validates one value; each run gets its own below
+    config = config_from_args(a)
+
+    def train(cfg, folder, name):
+        run = train_run(cfg, str(folder), quiet=a.quiet, run_name=name)
+        if run.history.status == "diverged":
+            print(f"warning: beta {cfg.train.beta:g} diverged: {run.history.message}", file=sys.stderr)
+        return run
+
+    def report(row):
+        if sys.stderr is not None:
+            iw = "n/a" if row["iwae_nll"] is None else f"{row['iwae_nll']:.2f}"
+            mig = "" if row.get("mig") is None else f"  MIG {row['mig']:.3f}"
+            print(f"beta {row['beta']:g}: -ELBO {row['neg_elbo']:.2f}  IWAE {iw}  active units {row['active_units']}"
+                  f"{mig}", file=sys.stderr)
+
+    rows = run_sweep(config, betas, a.out, iwae_k=a.iwae_k, train_fn=train, on_row=report)
+    print(f"wrote {len(rows)} rows to {Path(a.out) / 'results.csv'} and {Path(a.out) / 'results.md'}")
     return 0
 
 
@@ -211,7 +254,16 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="test metrics of a saved run")
     e.add_argument("run")
     e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.add_argument("--iwae-k", type=int, default=100, help="importance samples for the IWAE bound (0 = skip)")
     e.set_defaults(func=cmd_eval)
+    w = sub.add_parser("sweep", conflict_handler="resolve",
+                       help="train one run per beta and tabulate every metric (results.csv, results.md)")
+    _add_config_flags(w)
+    w.add_argument("--beta", required=True, help="comma-separated betas, e.g. 0.5,1,2,4,8")
+    w.add_argument("--out", required=True, help="folder for the runs (FOLDER/beta-<v>) and the results table")
+    w.add_argument("--iwae-k", type=int, default=100, help="importance samples for the IWAE bound (0 = skip)")
+    w.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    w.set_defaults(func=cmd_sweep)
     s = sub.add_parser("sample", help="decode samples from the prior into an image grid")
     s.add_argument("run")
     s.add_argument("--n", type=int, default=64)

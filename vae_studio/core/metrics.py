@@ -1,10 +1,22 @@
-"""How good a model is, on a held-out split: negative ELBO and its parts, per sample, in nats."""
+"""How good a model is, on a held-out split: negative ELBO and its parts, per sample, in nats; the
+importance-weighted bound on the log-likelihood; active units; and, on data with known factors, the
+disentanglement scores of ``disentanglement.py``. :func:`evaluate_run` gathers all that apply."""
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import torch
 
 from .losses import kl_per_dim, recon_per_sample
 from .models import VAE
+
+ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. 2016
+DISENTANGLEMENT_SAMPLES = 10000  # images encoded for MIG and the FactorVAE score
+
+
+class Cancelled(Exception):
+    """Raised by a metric when its ``should_stop`` callable asks it to stop."""
 
 
 def _device(model: torch.nn.Module) -> torch.device:
@@ -47,3 +59,167 @@ def evaluate_elbo(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None, *,
     kl = float(sum(kld))
     return {"recon": rec, "kl": kl, "kl_per_dim": kld, "neg_elbo": rec + kl, "total": gamma * rec + beta * kl,
             "n": len(x)}
+
+
+# ------------------------------------------------------------------------------------------------ IWAE
+
+
+def _log_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """log N(z; mu, exp(logvar)) summed over the last dimension."""
+    return -0.5 * (math.log(2 * math.pi) + logvar + (z - mu).square() * torch.exp(-logvar)).sum(-1)
+
+
+@torch.no_grad()
+def iwae_nll(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None, *, k: int = 100, seed: int = 0,
+             batch_size: int = 100, max_decodes: int = 5000, should_stop=None) -> dict:
+    """Importance-weighted bound (Burda et al. 2016) on the negative log-likelihood, nats per sample.
+
+    ``log p(x) >= log (1/K) sum_k p(x|z_k) p(z_k) / q(z_k|x)`` with ``z_k ~ q(z|x)``, where ``p(x|z)`` is the
+    Bernoulli decoder (``-recon_per_sample`` with BCE) and ``p(z) = N(0, I)``. Returns ``iwae_nll`` (the
+    negative bound averaged over the split: lower is better; it is at most the negative ELBO up to noise and
+    tightens as K grows), ``iwae_k`` and ``n``. Images go through in batches of ``batch_size`` and their K
+    samples in chunks of at most ``max_decodes`` decodes, so memory stays bounded for any K. Seeded.
+    ``should_stop`` (a callable) is polled between chunks; when it returns True, :class:`Cancelled` is raised.
+    """
+    if k < 1:
+        raise ValueError(f"the IWAE sample count K must be at least 1, not {k}")
+    was_training = model.training
+    model.eval()
+    dev = _device(model)
+    g = torch.Generator(device=dev).manual_seed(seed)
+    total = torch.zeros((), device=dev, dtype=torch.float64)
+    log_k = math.log(k)
+    try:
+        for xb, yb in iter_batches(x, y if model.conditional else None, batch_size, dev):
+            b = len(xb)
+            mu, logvar = model.encode(xb, yb)
+            logw = torch.empty(b, k, device=dev, dtype=torch.float64)
+            per_chunk = max(1, max_decodes // b)
+            for s in range(0, k, per_chunk):
+                if should_stop is not None and should_stop():
+                    raise Cancelled()
+                m = min(per_chunk, k - s)
+                eps = torch.randn((m, *mu.shape), generator=g, device=dev)
+                z = mu + eps * torch.exp(0.5 * logvar)  # (m, b, D)
+                zf = z.reshape(m * b, -1)
+                yf = yb.repeat(m) if yb is not None else None
+                xf = xb.unsqueeze(0).expand(m, *xb.shape).reshape(m * b, *xb.shape[1:])
+                log_px_z = -recon_per_sample(model.decode(zf, yf), xf, "bce").view(m, b)
+                log_pz = _log_normal(z, torch.zeros_like(z), torch.zeros_like(z))
+                log_qz = _log_normal(z, mu, logvar)
+                logw[:, s:s + m] = (log_px_z + log_pz - log_qz).double().T
+            total += (torch.logsumexp(logw, dim=1) - log_k).sum()
+    finally:
+        model.train(was_training)
+    n = max(len(x), 1)
+    return {"iwae_nll": -float(total) / n, "iwae_k": int(k), "n": len(x)}
+
+
+# ------------------------------------------------------------------------------------------------ codes
+
+
+@torch.no_grad()
+def posterior_means(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None, batch_size: int = 2000,
+                    should_stop=None) -> np.ndarray:
+    """(N, D) float64 posterior means E_q[z|x] of uint8 images, as NumPy."""
+    was_training = model.training
+    model.eval()
+    dev = _device(model)
+    out = []
+    try:
+        for xb, yb in iter_batches(x, y if model.conditional else None, batch_size, dev):
+            if should_stop is not None and should_stop():
+                raise Cancelled()
+            out.append(model.encode(xb, yb)[0].double().cpu())
+    finally:
+        model.train(was_training)
+    return torch.cat(out).numpy() if out else np.zeros((0, model.latent_dim))
+
+
+def active_units(means: np.ndarray, threshold: float = ACTIVE_UNIT_THRESHOLD) -> dict:
+    """Active units (Burda et al. 2016): dimensions whose posterior mean varies over the data,
+    ``Var_x(E_q[z_d|x]) > threshold`` (0.01). ``means`` is (N, D). Returns ``active_units`` (count) and
+    ``mean_variance_per_dim`` (list)."""
+    means = np.asarray(means, dtype=np.float64)
+    var = means.var(axis=0) if len(means) else np.zeros(means.shape[1])
+    return {"active_units": int((var > threshold).sum()), "mean_variance_per_dim": var.tolist()}
+
+
+# ------------------------------------------------------------------------------------------------ all of it
+
+
+def _disentanglement_sample(data, n: int, seed: int):
+    """Up to ``n`` images (seeded, without replacement) from train and test together, with their factors."""
+    x = torch.cat([data.train_x, data.test_x])
+    f = np.concatenate([data.train_factors, data.test_factors])
+    y = None
+    if data.train_y is not None and data.test_y is not None:
+        y = torch.cat([data.train_y, data.test_y])
+    if len(x) > n:
+        idx = np.sort(np.random.default_rng(seed).choice(len(x), size=n, replace=False))
+        t = torch.from_numpy(idx)
+        x, f, y = x[t], f[idx], (y[t] if y is not None else None)
+    return x, f, y
+
+
+def check_compatible(model: VAE, data) -> None:
+    """Raise ValueError (one line) when ``data`` cannot go through ``model``."""
+    c = model.cfg
+    if (data.channels, data.image_size) != (c.channels, c.image_size):
+        raise ValueError(f"the model takes {c.channels}x{c.image_size}x{c.image_size} images but the data set "
+                         f"{data.name!r} has {data.channels}x{data.image_size}x{data.image_size}")
+    if model.conditional and data.num_classes != model.num_classes:
+        raise ValueError(f"the conditional model has {model.num_classes} classes but the data set "
+                         f"{data.name!r} has {data.num_classes}")
+
+
+def evaluate_run(model: VAE, data, *, recon: str, beta: float, gamma: float, iwae_k: int = 100, seed: int = 0,
+                 disentanglement_samples: int = DISENTANGLEMENT_SAMPLES, should_stop=None) -> dict:
+    """Every metric that applies to ``model`` on ``data`` (an ImageData): one JSON-serialisable dict.
+
+    On the test split: ``neg_elbo``, ``recon``, ``kl``, ``kl_per_dim``, ``total`` (nats per sample), ``iwae_nll``
+    (BCE runs with ``iwae_k`` > 0; ``None`` otherwise, with the reason in ``iwae_note``), ``active_units``.
+    On data with known factors, from ``disentanglement_samples`` images of the whole data set (seeded):
+    ``mig``, ``mig_per_factor``, ``factorvae`` (evaluation accuracy) and ``factorvae_train``; ``None`` with a
+    ``disentanglement_note`` otherwise.
+    """
+    def stop():
+        if should_stop is not None and should_stop():
+            raise Cancelled()
+
+    check_compatible(model, data)
+    res: dict = {"split": "test", "n": len(data.test_x)}
+    elbo = evaluate_elbo(model, data.test_x, data.test_y, beta=beta, gamma=gamma, recon=recon, seed=seed)
+    res.update({k: elbo[k] for k in ("neg_elbo", "recon", "kl", "kl_per_dim", "total")})
+    if recon != "bce":
+        res["neg_elbo_note"] = (f"with {recon} the reconstruction term is not a log-likelihood, so neg_elbo "
+                                "is recon + KL, not a bound on -log p(x)")
+    stop()
+    if recon == "bce" and iwae_k > 0:
+        res.update(iwae_nll(model, data.test_x, data.test_y, k=iwae_k, seed=seed, should_stop=should_stop))
+        res["iwae_note"] = f"importance-weighted bound with K={iwae_k} samples, Bernoulli decoder"
+    else:
+        res.update({"iwae_nll": None, "iwae_k": int(iwae_k)})
+        res["iwae_note"] = ("skipped: IWAE needs a likelihood, and an MSE run has no normalised decoder"
+                            if recon != "bce" else "skipped (K = 0)")
+    stop()
+    means = posterior_means(model, data.test_x, data.test_y, should_stop=should_stop)
+    res.update(active_units(means))
+    res["latent_dim"] = int(model.latent_dim)
+    if getattr(data, "has_factors", False):
+        x, f, y = _disentanglement_sample(data, disentanglement_samples, seed)
+        codes = posterior_means(model, x, y, should_stop=should_stop)
+        stop()
+        from .disentanglement import factor_vae_score, mutual_info_gap
+
+        mig = mutual_info_gap(codes, f)
+        res["mig"], res["mig_per_factor"] = mig["mig"], mig["mig_per_factor"]
+        stop()
+        fv = factor_vae_score(codes, f, seed=seed)
+        res["factorvae"], res["factorvae_train"] = fv["factorvae_eval"], fv["factorvae_train"]
+        res["factor_names"] = list(data.factor_names)
+        res["disentanglement_n"] = int(len(codes))
+    else:
+        res.update({"mig": None, "factorvae": None,
+                    "disentanglement_note": "the data set has no known generative factors"})
+    return res

@@ -1,0 +1,150 @@
+"""The metrics panel: comparison table and rate-distortion plot follow the session; metrics are computed
+in a worker thread on request or when training finishes; bad input gives a message."""
+import numpy as np
+import pytest
+
+from vae_studio.core.checkpoint import Run
+from vae_studio.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from vae_studio.core.training import Trainer
+from vae_studio.ui.metrics_panel import EMPTY_TEXT, MetricsPanel
+from vae_studio.ui.session import Session
+
+from tests.core.helpers import toy_data
+from tests.core.test_metrics import factor_data
+
+
+@pytest.fixture(scope="module")
+def data():
+    return toy_data(n=300, size=12)
+
+
+def make_run(data, beta, name, epochs=1):
+    cfg = RunConfig(DataConfig(), ModelConfig(latent_dim=3, hidden=[16]),
+                    TrainConfig(beta=beta, epochs=epochs, batch_size=50, lr=3e-3))
+    t = Trainer(cfg, data)
+    t.train()
+    return Run(config=cfg, model=t.model, history=t.history, class_names=data.class_names, name=name)
+
+
+@pytest.fixture(scope="module")
+def runs(data):
+    return [make_run(data, b, f"beta {b:g}") for b in (1.0, 4.0, 8.0)]
+
+
+@pytest.fixture
+def session(qtbot):
+    return Session()
+
+
+@pytest.fixture
+def panel(qtbot, session):
+    p = MetricsPanel(session)
+    qtbot.addWidget(p)  # closed at teardown: closeEvent stops the worker thread
+    p.resize(700, 800)
+    return p
+
+
+def test_empty_state_asks_for_a_run(panel):
+    assert panel.objectName() == "metricsPanel"
+    assert panel.empty_label.isVisibleTo(panel) and panel.empty_label.text() == EMPTY_TEXT
+    assert not panel.splitter.isVisibleTo(panel)
+    assert len(panel.points.data) == 0
+
+
+def test_comparison_plot_and_table_hold_one_entry_per_run(panel, session, data, runs):
+    session.set_data(data)
+    for run in runs:
+        session.add_run(run)
+    assert not panel.empty_label.isVisibleTo(panel)
+    assert len(panel.points.data) == 3  # one point per run
+    pts = sorted(zip(panel.points.data["x"], panel.points.data["y"]))
+    expected = sorted((r.history.last["test_kl"], r.history.last["test_recon"]) for r in runs)
+    assert np.allclose(pts, expected)
+    assert sorted(label.toPlainText() for label in panel._labels) == ["\u03b2=1", "\u03b2=4", "\u03b2=8"]
+    assert panel.compare_table.rowCount() == 3
+    assert [panel.compare_table.item(r, 1).text() for r in range(3)] == ["1", "4", "8"]
+    assert panel.compare_table.item(0, 3).text() == f"{runs[0].history.last['test_neg_elbo']:.2f}"
+    # the selected run (the last added) is highlighted in the plot and the table
+    assert len(panel.selected_point.data) == 1
+    assert panel.selected_point.data["x"][0] == pytest.approx(runs[2].history.last["test_kl"])
+    assert panel.compare_table.selectedIndexes()[0].row() == 2
+    # clicking a row selects that run in the session
+    panel.compare_table.selectRow(0)
+    assert session.selected is runs[0]
+    assert "beta 1" in panel.run_label.text()
+    session.remove_run(runs[1])
+    assert len(panel.points.data) == 2 and panel.compare_table.rowCount() == 2
+
+
+def test_compute_metrics_runs_in_the_background_and_fills_both_views(qtbot, panel, session, data, runs):
+    session.set_data(data)
+    session.add_run(runs[0])
+    assert "Compute metrics" in panel.metrics_table.item(3, 1).text()  # IWAE not computed yet
+    panel.iwae_k.setValue(5)
+    with qtbot.waitSignals([panel.metricsReady], timeout=20000,
+                           check_params_cbs=[lambda run: run is runs[0]]):
+        qtbot.mouseClick(panel.compute_button, pytest.importorskip("PySide6.QtCore").Qt.MouseButton.LeftButton)
+    res = panel.metrics_for(runs[0])
+    assert res["iwae_k"] == 5 and res["iwae_nll"] <= res["neg_elbo"] + 0.5
+    assert panel.metrics_table.item(3, 1).text().startswith(f"{res['iwae_nll']:.2f} nats (K=5)")
+    assert panel.metrics_table.item(4, 1).text() == f"{res['active_units']} of 3"
+    assert panel.compare_table.item(0, 7).text() == str(res["active_units"])
+    assert "no known factors" in panel.metrics_table.item(5, 1).text()  # MIG needs factors
+    assert panel._thread.isRunning()
+    # new weights make the cached metrics stale: the table shows dashes again
+    panel.auto.setChecked(False)  # (the run's status is "finished": auto would compute again)
+    session.publish_weights(runs[0])
+    assert panel.metrics_for(runs[0]) is None
+    assert panel.compare_table.item(0, 7).text() == "\u2014"
+    assert "earlier weights" in panel.status.text()
+
+
+def test_metrics_are_computed_when_training_finishes(qtbot, panel, session, data):
+    session.set_data(data)
+    run = make_run(data, 2.0, "fresh")
+    run.history.status = "running"
+    session.add_run(run)
+    session.publish_weights(run)  # an epoch ended: not finished, nothing is computed
+    assert panel._worker is None
+    run.history.status = "finished"
+    panel.iwae_k.setValue(3)
+    with qtbot.waitSignal(panel.metricsReady, timeout=20000):
+        session.publish_weights(run)  # the trainer publishes its final weights
+    assert panel.metrics_for(run)["iwae_k"] == 3
+
+
+def test_disentanglement_shows_for_data_with_factors(qtbot, panel, session):
+    fdata = factor_data(n=300)
+    run = make_run(fdata, 1.0, "bars")
+    session.set_data(fdata)
+    session.add_run(run)
+    panel.iwae_k.setValue(2)
+    with qtbot.waitSignal(panel.metricsReady, timeout=20000):
+        panel.compute_selected()
+    res = panel.metrics_for(run)
+    assert 0 <= res["mig"] <= 1
+    assert panel.metrics_table.item(5, 1).text().startswith(f"{res['mig']:.3f}  (x ")
+    assert panel.compare_table.item(0, 8).text() == f"{res['mig']:.3f}"
+
+
+def test_bad_input_gives_a_message_not_a_computation(panel, session, data, runs):
+    session.add_run(runs[0])  # no data set loaded
+    assert panel.compute(runs[0]) is False
+    assert "Load the data set" in panel.status.text()
+    session.set_data(toy_data(n=50, size=16))  # another image size
+    assert panel.compute(runs[0]) is False
+    assert "12x12" in panel.status.text() and "16x16" in panel.status.text()
+    assert panel._worker is None
+
+
+def test_closing_during_a_computation_stops_the_worker(qtbot, panel, session, data, runs):
+    session.set_data(data)
+    session.add_run(runs[0])
+    panel.iwae_k.setValue(5000)  # long enough to be running when the panel closes
+    with qtbot.waitSignal(panel.computationStarted, timeout=20000):
+        panel.compute_selected()
+    thread = panel._thread
+    with qtbot.assertNotEmitted(panel.metricsReady):
+        panel.close()  # closeEvent: stop flag, quit, wait
+        qtbot.wait(50)
+    assert thread.isFinished() and panel._worker is None

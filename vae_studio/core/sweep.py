@@ -1,0 +1,158 @@
+"""A beta sweep: one run per beta from the same configuration and seed, evaluated on the same metrics,
+written as a table (``results.csv`` and ``results.md``) so that the trade-off can be read off.
+
+The training itself is passed in (``train_fn(config, folder, run_name) -> Run``) so that the CLI can show its
+progress bar; :func:`train_and_save` is a quiet default.
+"""
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import math
+from pathlib import Path
+from typing import Callable
+
+from .checkpoint import CONFIG_FILE, Run, save_run
+from .config import ConfigError, RunConfig
+from .data import ImageData, load_dataset
+from .metrics import evaluate_run
+
+BASE_COLUMNS = ("beta", "neg_elbo", "recon", "kl", "iwae_nll", "active_units", "mig")
+FACTOR_COLUMNS = ("factorvae",)
+RESULTS_CSV, RESULTS_MD = "results.csv", "results.md"
+_HEADERS = {"beta": "beta", "neg_elbo": "-ELBO (nats)", "recon": "recon (nats)", "kl": "KL (nats)",
+            "iwae_nll": "IWAE NLL (nats)", "active_units": "active units", "mig": "MIG", "factorvae": "FactorVAE"}
+
+
+def parse_betas(text: str) -> list[float]:
+    """"0.5,1,2" -> [0.5, 1.0, 2.0]; ConfigError (one line) for anything else."""
+    parts = [p.strip() for p in str(text).split(",") if p.strip()]
+    if not parts:
+        raise ConfigError("--beta needs at least one value, e.g. --beta 1,4,8")
+    try:
+        betas = [float(p) for p in parts]
+    except ValueError:
+        raise ConfigError(f"--beta needs comma-separated numbers, e.g. 0.5,1,4; got {text!r}") from None
+    if any(not math.isfinite(b) or b < 0 for b in betas):
+        raise ConfigError(f"every beta must be a finite number >= 0; got {text!r}")
+    if len(set(betas)) != len(betas):
+        raise ConfigError(f"each beta may appear only once; got {text!r}")
+    return betas
+
+
+def beta_label(beta: float) -> str:
+    """1.0 -> "1", 0.5 -> "0.5": how a beta is written in folder names and tables."""
+    return format(float(beta), "g")
+
+
+def run_folder(out: str | Path, beta: float) -> Path:
+    return Path(out) / f"beta-{beta_label(beta)}"
+
+
+def columns_for(data: ImageData) -> tuple[str, ...]:
+    return BASE_COLUMNS + (FACTOR_COLUMNS if data.has_factors else ())
+
+
+def train_and_save(config: RunConfig, folder: Path, run_name: str) -> Run:
+    """Train one run quietly and save it to ``folder``."""
+    from .training import Trainer
+
+    data = load_dataset(config.data)
+    trainer = Trainer(config, data)
+    trainer.train()
+    run = Run(config=config, model=trainer.model.cpu(), history=trainer.history, class_names=data.class_names,
+              name=run_name)
+    save_run(run, folder)
+    return run
+
+
+def check_free(out: str | Path, betas: list[float]) -> None:
+    """Refuse to overwrite runs that are already there (ConfigError names the first one)."""
+    for b in betas:
+        folder = run_folder(out, b)
+        if (folder / CONFIG_FILE).exists():
+            raise ConfigError(f"{folder} already holds a run; choose another --out or remove it")
+
+
+def run_sweep(config: RunConfig, betas: list[float], out: str | Path, *, iwae_k: int = 100,
+              train_fn: Callable[[RunConfig, Path, str], Run] | None = None,
+              on_row: Callable[[dict], None] | None = None) -> list[dict]:
+    """Train one run per beta into ``out/beta-<v>``, evaluate each and write the results table.
+
+    Every run uses ``config`` with only beta changed (same seed, same data). Returns one row per beta (the
+    table's columns, plus ``run`` (folder), ``status`` and ``iwae_note``); writes ``results.csv`` and
+    ``results.md`` after every run, so an interrupted sweep keeps the rows it has."""
+    train_fn = train_fn or train_and_save
+    out = Path(out)
+    check_free(out, betas)
+    data = load_dataset(config.data)  # for evaluation; the same data the runs are trained on
+    rows: list[dict] = []
+    for beta in betas:
+        cfg = copy.deepcopy(config)
+        cfg.train.beta = float(beta)
+        folder = run_folder(out, beta)
+        run = train_fn(cfg, folder, folder.name)
+        t = cfg.train
+        res = evaluate_run(run.model, data, recon=t.recon, beta=t.beta, gamma=t.gamma, iwae_k=iwae_k, seed=t.seed)
+        row = {c: res.get(c) for c in columns_for(data)}
+        row.update(beta=float(beta), run=str(folder), status=run.history.status, iwae_note=res.get("iwae_note", ""))
+        rows.append(row)
+        write_results(rows, out, columns_for(data), config, iwae_k)
+        if on_row is not None:
+            on_row(row)
+    return rows
+
+
+def _cell(col: str, v) -> str:
+    if v is None:
+        return ""
+    if col == "beta":
+        return beta_label(v)
+    if col == "active_units":
+        return str(int(v))
+    if col in ("mig", "factorvae"):
+        return f"{v:.3f}"
+    return f"{v:.2f}"
+
+
+def results_csv(rows: list[dict], columns) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow([*columns, "status", "run"])
+    for r in rows:
+        w.writerow([("" if r.get(c) is None else repr(float(r[c])) if c != "active_units" else int(r[c]))
+                    for c in columns] + [r.get("status", ""), r.get("run", "")])
+    return buf.getvalue()
+
+
+def results_markdown(rows: list[dict], columns, config: RunConfig | None = None, iwae_k: int = 100) -> str:
+    lines = []
+    if config is not None:
+        m, t = config.model, config.train
+        lines.append(f"Data: {config.data.dataset}; model: {m.kind} {m.arch} hidden {','.join(map(str, m.hidden))}, "
+                     f"latent {m.latent_dim}; {t.epochs} epochs, batch {t.batch_size}, lr {t.lr:g}, "
+                     f"{t.recon}, seed {t.seed}. Test split; nats per image; IWAE with K={iwae_k}.")
+        lines.append("")
+    lines.append("| " + " | ".join(_HEADERS[c] for c in columns) + " |")
+    lines.append("|" + "|".join("---:" for _ in columns) + "|")
+    for r in rows:
+        flag = "" if r.get("status") in (None, "finished") else f" ({r['status']})"
+        cells = [_cell(c, r.get(c)) or "n/a" for c in columns]
+        cells[0] += flag
+        lines.append("| " + " | ".join(cells) + " |")
+    notes = sorted({r.get("iwae_note") for r in rows if r.get("iwae_nll") is None and r.get("iwae_note")})
+    lines += [""] + [f"IWAE: {n}" for n in notes] if notes else []
+    return "\n".join(lines) + "\n"
+
+
+def write_results(rows: list[dict], out: str | Path, columns, config: RunConfig | None = None,
+                  iwae_k: int = 100) -> tuple[Path, Path]:
+    from .checkpoint import write_atomic
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path, md_path = out / RESULTS_CSV, out / RESULTS_MD
+    write_atomic(csv_path, results_csv(rows, columns).encode())
+    write_atomic(md_path, results_markdown(rows, columns, config, iwae_k).encode())
+    return csv_path, md_path

@@ -1,0 +1,468 @@
+"""Model quality: the selected run's metrics, and every run compared (a table and a rate-distortion plot).
+
+State -> view: the panel follows the session (runs added, updated, removed, selected; data changed). The
+comparison table and the plot read each run's last history record (test recon, KL, -ELBO, beta), so they
+show without computing anything. The full metrics (IWAE bound, active units, MIG, FactorVAE score) are
+computed off the GUI thread by a :class:`~vae_studio.workers.metrics_worker.MetricsWorker`, on "Compute
+metrics" or automatically when a run finishes training, and cached per run and weights version.
+"""
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QCoreApplication, Qt, Signal, Slot
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
+                               QPushButton, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout,
+                               QWidget)
+
+from ..core.metrics import check_compatible
+from ..workers.metrics_worker import MetricsRequest, MetricsWorker, start_metrics_thread
+
+pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
+
+EMPTY_TEXT = "Train or open a run to see how good it is"
+DASH = "\u2014"
+COMPARE_COLUMNS = ("Run", "\u03b2", "\u03b3", "\u2212ELBO", "Recon", "KL", "IWAE NLL", "Active units", "MIG")
+COMPARE_TIPS = (
+    "Run name (click a row to select the run)",
+    "Weight on the KL term",
+    "Weight on the reconstruction term",
+    "Negative ELBO on the test split, nats per image (last epoch); lower is better",
+    "Reconstruction term (distortion), nats per image",
+    "KL(q(z|x) || p(z)) (rate), nats per image",
+    "Importance-weighted bound on -log p(x), nats per image (computed metrics)",
+    "Dimensions whose posterior mean varies over the test split (variance > 0.01)",
+    "Mutual Information Gap against the data's known factors (0..1, higher = more disentangled)",
+)
+# rows of the selected run's view: (label, key, tooltip)
+METRIC_ROWS = (
+    ("Negative ELBO", "neg_elbo", "recon + KL on the test split, nats per image; lower is better. With BCE it "
+                                  "is an upper bound on -log p(x)."),
+    ("Reconstruction", "recon", "Reconstruction term (distortion), nats per image"),
+    ("KL (rate)", "kl", "KL(q(z|x) || N(0, I)), nats per image: how much the code says about each image"),
+    ("IWAE NLL", "iwae_nll", "Importance-weighted bound on -log p(x) with K samples (Burda et al. 2016): "
+                             "tighter than the negative ELBO; lower is better"),
+    ("Active units", "active_units", "Latent dimensions whose posterior mean varies over the test split "
+                                     "(variance > 0.01, Burda et al. 2016); the rest are unused"),
+    ("MIG", "mig", "Mutual Information Gap (Chen et al. 2018, as in disentanglement_lib): for each known "
+                   "factor, the gap between the two latent dimensions that know most about it, over the "
+                   "factor's entropy; 0..1, higher = more disentangled"),
+    ("FactorVAE score", "factorvae", "Kim & Mnih 2018: accuracy of a majority-vote classifier that finds the "
+                                     "fixed factor from the least-varying latent dimension; chance = 1 / factors"),
+    ("KL per dimension", "kl_per_dim", "KL of each latent dimension, nats; near 0 = the dimension is unused"),
+)
+
+
+def _compact(table: QTableWidget) -> None:
+    table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + 8)
+    table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+
+
+def _table_height(table: QTableWidget, rows: int) -> int:
+    """Height that shows the header and ``rows`` rows without a scroll bar."""
+    return (table.horizontalHeader().sizeHint().height() + rows * table.verticalHeader().defaultSectionSize()
+            + 2 * table.frameWidth() + 2)
+
+
+def _fmt(v, digits: int = 2) -> str:
+    return DASH if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.{digits}f}"
+
+
+class MetricsPanel(QWidget):
+    metricsReady = Signal(object)  # Run: its metrics were computed (read them with metrics_for(run))
+    metricsFailed = Signal(object, str)  # Run, the message shown
+    computationStarted = Signal(object)  # Run: the worker began computing its metrics
+
+    def __init__(self, session, parent=None):
+        super().__init__(parent)
+        self.setObjectName("metricsPanel")
+        self.session = session
+        self._cache: dict[int, tuple[int, dict]] = {}  # id(run) -> (weights version, metrics)
+        self._pending: dict[int, tuple] = {}  # id(run) -> key of the request in flight
+        self._errors: dict[int, str] = {}
+        self._labels: list[pg.TextItem] = []
+        self._rows: list = []  # the runs in table order
+        self._thread = None
+        self._worker: MetricsWorker | None = None
+        self._build()
+        s = session
+        s.runAdded.connect(self._on_runs_changed)
+        s.runRemoved.connect(self._on_run_removed)
+        s.runUpdated.connect(self._on_run_updated)
+        s.selectedRunChanged.connect(self._on_selected_changed)
+        s.dataChanged.connect(self._on_data_changed)
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
+        self._refresh_all()
+
+    # -- layout ------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.run_label = QLabel()
+        self.run_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.iwae_k = QSpinBox()
+        self.iwae_k.setRange(0, 5000)
+        self.iwae_k.setValue(100)
+        self.iwae_k.setPrefix("K = ")
+        self.iwae_k.setToolTip("Importance samples per image for the IWAE bound (0 skips it). "
+                               "More samples: a tighter bound, proportionally slower.")
+        self.compute_button = QPushButton("Compute metrics")
+        self.compute_button.setToolTip("Compute the test metrics of the selected run in the background")
+        self.compute_button.clicked.connect(self.compute_selected)
+        self.auto = QCheckBox("Auto")
+        self.auto.setChecked(True)
+        self.auto.setToolTip("Compute the metrics of a run automatically when its training finishes")
+        self.run_label.setStyleSheet("font-weight: bold")
+        top = QHBoxLayout()
+        top.addWidget(QLabel("IWAE"))
+        top.addWidget(self.iwae_k)
+        top.addWidget(self.auto)
+        top.addStretch(1)
+        top.addWidget(self.compute_button)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.status.setStyleSheet("color: gray")
+
+        self.metrics_table = QTableWidget(len(METRIC_ROWS), 2)
+        self.metrics_table.setHorizontalHeaderLabels(["Metric", "Value (test split)"])
+        self.metrics_table.verticalHeader().setVisible(False)
+        self.metrics_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.metrics_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        self.metrics_table.horizontalHeader().setStretchLastSection(True)
+        for r, (label, _, tip) in enumerate(METRIC_ROWS):
+            item = QTableWidgetItem(label)
+            item.setToolTip(tip)
+            self.metrics_table.setItem(r, 0, item)
+            self.metrics_table.setItem(r, 1, QTableWidgetItem(DASH))
+        _compact(self.metrics_table)
+        self.metrics_table.setFixedHeight(_table_height(self.metrics_table, len(METRIC_ROWS)))
+
+        selected = QGroupBox("Selected run")
+        sl = QVBoxLayout(selected)
+        sl.addWidget(self.run_label)
+        sl.addLayout(top)
+        sl.addWidget(self.status)
+        sl.addWidget(self.metrics_table)
+
+        self.compare_table = QTableWidget(0, len(COMPARE_COLUMNS))
+        self.compare_table.setHorizontalHeaderLabels(list(COMPARE_COLUMNS))
+        for c, tip in enumerate(COMPARE_TIPS):
+            self.compare_table.horizontalHeaderItem(c).setToolTip(tip)
+        self.compare_table.verticalHeader().setVisible(False)
+        self.compare_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.compare_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.compare_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.compare_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.compare_table.horizontalHeader().setStretchLastSection(True)
+        self.compare_table.itemSelectionChanged.connect(self._on_table_selection)
+        _compact(self.compare_table)
+
+        self.plot = pg.PlotWidget()
+        self.plot.setMinimumHeight(180)
+        pi = self.plot.getPlotItem()
+        pi.setTitle("Rate\u2013distortion of the runs")
+        pi.setLabel("bottom", "Rate: KL (nats per image)")
+        pi.setLabel("left", "Distortion: recon (nats)")
+        pi.showGrid(x=True, y=True, alpha=0.2)
+        pi.setMenuEnabled(False)
+        for side in ("bottom", "left"):
+            pi.getAxis(side).enableAutoSIPrefix(False)  # nats stay nats, no "(x0.001)"
+        pi.getViewBox().setDefaultPadding(0.15)  # room for the labels of the outermost points
+        self.points = pg.ScatterPlotItem(size=10, pen=None, brush=pg.mkBrush(80, 140, 230, 220))
+        self.selected_point = pg.ScatterPlotItem(size=15, pen=pg.mkPen(255, 170, 0, width=2), brush=None)
+        self.plot.addItem(self.points)
+        self.plot.addItem(self.selected_point)
+        self.plot.setToolTip("One point per run: its last epoch's test reconstruction against its KL, "
+                             "labelled with beta. Down and to the left is better; a higher beta moves a "
+                             "run left (less rate) and up (more distortion)")
+
+        compare = QGroupBox("Compare runs")
+        cl = QVBoxLayout(compare)
+        cl.addWidget(self.compare_table)
+        cl.addWidget(self.plot, 1)
+
+        self.empty_label = QLabel(EMPTY_TEXT)
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setWordWrap(True)
+        self.empty_label.setStyleSheet("color: gray; font-size: 14px")
+
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(selected)
+        self.splitter.addWidget(compare)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setChildrenCollapsible(False)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.empty_label)
+        layout.addWidget(self.splitter, 1)
+
+    # -- cached metrics ----------------------------------------------------------------------------
+    def metrics_for(self, run) -> dict | None:
+        """The computed metrics of ``run`` for its current weights, or None."""
+        hit = self._cache.get(id(run))
+        if hit is None or hit[0] != self.session.weights_version(run):
+            return None
+        return hit[1]
+
+    def _any_metrics_for(self, run) -> tuple[dict | None, bool]:
+        """(metrics, current): the last computed metrics, and whether they are for the current weights."""
+        hit = self._cache.get(id(run))
+        if hit is None:
+            return None, False
+        return hit[1], hit[0] == self.session.weights_version(run)
+
+    # -- computing ---------------------------------------------------------------------------------
+    @Slot()
+    def compute_selected(self) -> None:
+        run = self.session.selected
+        if run is not None:
+            self.compute(run)
+
+    def compute(self, run) -> bool:
+        """Ask the worker for ``run``'s metrics; False (with the reason in the status line) if it cannot."""
+        data = self.session.data
+        if data is None:
+            self._errors[id(run)] = "Load the data set this run was trained on to compute its metrics"
+            self._refresh_selected()
+            return False
+        model = self.session.decode_model(run)
+        try:
+            check_compatible(model, data)
+        except ValueError as e:
+            self._errors[id(run)] = f"Cannot compute metrics: {e}"
+            self._refresh_selected()
+            return False
+        key = (id(run), self.session.weights_version(run), self.iwae_k.value(), data.name)
+        if self._pending.get(id(run)) == key:
+            return True
+        if self._worker is None:
+            self._thread, self._worker = start_metrics_thread(self)
+            self._worker.started.connect(self._on_started)
+            self._worker.computed.connect(self._on_computed)
+            self._worker.failed.connect(self._on_failed)
+        if id(run) in self._pending:
+            self._worker.cancel(self._pending[id(run)])
+        self._pending[id(run)] = key
+        self._errors.pop(id(run), None)
+        t = run.config.train
+        # a private copy: the worker may use it while the GUI decodes with the session's model
+        self._worker.request(MetricsRequest(key, copy.deepcopy(model), data, t.recon, t.beta, t.gamma,
+                                            self.iwae_k.value(), t.seed))
+        self._refresh_selected()
+        return True
+
+    def _run_for_key(self, key):
+        for run in self.session.runs:
+            if id(run) == key[0]:
+                return run
+        return None
+
+    @Slot(object)
+    def _on_started(self, key) -> None:
+        run = self._run_for_key(key)
+        if run is not None and run is self.session.selected and self._pending.get(id(run)) == key:
+            self.status.setText(f"Computing metrics of {run.name or 'the run'}\u2026 (IWAE with K={key[2]}, "
+                                "active units, disentanglement when the data has known factors)")
+        if run is not None:
+            self.computationStarted.emit(run)
+
+    @Slot(object, object)
+    def _on_computed(self, key, res) -> None:
+        run = self._run_for_key(key)
+        if run is None or self._pending.get(id(run)) != key:
+            return  # removed, or a newer request replaced this one
+        del self._pending[id(run)]
+        self._cache[id(run)] = (key[1], dict(res, data_name=key[3]))
+        self._refresh_all()
+        self.metricsReady.emit(run)
+
+    @Slot(object, str)
+    def _on_failed(self, key, message: str) -> None:
+        run = self._run_for_key(key)
+        if run is None or self._pending.get(id(run)) != key:
+            return
+        del self._pending[id(run)]
+        self._errors[id(run)] = f"Computing the metrics failed: {message}"
+        self._refresh_selected()
+        self.metricsFailed.emit(run, self._errors[id(run)])
+
+    # -- session signals ---------------------------------------------------------------------------
+    @Slot(object)
+    def _on_runs_changed(self, _run=None) -> None:
+        self._refresh_all()
+
+    @Slot(object)
+    def _on_run_removed(self, run) -> None:
+        key = self._pending.pop(id(run), None)
+        if key is not None and self._worker is not None:
+            self._worker.cancel(key)
+        self._cache.pop(id(run), None)
+        self._errors.pop(id(run), None)
+        self._refresh_all()
+
+    @Slot(object)
+    def _on_run_updated(self, run) -> None:
+        if self.auto.isChecked() and run.history.status == "finished" and self.metrics_for(run) is None:
+            self.compute(run)  # replaces a request for earlier weights; no-op if this one is in flight
+        self._refresh_all()
+
+    @Slot(object)
+    def _on_selected_changed(self, _run) -> None:
+        self._refresh_all()
+
+    @Slot(object)
+    def _on_data_changed(self, _data) -> None:
+        self._errors.clear()
+        self._refresh_selected()
+
+    @Slot()
+    def _on_table_selection(self) -> None:
+        rows = {i.row() for i in self.compare_table.selectedIndexes()}
+        if len(rows) == 1:
+            r = rows.pop()
+            if 0 <= r < len(self._rows) and self._rows[r] is not self.session.selected:
+                self.session.select_run(self._rows[r])
+
+    # -- views -------------------------------------------------------------------------------------
+    def _refresh_all(self) -> None:
+        has_runs = bool(self.session.runs)
+        self.empty_label.setVisible(not has_runs)
+        self.splitter.setVisible(has_runs)
+        self._refresh_compare()
+        self._refresh_plot()
+        self._refresh_selected()
+
+    def _refresh_selected(self) -> None:
+        run = self.session.selected
+        self.compute_button.setEnabled(run is not None)
+        if run is None:
+            self.run_label.setText("No run selected")
+            self.status.setText("")
+            for r in range(len(METRIC_ROWS)):
+                self.metrics_table.item(r, 1).setText(DASH)
+            return
+        self.run_label.setText(f"{run.name or 'unnamed run'}  (\u03b2 = {run.config.train.beta:g}, "
+                               f"{run.history.status})")
+        res, current = self._any_metrics_for(run)
+        last = run.history.last or {}
+        values = dict(res) if res else {"neg_elbo": last.get("test_neg_elbo"), "recon": last.get("test_recon"),
+                                        "kl": last.get("test_kl"), "kl_per_dim": last.get("test_kl_per_dim")}
+        for r, (_, key, _) in enumerate(METRIC_ROWS):
+            item = self.metrics_table.item(r, 1)
+            item.setText(self._metric_text(key, values, res))
+            item.setToolTip(self._metric_tip(key, values))
+        if id(run) in self._errors:
+            self.status.setText(self._errors[id(run)])
+        elif id(run) in self._pending:
+            self.status.setText(f"Computing metrics of {run.name or 'the run'}\u2026")
+        elif res is not None and current:
+            self.status.setText(f"Computed on {res['n']} test images of {res.get('data_name') or 'the data set'}"
+                                + (f"; MIG and FactorVAE on {res['disentanglement_n']} images of the whole "
+                                   "data set" if res.get("mig") is not None else "") + ".")
+        elif res is not None:
+            self.status.setText("These metrics are for earlier weights: press Compute metrics to update them.")
+        elif last:
+            self.status.setText("\u2212ELBO, recon and KL are from the last epoch; press Compute metrics for "
+                                "the IWAE bound, active units and disentanglement scores.")
+        else:
+            self.status.setText("No epoch finished yet: train the run, then compute its metrics.")
+
+    @staticmethod
+    def _metric_text(key: str, values: dict, res: dict | None) -> str:
+        v = values.get(key)
+        if key == "kl_per_dim":
+            return " ".join(f"{x:.2f}" for x in v) if v else DASH
+        if res is None and key not in ("neg_elbo", "recon", "kl"):
+            return f"{DASH} (press Compute metrics)"
+        if key == "iwae_nll":
+            return f"{v:.2f} nats (K={values.get('iwae_k')})" if v is not None else f"n/a: {values.get('iwae_note', '')}"
+        if key == "active_units":
+            return f"{v} of {values.get('latent_dim')}" if v is not None else DASH
+        if key in ("mig", "factorvae"):
+            if v is None:
+                return "n/a: the data set has no known factors"
+            if key == "factorvae":
+                return f"{v:.3f} (train {values.get('factorvae_train', 0):.3f})"
+            names, per = values.get("factor_names") or [], values.get("mig_per_factor") or []
+            return f"{v:.3f}  (" + ", ".join(f"{n} {_fmt(p)}" for n, p in zip(names, per)) + ")"
+        return f"{_fmt(v)} nats" if v is not None else DASH
+
+    @staticmethod
+    def _metric_tip(key: str, values: dict) -> str:
+        if key == "kl_per_dim" and values.get("kl_per_dim"):
+            return "\n".join(f"z{i}: {x:.3f} nats" for i, x in enumerate(values["kl_per_dim"]))
+        if key == "iwae_nll" and values.get("iwae_note"):
+            return values["iwae_note"]
+        return ""
+
+    def _refresh_compare(self) -> None:
+        table = self.compare_table
+        self._rows = list(self.session.runs)
+        table.blockSignals(True)
+        table.setRowCount(len(self._rows))
+        for r, run in enumerate(self._rows):
+            last = run.history.last or {}
+            res = self.metrics_for(run)
+            t = run.config.train
+            cells = [run.name or f"run {r + 1}", f"{t.beta:g}", f"{t.gamma:g}", _fmt(last.get("test_neg_elbo")),
+                     _fmt(last.get("test_recon")), _fmt(last.get("test_kl")),
+                     _fmt(res.get("iwae_nll")) if res else DASH,
+                     str(res["active_units"]) if res else DASH,
+                     _fmt(res.get("mig"), 3) if res else DASH]
+            for c, text in enumerate(cells):
+                item = table.item(r, c)
+                if item is None:
+                    item = QTableWidgetItem()
+                    table.setItem(r, c, item)
+                item.setText(text)
+                item.setTextAlignment(Qt.AlignmentFlag.AlignVCenter
+                                      | (Qt.AlignmentFlag.AlignLeft if c == 0 else Qt.AlignmentFlag.AlignRight))
+                item.setToolTip("" if res or c < 6 else "Select the run and press Compute metrics")
+        table.setFixedHeight(_table_height(table, min(max(len(self._rows), 1), 6))
+                             + table.horizontalScrollBar().sizeHint().height())  # room for a scroll bar
+        sel = self._rows.index(self.session.selected) if self.session.selected in self._rows else -1
+        table.clearSelection()
+        if sel >= 0:
+            table.selectRow(sel)
+        table.blockSignals(False)
+
+    def plotted_runs(self) -> list:
+        """The runs that have a point in the rate-distortion plot (those with a finished epoch)."""
+        return [run for run in self.session.runs if run.history.last]
+
+    def _refresh_plot(self) -> None:
+        runs = self.plotted_runs()
+        xs = np.array([run.history.last.get("test_kl", np.nan) for run in runs], dtype=float)
+        ys = np.array([run.history.last.get("test_recon", np.nan) for run in runs], dtype=float)
+        self.points.setData(x=xs, y=ys)
+        sel = [i for i, run in enumerate(runs) if run is self.session.selected]
+        self.selected_point.setData(x=xs[sel], y=ys[sel])
+        for label in self._labels:
+            self.plot.removeItem(label)
+        self._labels = []
+        for run, x, y in zip(runs, xs, ys):
+            if not (math.isfinite(x) and math.isfinite(y)):
+                continue
+            beta = run.history.last.get("beta", run.config.train.beta)
+            label = pg.TextItem(f"\u03b2={beta:g}", anchor=(-0.15, 1.0), color=pg.getConfigOption("foreground"))
+            label.setPos(float(x), float(y))
+            self.plot.addItem(label)
+            self._labels.append(label)
+
+    # -- shutting down -----------------------------------------------------------------------------
+    @Slot()
+    def shutdown(self) -> None:
+        """Stop the metrics thread (idempotent); the main window calls this when it closes."""
+        if self._worker is not None:
+            self._worker.stop()
+            self._thread.quit()
+            self._thread.wait()
+            self._worker = self._thread = None
+        self._pending.clear()
+
+    def closeEvent(self, event) -> None:
+        self.shutdown()
+        super().closeEvent(event)
