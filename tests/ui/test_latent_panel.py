@@ -1,0 +1,481 @@
+"""The latent explorer: scatter of the test split, draggable probe, picking, traversal grid, exports."""
+import copy
+import threading
+
+import numpy as np
+import pyqtgraph as pg
+import pytest
+import torch
+from PIL import Image
+from PySide6.QtCore import QObject, QPointF, Qt, Slot
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication, QFileDialog
+
+from tests.core.helpers import toy_data
+from vae_studio.core.checkpoint import Run
+from vae_studio.core.config import RunConfig
+from vae_studio.core.latent import decode, encode_dataset, to_uint8
+from vae_studio.core.training import Trainer
+from vae_studio.ui.latent_panel import EMPTY_TEXT, LatentPanel
+from vae_studio.ui.session import Session
+from vae_studio.ui.traversal_view import INACTIVE_KL
+from vae_studio.workers.encode_worker import start_encode_thread, stop_encode_thread
+
+SIZE = 16
+TIMEOUT = 10_000
+# the offscreen platform's note when a window with a minimum size is shown; nothing is wrong
+pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """Tiny trained models shared by the tests (each test wraps them in its own Run copy)."""
+    data = toy_data(n=400, size=SIZE, classes=3)
+    out = {}
+    for name, kind, dim in (("vae4", "vae", 4), ("vae2", "vae", 2), ("cvae", "cvae", 3)):
+        c = RunConfig()
+        c.model.kind, c.model.hidden, c.model.latent_dim = kind, [32], dim
+        c.train.batch_size, c.train.epochs = 32, 2
+        t = Trainer(c, data)
+        t.train()
+        out[name] = (c, t.model, t.history)
+    return data, out
+
+
+def make_run(trained, name="vae4") -> Run:
+    data, runs = trained
+    c, model, history = runs[name]
+    return Run(config=copy.deepcopy(c), model=copy.deepcopy(model), history=copy.deepcopy(history),
+               class_names=list(data.class_names), name=name)
+
+
+@pytest.fixture
+def no_mouse_rate_limit():
+    """pyqtgraph drops mouse moves closer than 10 ms apart; hand-built events come faster."""
+    old = pg.getConfigOption("mouseRateLimit")
+    pg.setConfigOptions(mouseRateLimit=-1)
+    yield
+    pg.setConfigOptions(mouseRateLimit=old)
+
+
+@pytest.fixture
+def make_panel(qtbot, trained):
+    panels = []  # qtbot keeps only weak references
+
+    def make(name="vae4", with_run=True):
+        data, _ = trained
+        session = Session()
+        panel = LatentPanel(session)
+        qtbot.addWidget(panel)
+        panels.append(panel)
+        panel.resize(1100, 750)
+        panel.show()
+        qtbot.waitExposed(panel)
+        if with_run:
+            session.set_data(data)
+            with qtbot.waitSignal(panel.scatterUpdated, timeout=TIMEOUT):
+                session.add_run(make_run(trained, name))
+        return session, panel
+
+    yield make
+    for panel in panels:
+        panel.close()  # closeEvent stops the encoding thread
+        assert panel._thread is None
+
+
+def mouse(widget, kind, pos: QPointF, button=Qt.MouseButton.NoButton, buttons=Qt.MouseButton.NoButton):
+    ev = QMouseEvent(kind, pos, QPointF(widget.mapToGlobal(pos)), button, buttons,
+                     Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, ev)
+
+
+def view_pos(plot, x: float, y: float) -> QPointF:
+    """Viewport pixel position of plot coordinates (x, y)."""
+    scene_pt = plot.plotItem.vb.mapViewToScene(QPointF(x, y))
+    return QPointF(plot.mapFromScene(scene_pt))
+
+
+def drag(plot, path: list[QPointF]) -> None:
+    """Press at path[0], move through path[1:], release: hand-built mouse events on the plot."""
+    vp = plot.viewport()
+    left = Qt.MouseButton.LeftButton
+    mouse(vp, QMouseEvent.Type.MouseMove, path[0])  # hover first, as a real mouse does
+    mouse(vp, QMouseEvent.Type.MouseButtonPress, path[0], left, left)
+    for p in path[1:]:
+        mouse(vp, QMouseEvent.Type.MouseMove, p, Qt.MouseButton.NoButton, left)
+    mouse(vp, QMouseEvent.Type.MouseButtonRelease, path[-1], left, Qt.MouseButton.NoButton)
+
+
+def click(plot, p: QPointF) -> None:
+    vp = plot.viewport()
+    left = Qt.MouseButton.LeftButton
+    mouse(vp, QMouseEvent.Type.MouseMove, p)
+    mouse(vp, QMouseEvent.Type.MouseButtonPress, p, left, left)
+    mouse(vp, QMouseEvent.Type.MouseButtonRelease, p, left, Qt.MouseButton.NoButton)
+
+
+def expected_means(session, run):
+    data = session.data
+    return encode_dataset(session.decode_model(run), data.test_x, data.test_y).mu
+
+
+def test_empty_state_asks_for_a_run(make_panel):
+    session, panel = make_panel(with_run=False)
+    assert panel.stack.currentWidget() is panel.empty_label
+    assert panel.empty_label.text() == EMPTY_TEXT
+
+
+def test_scatter_shows_one_point_per_test_image_coloured_by_class(make_panel, trained):
+    data, _ = trained
+    session, panel = make_panel()
+    assert panel.stack.currentIndex() == 1
+    assert panel.scatter.point_count() == len(data.test_x)
+    assert len(panel.scatter.legend.items) == len(data.class_names)
+    # the points are the means of the selected run's decode model, on the chosen axes
+    mu = expected_means(session, session.selected)
+    dx, dy = panel.shown_dims()
+    np.testing.assert_allclose(panel.scatter.points(), mu[:, [dx, dy]], atol=1e-5)
+    # KL per dimension of the encoding agrees with the trainer's last test record; axes most active first
+    np.testing.assert_allclose(panel._kl, session.selected.history.last["test_kl_per_dim"], rtol=1e-3, atol=1e-5)
+    kl = [float(panel.x_dim.itemText(i).split("KL ")[1].rstrip(")")) for i in range(panel.x_dim.count())]
+    assert kl == sorted(kl, reverse=True)
+
+
+def test_dragging_the_probe_changes_the_image_and_dragging_back_restores_it(
+        make_panel, qtbot, no_mouse_rate_limit):
+    session, panel = make_panel()
+    plot = panel.scatter
+    plot.scene().minDragTime = 0
+    plot.plotItem.vb.setRange(xRange=(-4, 4), yRange=(-4, 4), padding=0)
+    plot.place_probe(0.0, 0.0)
+    panel._on_probe_moved(0.0, 0.0)
+    before = panel.probe_image().copy()
+    z_before = panel.probe_vector
+    start = view_pos(plot, 0.0, 0.0)
+    far = view_pos(plot, 2.5, -2.0)
+    path = [start + (far - start) * (k / 10) for k in range(11)]
+    with qtbot.waitSignal(session.probeChanged, timeout=TIMEOUT):
+        drag(plot, path)
+    moved = panel.probe_image().copy()
+    x, y = plot.probe_pos()
+    assert x == pytest.approx(2.5, abs=0.05) and y == pytest.approx(-2.0, abs=0.05)
+    assert not np.array_equal(moved, before)
+    # the image is the decoding of the reported probe vector
+    z = session.probe
+    np.testing.assert_array_equal(z, panel.probe_vector)
+    assert z[panel.shown_dims()[0]] == pytest.approx(x)
+    model = session.decode_model()
+    np.testing.assert_array_equal(to_uint8(decode(model, z[None]))[0, ..., 0], moved)
+    # the spin boxes show the coordinates
+    assert panel.x_spin.value() == pytest.approx(x, abs=1e-3)
+    # and back to where it started
+    drag(plot, list(reversed(path)))
+    np.testing.assert_allclose(panel.probe_vector, z_before, atol=1e-6)
+    np.testing.assert_array_equal(panel.probe_image(), before)
+
+
+def test_typing_coordinates_moves_the_probe(make_panel):
+    session, panel = make_panel()
+    panel.x_spin.setValue(1.25)
+    panel.y_spin.setValue(-0.5)
+    dx, dy = panel.shown_dims()
+    assert panel.scatter.probe_pos() == pytest.approx((1.25, -0.5))
+    assert session.probe[dx] == pytest.approx(1.25) and session.probe[dy] == pytest.approx(-0.5)
+
+
+def test_clicking_a_data_point_anchors_the_probe_at_its_mean(make_panel, qtbot, trained, no_mouse_rate_limit):
+    data, _ = trained
+    session, panel = make_panel()
+    plot = panel.scatter
+    plot.plotItem.vb.autoRange()
+    xy = plot.points()
+    px = np.array([[view_pos(plot, *p).x(), view_pos(plot, *p).y()] for p in xy])
+    probe_px = np.array([view_pos(plot, *plot.probe_pos()).x(), view_pos(plot, *plot.probe_pos()).y()])
+    # a point with no neighbour within 4 px, away from the probe marker
+    d = np.linalg.norm(px[:, None] - px[None], axis=2) + np.eye(len(px)) * 1e9
+    ok = (d.min(1) > 4) & (np.linalg.norm(px - probe_px, axis=1) > 20)
+    i = int(np.flatnonzero(ok)[0])
+    with qtbot.waitSignal(session.pointPicked, timeout=TIMEOUT) as picked:
+        click(plot, view_pos(plot, *xy[i]))
+    assert picked.args == [i]
+    mu = panel._mu[i]
+    np.testing.assert_allclose(panel.probe_vector, mu)
+    np.testing.assert_allclose(panel.anchor, mu)
+    np.testing.assert_allclose(session.probe, mu)
+    assert plot.probe_pos() == pytest.approx(tuple(xy[i]), abs=1e-5)
+    # the original image beside its reconstruction; the probe decodes to the same reconstruction
+    np.testing.assert_array_equal(panel.original_pane.data(), data.test_x[i, 0].numpy())
+    np.testing.assert_array_equal(panel.recon_pane.data(), panel.probe_image())
+    # the other dimensions come from the anchor when the probe moves on the shown two
+    panel.x_spin.setValue(panel.x_spin.value() + 1.0)
+    dx, dy = panel.shown_dims()
+    others = [k for k in range(len(mu)) if k not in (dx, dy)]
+    np.testing.assert_allclose(panel.probe_vector[others], mu[others])
+
+
+def test_many_points_are_drawn_in_chunks_and_all_arrive(qtbot, monkeypatch):
+    from vae_studio.ui import latent_scatter
+    from vae_studio.ui.latent_scatter import LatentScatter
+
+    monkeypatch.setattr(latent_scatter, "CHUNK_POINTS", 50)
+    plot = LatentScatter()
+    qtbot.addWidget(plot)
+    xy = np.random.default_rng(0).normal(size=(400, 2))
+    labels = np.arange(400) % 3
+    with qtbot.waitSignal(plot.pointsDrawn, timeout=TIMEOUT):
+        plot.set_points(xy, labels, ["a", "b", "c"])
+        assert plot.drawing() and plot.point_count() < 400  # the rest follows on later turns of the loop
+    assert not plot.drawing() and plot.point_count() == 400
+    for g, item in enumerate(plot._items):
+        got = np.stack(item.getData(), 1)
+        np.testing.assert_allclose(got, xy[labels == g])
+
+
+def test_hovering_a_point_shows_its_index_and_class(make_panel, trained, no_mouse_rate_limit):
+    data, _ = trained
+    session, panel = make_panel()
+    plot = panel.scatter
+    i = 7
+    mouse(plot.viewport(), QMouseEvent.Type.MouseMove, view_pos(plot, *plot.points()[i]))
+    idx = plot.nearest_point(plot.plotItem.vb.mapViewToScene(QPointF(*plot.points()[i])))
+    text = plot._hover_text.toPlainText()
+    assert text.startswith(f"#{idx}") and data.class_names[int(data.test_y[idx])] in text
+
+
+def test_traversal_has_a_row_per_dimension_and_its_middle_column_is_the_probe(make_panel, qtbot):
+    session, panel = make_panel()
+    tv = panel.traversal
+    tv.hide_inactive.setChecked(False)
+    panel.x_spin.setValue(0.7)
+    tv.flush()
+    assert tv.rows == [int(d) for d in np.argsort(-panel._kl, kind="stable")]
+    assert tv.images.shape[:2] == (4, 9)
+    middle = tv.images[:, 4, ..., 0]
+    for r in range(4):
+        np.testing.assert_allclose(middle[r].astype(int), panel.probe_image().astype(int), atol=1)
+    # rows differ along the sweep, and the labels name the dimension and its KL
+    assert not np.array_equal(tv.images[0, 0], tv.images[0, -1])
+    assert tv.row_label(tv.rows[0]).startswith(f"z{tv.rows[0]}  KL ")
+    tv.steps.setValue(5)
+    assert tv.images.shape[:2] == (4, 5)
+    tv.lo.setValue(-1.0)
+    tv.hi.setValue(1.0)
+    np.testing.assert_allclose(tv.images[:, 2, ..., 0].astype(int),
+                               np.repeat(panel.probe_image()[None].astype(int), 4, 0), atol=1)
+
+
+def test_hide_inactive_drops_a_collapsed_dimension(make_panel, qtbot, trained):
+    session, panel = make_panel()
+    run = session.selected
+    with torch.no_grad():  # dimension 1 collapses to the prior: mu = 0, logvar = 0, KL = 0
+        w, b = run.model.to_stats.weight, run.model.to_stats.bias
+        for row in (1, 1 + run.model.latent_dim):
+            w[row].zero_()
+            b[row].zero_()
+    run.history.status = "finished"
+    with qtbot.waitSignal(panel.scatterUpdated, timeout=TIMEOUT):
+        session.publish_weights(run)
+    assert panel._kl[1] < INACTIVE_KL
+    tv = panel.traversal
+    tv.hide_inactive.setChecked(True)
+    assert 1 not in tv.rows and len(tv.rows) == 3
+    assert tv.images.shape[0] == 3
+    tv.hide_inactive.setChecked(False)
+    assert 1 in tv.rows and tv.images.shape[0] == 4
+
+
+def test_switching_to_pca_keeps_the_points_and_the_probe(make_panel, trained):
+    data, _ = trained
+    session, panel = make_panel()
+    panel.x_spin.setValue(0.8)
+    z = panel.probe_vector
+    panel.set_projection("pca")
+    assert panel.projection_mode() == "pca"
+    assert panel.scatter.point_count() == len(data.test_x)
+    np.testing.assert_allclose(panel.probe_vector, z, atol=1e-6)
+    assert "PC1" in panel.scatter.getAxis("bottom").labelText
+    # the marker sits at the probe's projection, and dragging it moves within the PCA plane
+    np.testing.assert_allclose(panel.scatter.probe_pos(), panel._pca.project(z)[0], atol=1e-6)
+    panel.x_spin.setValue(panel.x_spin.value() + 0.5)
+    assert panel.scatter.probe_pos()[0] == pytest.approx(panel.x_spin.value())
+    np.testing.assert_allclose(panel._pca.project(panel.probe_vector)[0], panel.scatter.probe_pos(), atol=1e-5)
+
+
+def test_selecting_another_run_refreshes_the_scatter(make_panel, qtbot, trained):
+    session, panel = make_panel("vae4")
+    other = make_run(trained, "vae2")
+    with qtbot.waitSignal(panel.scatterUpdated, timeout=TIMEOUT):
+        session.add_run(other)
+    assert panel.x_dim.count() == 2 and panel.probe_vector.shape == (2,)
+    mu = expected_means(session, other)
+    np.testing.assert_allclose(panel.scatter.points(), mu[:, [0, 1]], atol=1e-5)
+    assert panel.scatter.getAxis("bottom").labelText == "z0"
+
+
+def test_training_refreshes_when_finished_or_every_epoch_when_live(make_panel, qtbot):
+    session, panel = make_panel()
+    run = session.selected
+    run.history.status = "running"
+    ticket = panel._ticket
+    session.publish_weights(run)  # an epoch ended, live is off: no re-encoding
+    assert panel._ticket == ticket
+    assert "Live" in panel.status.text()
+    panel.live.setChecked(True)
+    with qtbot.waitSignal(panel.scatterUpdated, timeout=TIMEOUT):
+        session.publish_weights(run)
+    panel.live.setChecked(False)
+    run.history.status = "finished"
+    with qtbot.waitSignal(panel.scatterUpdated, timeout=TIMEOUT):
+        session.publish_weights(run)
+
+
+@pytest.mark.parametrize("mode", ["dims", "pca"])
+def test_refresh_keeps_the_probe_the_anchor_and_the_projection(make_panel, qtbot, mode):
+    session, panel = make_panel()
+    panel.set_projection(mode)
+    panel._on_point_clicked(3)
+    panel.x_spin.setValue(panel.x_spin.value() + 0.4)
+    z, anchor, pos, axes = panel.probe_vector, panel.anchor, panel.scatter.probe_pos(), panel.shown_dims()
+    pca = panel._pca
+    with torch.no_grad():
+        session.selected.model.decoder.net[-1].bias.add_(0.5)
+    with qtbot.waitSignal(panel.scatterUpdated, timeout=TIMEOUT):
+        session.publish_weights(session.selected)
+    np.testing.assert_allclose(panel.probe_vector, z)
+    np.testing.assert_allclose(panel.anchor, anchor)
+    assert panel.projection_mode() == mode and panel.shown_dims() == axes
+    assert panel._pca is pca
+    assert panel.scatter.probe_pos() == pytest.approx(pos)
+    assert not np.allclose(panel.scatter.points(), 0)
+    # the same probe decodes with the new weights
+    expected = to_uint8(decode(session.decode_model(), z[None]))[0, ..., 0]
+    np.testing.assert_array_equal(panel.probe_image(), expected)
+
+
+def test_probe_request_from_another_panel_moves_the_probe(make_panel, qtbot):
+    session, panel = make_panel()
+    z = np.array([0.3, -1.2, 0.9, 0.1], np.float32)
+    session.request_probe(z)
+    np.testing.assert_allclose(panel.probe_vector, z)
+    np.testing.assert_allclose(session.probe, z)
+    dx, dy = panel.shown_dims()
+    assert panel.scatter.probe_pos() == pytest.approx((z[dx], z[dy]))
+    with qtbot.waitSignal(session.statusMessage, timeout=TIMEOUT):
+        session.request_probe(np.zeros(7))
+    np.testing.assert_allclose(panel.probe_vector, z)
+
+
+def test_user_points_appear_as_labelled_stars(make_panel):
+    session, panel = make_panel()
+    session.add_user_point("my digit", np.array([0.5, 0.5, 0.5, 0.5]))
+    assert len(panel.scatter._stars.data) == 1
+    assert [t.toPlainText() for t in panel.scatter._star_labels] == ["my digit"]
+
+
+def test_conditional_model_decodes_the_chosen_class(make_panel):
+    session, panel = make_panel("cvae")
+    assert not panel.class_combo.isHidden() and panel.class_combo.count() == 3
+    first = panel.probe_image().copy()
+    panel.class_combo.setCurrentIndex(2)
+    expected = to_uint8(decode(session.decode_model(), panel.probe_vector[None], 2))[0, ..., 0]
+    np.testing.assert_array_equal(panel.probe_image(), expected)
+    assert not np.array_equal(first, expected)
+    assert panel.traversal.images is not None
+
+
+def test_data_that_does_not_fit_the_model_gives_a_message(make_panel):
+    session, panel = make_panel()
+    session.set_data(toy_data(n=50, size=12))
+    assert "do not fit this model" in panel.status.text()
+    assert panel.scatter.point_count() == 0
+    assert panel.probe_image() is not None  # the probe still decodes
+
+
+def test_exports_write_a_png_and_a_gif_with_one_frame_per_step(make_panel, tmp_path):
+    session, panel = make_panel()
+    tv = panel.traversal
+    tv.hide_inactive.setChecked(False)
+    tv.steps.setValue(7)
+    gif = tmp_path / "sweep.gif"
+    tv.export_gif(gif)
+    with Image.open(gif) as im:
+        assert im.n_frames == 2 * 7 - 2
+    png = tmp_path / "grid.png"
+    tv.export_png(png)
+    with Image.open(png) as im:
+        assert im.size == (7 * (SIZE + 2) + 2, 4 * (SIZE + 2) + 2)
+
+
+def test_export_buttons_remember_the_last_folder(make_panel, tmp_path, monkeypatch):
+    session, panel = make_panel()
+    tv = panel.traversal
+    asked = []
+    folder = tmp_path / "exports"
+    folder.mkdir()
+
+    def fake_dialog(parent, caption, start, filt):
+        asked.append(start)
+        return str(folder / ("sweep" if "GIF" in filt else "grid")), filt  # no suffix: the panel adds it
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(fake_dialog))
+    tv.gif_button.click()
+    tv.png_button.click()
+    assert (folder / "sweep.gif").is_file() and (folder / "grid.png").is_file()
+    assert not asked[0].startswith(str(folder)) and asked[1].startswith(str(folder))
+
+
+def test_choosing_the_other_axis_dimension_swaps_the_axes(make_panel):
+    session, panel = make_panel()
+    dx, dy = panel.shown_dims()
+    panel.x_dim.setCurrentIndex(panel.x_dim.findData(dy))
+    assert panel.shown_dims() == (dy, dx)
+    np.testing.assert_allclose(panel.scatter.points(), panel._mu[:, [dy, dx]], atol=1e-6)
+
+
+class _Receiver(QObject):
+    def __init__(self):
+        super().__init__()
+        self.tickets = []
+
+    @Slot(int, object, object, object, object)
+    def on_encoded(self, ticket, mu, logvar, labels, kl):
+        self.tickets.append(ticket)
+
+
+def test_encode_worker_drops_stale_requests(qtbot, trained):
+    data, runs = trained
+    c, model, _ = runs["vae4"]
+    gate = threading.Event()
+
+    class Slow(type(model)):
+        def encode(self, x, y=None):
+            gate.wait(5)
+            return super().encode(x, y)
+
+    slow = Slow(c.model)
+    slow.load_state_dict(model.state_dict())
+    thread, worker = start_encode_thread()
+    rec = _Receiver()
+    worker.encoded.connect(rec.on_encoded)
+    try:
+        first = worker.request(slow, data.test_x, data.test_y)
+        second = worker.request(copy.deepcopy(model), data.test_x, data.test_y)
+        gate.set()
+        qtbot.waitUntil(lambda: bool(rec.tickets), timeout=TIMEOUT)
+        assert rec.tickets == [second] and first != second
+    finally:
+        gate.set()
+        stop_encode_thread(thread, worker)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (torch finds none)")
+def test_decoding_and_encoding_on_the_gpu_match_the_cpu(make_panel, qtbot):
+    session, panel = make_panel()
+    mu_cpu, image_cpu = panel._mu.copy(), panel.probe_image().copy()
+    with qtbot.waitSignal(panel.scatterUpdated, timeout=TIMEOUT):
+        session.set_decode_device("cuda")
+        session.publish_weights(session.selected)  # re-encode with the decode model now on the GPU
+    assert next(session.decode_model().parameters()).is_cuda
+    np.testing.assert_allclose(panel._mu, mu_cpu, atol=3e-3)  # TF32 matmuls differ by ~1e-3
+    np.testing.assert_allclose(panel.probe_image().astype(int), image_cpu.astype(int), atol=2)
