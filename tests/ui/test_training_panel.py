@@ -1,0 +1,258 @@
+"""The training panel: settings -> RunConfig, Start/Pause/Resume/Stop/Retrain, live curves, runs list."""
+import numpy as np
+import pytest
+import torch
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog
+
+from vae_studio.core import training
+from vae_studio.core.checkpoint import load_run
+from vae_studio.core.data import ImageData
+from vae_studio.ui.session import Session
+from vae_studio.ui.training_panel import BETA_SLIDER, TrainingPanel, beta_to_slider, slider_to_beta
+
+TIMEOUT = 20000
+
+
+def small_data(n=300, size=16, labelled=True, seed=0) -> ImageData:
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 3, (n,), generator=g)
+    x = (torch.rand(n, 1, size, size, generator=g) * 80).to(torch.uint8)
+    for c in range(3):
+        x[y == c, :, :, 4 * c:4 * c + 4] = 230
+    k = n * 9 // 10
+    if not labelled:
+        return ImageData("unlabelled", x[:k].contiguous(), x[k:].contiguous())
+    return ImageData("small", x[:k].contiguous(), x[k:].contiguous(), y[:k], y[k:], ["a", "b", "c"])
+
+
+@pytest.fixture
+def panel(qtbot):
+    session = Session()
+    p = TrainingPanel(session)
+    qtbot.addWidget(p)
+    session.set_data(small_data())
+    p.latent.setValue(4)
+    p.hidden.setText("32")
+    p.batch.setValue(32)
+    p.epochs.setValue(2)
+    yield p
+    p.shutdown()
+    for job in p._jobs:
+        assert job.thread.isFinished()
+
+
+def click(qtbot, button):
+    assert button.isEnabled(), button.text()
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def train_to_end(qtbot, panel, button=None):
+    with qtbot.waitSignal(panel.runFinished, timeout=TIMEOUT) as blocker:
+        click(qtbot, button or panel.start_button)
+    qtbot.waitUntil(lambda: not panel._jobs or all(j.thread.isFinished() for j in panel._jobs), timeout=TIMEOUT)
+    return blocker.args[0]
+
+
+def test_a_short_run_draws_its_curves(qtbot, panel):
+    assert panel.start_button.isEnabled() and panel.validation.text() == ""
+    run = train_to_end(qtbot, panel)
+    s = panel.session
+    assert s.runs == [run] and s.selected is run
+    assert run.history.status == "finished" and len(run.history.epochs) == 2
+    # the curves hold exactly the points the trainer recorded
+    np.testing.assert_allclose(panel.plot.points(run), np.asarray(run.history.steps))
+    qtbot.waitUntil(lambda: panel.plot.drawn_points(run, "total") == len(run.history.steps), timeout=TIMEOUT)
+    for metric in ("recon", "kl"):
+        assert panel.plot.drawn_points(run, metric) == len(run.history.steps)
+    assert len(panel.plot.curves[id(run)].epochs) == 2  # one test point per epoch
+    assert len(panel.plot.bars.opts["height"]) == 4  # KL of each of the 4 latent dimensions
+    assert "of 4 active" in panel.plot.bars_plot.titleLabel.text
+    # the runs list shows the settings and the final test loss
+    item = panel.runs.tree.topLevelItem(0)
+    assert item.text(1) == "finished" and item.text(4) == "4" and item.text(8) == "2/2"
+    assert item.text(9) == f"{run.history.last['test_total']:.2f}"
+    # the session got the trained weights: decoding uses them
+    decoded = s.decode_model(run)
+    for k, v in run.model.state_dict().items():
+        assert torch.equal(decoded.state_dict()[k].cpu(), v.cpu())
+    assert panel.start_button.isEnabled() and panel.state == "idle"
+
+
+def test_pause_stops_the_step_count_and_resume_continues(qtbot, panel):
+    panel.epochs.setValue(10000)
+    with qtbot.waitSignal(panel.stepsReceived, timeout=TIMEOUT):
+        click(qtbot, panel.start_button)
+    run = panel.session.runs[0]
+    click(qtbot, panel.pause_button)
+    qtbot.waitUntil(lambda: panel.state == "paused", timeout=TIMEOUT)
+    assert panel.pause_button.text() == "Resume"
+    n = len(panel.plot.points(run))
+    with qtbot.assertNotEmitted(panel.stepsReceived, wait=300):
+        pass
+    assert len(panel.plot.points(run)) == n
+    with qtbot.waitSignal(panel.stepsReceived, timeout=TIMEOUT):
+        click(qtbot, panel.pause_button)
+    assert len(panel.plot.points(run)) > n
+    assert panel.pause_button.text() == "Pause"
+    with qtbot.waitSignal(panel.runFinished, timeout=TIMEOUT) as blocker:
+        click(qtbot, panel.stop_button)
+    assert blocker.args == [run, "stopped"]
+    qtbot.waitUntil(lambda: all(j.thread.isFinished() for j in panel._jobs), timeout=TIMEOUT)
+    assert panel.state == "stopped" and panel.start_button.isEnabled()
+    assert run in panel.session.runs  # a stopped run stays, with its weights
+    steps = np.asarray(run.history.steps)
+    np.testing.assert_array_equal(steps[:, 0], np.arange(1, len(steps) + 1))
+
+
+def test_retrain_with_another_beta_adds_a_run_and_overlays_both(qtbot, panel):
+    panel.epochs.setValue(1)
+    first = train_to_end(qtbot, panel)
+    panel.beta.setValue(4.0)
+    second = train_to_end(qtbot, panel, panel.retrain_button)
+    s = panel.session
+    assert s.runs == [first, second] and s.selected is second
+    assert [r.config.train.beta for r in s.runs] == [1.0, 4.0]
+    assert panel.runs.shown_runs() == [first, second]
+    for run in (first, second):
+        qtbot.waitUntil(lambda r=run: panel.plot.drawn_points(r) == len(r.history.steps) > 0, timeout=TIMEOUT)
+    labels = [label.text for _sample, label in panel.plot.legend.items]
+    assert labels == ["run 1: beta=1", "run 2: beta=4"]
+    colours = {panel.colour_of(first), panel.colour_of(second)}
+    assert len(colours) == 2
+    # selecting one row shows only that run
+    panel.runs.select_runs([first])
+    assert panel.plot.drawn_points(second) == 0 and panel.plot.shown == [id(first)]
+
+
+def test_retrain_while_training_keeps_the_first_run(qtbot, panel):
+    panel.epochs.setValue(10000)
+    with qtbot.waitSignal(panel.stepsReceived, timeout=TIMEOUT):
+        click(qtbot, panel.start_button)
+    first = panel.session.runs[0]
+    panel.epochs.setValue(1)
+    with qtbot.waitSignal(panel.runFinished, timeout=TIMEOUT, check_params_cb=lambda r, s: r is not first):
+        click(qtbot, panel.retrain_button)
+    qtbot.waitUntil(lambda: all(j.thread.isFinished() for j in panel._jobs), timeout=TIMEOUT)
+    assert len(panel.session.runs) == 2
+    assert first.history.status == "stopped" and panel.session.runs[1].history.status == "finished"
+
+
+def test_invalid_settings_disable_start_and_say_why(qtbot, panel):
+    panel.kind.setCurrentIndex(panel.kind.findData("cvae"))
+    assert panel.start_button.isEnabled()  # the small data set has labels
+    panel.session.set_data(small_data(labelled=False))
+    assert not panel.start_button.isEnabled()
+    assert "class labels" in panel.validation.text()
+    panel.kind.setCurrentIndex(panel.kind.findData("vae"))
+    assert panel.start_button.isEnabled()
+    panel.session.set_data(small_data(size=18))
+    panel.arch.setCurrentIndex(panel.arch.findData("conv"))
+    assert not panel.start_button.isEnabled() and "divisible by 4" in panel.validation.text()
+    panel.arch.setCurrentIndex(panel.arch.findData("mlp"))
+    panel.hidden.setText("64,x")
+    assert not panel.start_button.isEnabled() and "hidden sizes" in panel.validation.text().lower()
+    panel.hidden.setText("64,32")
+    assert panel.start_button.isEnabled() and not panel.validation.isVisibleTo(panel)
+    assert panel.current_config().model.hidden == [64, 32]
+
+
+def test_settings_become_the_run_config(qtbot, panel):
+    panel.kind.setCurrentIndex(panel.kind.findData("cvae"))
+    panel.arch.setCurrentIndex(panel.arch.findData("conv"))
+    panel.beta.setValue(4.0)
+    panel.gamma.setValue(2.0)
+    panel.recon.setCurrentIndex(panel.recon.findData("mse"))
+    panel.warmup.setValue(3)
+    panel.lr.setValue(0.0005)
+    panel.seed.setValue(7)
+    panel.grad_clip.setValue(5.0)
+    c = panel.current_config().validate()
+    assert (c.model.kind, c.model.arch, c.model.latent_dim, c.model.hidden) == ("cvae", "conv", 4, [32])
+    assert (c.model.image_size, c.model.channels, c.model.num_classes) == (16, 1, 3)
+    t = c.train
+    assert (t.beta, t.gamma, t.recon, t.kl_warmup_epochs, t.lr, t.batch_size, t.epochs, t.seed, t.device,
+            t.grad_clip) == (4.0, 2.0, "mse", 3, 0.0005, 32, 2, 7, "cpu", 5.0)
+    assert c.data.dataset == "small"
+
+
+def test_beta_spin_box_and_log_slider_stay_in_sync(qtbot, panel):
+    panel.beta_slider.setValue(BETA_SLIDER)
+    assert panel.beta.value() == 100.0
+    panel.beta_slider.setValue(0)
+    assert panel.beta.value() == 0.0
+    panel.beta.setValue(4.0)
+    assert panel.beta_slider.value() == beta_to_slider(4.0)
+    assert slider_to_beta(panel.beta_slider.value()) == pytest.approx(4.0, rel=0.01)
+    panel.beta.setValue(0.01)
+    assert 0 < panel.beta_slider.value() < beta_to_slider(1.0) < beta_to_slider(4.0)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_an_absent_device_is_disabled_with_its_reason(qtbot, panel):
+    combo = panel.device
+    i = combo.findData("cuda")
+    assert i >= 0
+    assert not combo.model().item(i).isEnabled()
+    assert "no CUDA" in combo.itemData(i, Qt.ItemDataRole.ToolTipRole)
+    assert combo.currentData() == "cpu"
+
+
+def test_a_diverging_run_stops_with_a_message(qtbot, panel, monkeypatch):
+    original = training.Trainer._train_step
+
+    def step(self, x, y, beta):
+        terms = original(self, x, y, beta)
+        if self.step >= 5:
+            terms.total = terms.total * float("inf")
+        return terms
+
+    monkeypatch.setattr(training.Trainer, "_train_step", step)
+    run = train_to_end(qtbot, panel)
+    assert run.history.status == "diverged"
+    assert "diverged" in panel.message.text() and "inf" in panel.message.text()
+    assert panel.state == "diverged"
+    state = panel.session.decode_model(run).state_dict()
+    assert all(torch.isfinite(v).all() for v in state.values())
+
+
+def test_a_failure_is_shown_not_raised(qtbot, panel, monkeypatch):
+    def oom(*_a, **_k):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(training.Trainer, "_train_step", oom)
+    run = train_to_end(qtbot, panel)
+    assert "out of GPU memory" in panel.message.text()
+    assert run.history.status == "failed" and panel.state == "failed"
+    assert panel.start_button.isEnabled()
+
+
+def test_save_a_run_from_the_list(qtbot, panel, tmp_path, monkeypatch):
+    panel.epochs.setValue(1)
+    run = train_to_end(qtbot, panel)
+    seen = {}
+
+    def ask(parent, caption, start, *a, **k):
+        seen["start"] = start
+        return str(tmp_path / "my-run"), ""
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", ask)
+    with qtbot.waitSignal(panel.runSaved, timeout=TIMEOUT):
+        click(qtbot, panel.runs.save_button)
+    assert seen["start"].endswith("small-vae-mlp-z4-beta1-bce")  # suggested from the settings
+    loaded = load_run(tmp_path / "my-run")
+    assert loaded.history.steps == run.history.steps
+    assert run.folder == tmp_path / "my-run"
+
+
+def test_runs_list_follows_the_session(qtbot, panel):
+    panel.epochs.setValue(1)
+    first = train_to_end(qtbot, panel)
+    second = train_to_end(qtbot, panel, panel.retrain_button)
+    panel.session.select_run(first)
+    assert panel.runs.current_run() is first
+    assert panel.plot.current == id(first)
+    panel.runs.tree.setCurrentItem(panel.runs.tree.topLevelItem(1))  # the user clicks the second row
+    assert panel.session.selected is second
+    panel.session.remove_run(first)
+    assert panel.runs.tree.topLevelItemCount() == 1 and id(first) not in panel.plot.curves

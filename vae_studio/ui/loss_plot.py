@@ -1,0 +1,444 @@
+"""Live loss curves: total, reconstruction and KL per step for every shown run, test points per epoch, and
+the KL of each latent dimension of the current run as a bar chart.
+
+Data arrive in chunks (:meth:`LossPlot.append`) into growing NumPy buffers; a ~30 Hz timer redraws only
+what changed (``setData`` with clip-to-view and peak downsampling), so a fast trainer never floods the GUI.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+METRICS = ("total", "recon", "kl")
+TITLES = {"total": "Total loss", "recon": "Reconstruction", "kl": "KL divergence"}
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+           "#7f7f7f", "#bcbd22")
+SMOOTHING = 0.1  # EMA weight of each new step (TensorBoard's "0.9"): lags about 9 steps
+REDRAW_MS = 33  # the timer's period; a redraw also waits REDRAW_BUDGET times its own cost since the last
+REDRAW_BUDGET = 4  # so drawing takes at most ~1/4 of the GUI thread however large the curves grow
+ACTIVE_KL = 0.01  # nats: a latent dimension with less test KL carries no information (metrics.py)
+
+
+def run_colour(index: int) -> str:
+    return PALETTE[index % len(PALETTE)]
+
+
+def run_label(run) -> str:
+    t = run.config.train
+    return f"{run.name}: beta={t.beta:g}"
+
+
+class RunCurves:
+    """One run's step losses (growing buffers, raw and smoothed) and its per-epoch test points."""
+
+    def __init__(self, run, colour: str):
+        self.run = run
+        self.colour = colour
+        self.n = 0
+        self.data = np.empty((256, 4))  # step, total, recon, kl
+        self.smooth = np.empty((256, 3))
+        self.epochs = np.empty((0, 4))  # step, test_total, test_recon, test_kl
+        self.kl_per_dim: np.ndarray | None = None
+        self.epoch_count = 0
+        self.planned = 0  # steps the run will have when it ends (the x range), 0 when unknown
+        self.hi = np.full(3, -np.inf)  # largest step loss per metric
+        self.lo = np.full(3, np.inf)  # smallest
+        self.lo_pos = np.full(3, np.inf)  # smallest positive (for the log scale)
+        self.items: dict[str, tuple] = {}  # metric -> (raw, smooth, markers) while shown
+        self.version = 0  # bumped on every change; the plot redraws when it differs from what it drew
+        self.drawn = -1
+
+    def append(self, rows: np.ndarray) -> None:
+        rows = np.asarray(rows, dtype=np.float64).reshape(-1, 4)
+        k = len(rows)
+        if k == 0:
+            return
+        if self.n + k > len(self.data):
+            cap = max(2 * len(self.data), self.n + k)
+            self.data = np.concatenate([self.data[:self.n], np.empty((cap - self.n, 4))])
+            self.smooth = np.concatenate([self.smooth[:self.n], np.empty((cap - self.n, 3))])
+        self.data[self.n:self.n + k] = rows
+        with np.errstate(invalid="ignore"):
+            v = np.where(np.isfinite(rows[:, 1:]), rows[:, 1:], np.nan)
+            if np.isfinite(v).any(axis=0).all():
+                self.hi = np.fmax(self.hi, np.nanmax(v, axis=0))
+                self.lo = np.fmin(self.lo, np.nanmin(v, axis=0))
+                self.lo_pos = np.fmin(self.lo_pos, np.nanmin(np.where(v > 0, v, np.nan), axis=0))
+        m = self.smooth[self.n - 1].copy() if self.n else None
+        out = self.smooth[self.n:self.n + k]
+        a = SMOOTHING
+        for i, v in enumerate(rows[:, 1:]):
+            if m is None or not np.isfinite(m).all():
+                m = v.copy()
+            else:
+                m = m + a * (v - m)
+            out[i] = m
+        self.n += k
+        self.version += 1
+
+    def add_epoch(self, record: dict) -> None:
+        row = [record.get("step", math.nan), record.get("test_total", math.nan),
+               record.get("test_recon", math.nan), record.get("test_kl", math.nan)]
+        self.epochs = np.vstack([self.epochs, np.asarray(row, dtype=np.float64)])
+        v = np.asarray(row[1:], dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            ok = np.isfinite(v)
+            self.hi = np.where(ok, np.fmax(self.hi, v), self.hi)
+            self.lo = np.where(ok, np.fmin(self.lo, v), self.lo)
+            self.lo_pos = np.where(ok & (v > 0), np.fmin(self.lo_pos, v), self.lo_pos)
+        kl = record.get("test_kl_per_dim")
+        if kl is not None:
+            self.kl_per_dim = np.asarray(kl, dtype=np.float64)
+        self.epoch_count += 1
+        self.version += 1
+
+    def load_history(self, history) -> None:
+        if history.steps:
+            self.append(np.asarray(history.steps, dtype=np.float64))
+        for record in history.epochs:
+            self.add_epoch(record)
+
+    @property
+    def steps(self) -> np.ndarray:
+        return self.data[:self.n]
+
+    @property
+    def last_step(self) -> float:
+        last = self.data[self.n - 1, 0] if self.n else 0.0
+        return max(last, float(np.nanmax(self.epochs[:, 0])) if len(self.epochs) else 0.0)
+
+
+class _TimedView(pg.GraphicsLayoutWidget):
+    """A GraphicsLayoutWidget that remembers how long its last repaint took (for redraw pacing)."""
+
+    paint_seconds = 0.0
+
+    def paintEvent(self, ev):
+        t = time.perf_counter()
+        super().paintEvent(ev)
+        self.paint_seconds = time.perf_counter() - t
+
+
+class LossPlot(QWidget):
+    """Three loss plots (shared step axis) and the KL-per-dimension bars of the current run."""
+
+    redrawn = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("lossPlot")
+        self.curves: dict[int, RunCurves] = {}  # id(run) -> curves
+        self.shown: list[int] = []  # ids of the runs drawn, in order
+        self.current: int | None = None
+        self.redraws = 0  # how many times new data reached the screen (the benchmark reads it)
+        self._bars_drawn = None
+        self._follow = True  # ranges follow the data until the user pans or zooms ("A" button: follow again)
+        self._ranges: dict[str, tuple] = {}
+        self._last_redraw = 0.0
+        self._redraw_cost = 0.0
+
+        self.glw = _TimedView()
+        self.glw.setMinimumHeight(260)
+        self.plots: dict[str, pg.PlotItem] = {}
+        for i, metric in enumerate(METRICS):
+            p = self.glw.addPlot(row=i // 2, col=i % 2)
+            p.setTitle(TITLES[metric] + " <span style='font-size:8pt'>(nats per image)</span>")
+            p.setLabel("bottom", "step")
+            # no grid and ticks outside: then a curve update repaints the plot area only, not the axes
+            for side in ("left", "bottom"):
+                p.getAxis(side).setStyle(tickLength=5)
+            p.setClipToView(True)
+            p.setDownsampling(auto=True, mode="peak")
+            vb = p.getViewBox()
+            vb.setMouseEnabled(x=True, y=False)
+            vb.disableAutoRange()
+            vb.sigRangeChangedManually.connect(self._on_manual_range)
+            self.plots[metric] = p
+        self.plots["recon"].setXLink(self.plots["total"])
+        self.plots["kl"].setXLink(self.plots["total"])
+        self.legend = self.plots["total"].addLegend(offset=(-8, 8), labelTextSize="8pt")
+        self.bars_plot = self.glw.addPlot(row=1, col=1)
+        self.bars_plot.setLabel("bottom", "latent dimension")
+        self.bars_plot.setLabel("left", "KL (nats)")
+        self.bars_plot.getViewBox().setMouseEnabled(x=False, y=False)
+        self.bars_plot.hideButtons()
+        self.bars = pg.BarGraphItem(x=[], height=[], width=0.8)
+        self.bars_plot.addItem(self.bars)
+        self._set_bars_title(None)
+        self.empty_text = pg.TextItem("Train or open a run to see its loss curves", color="#808080",
+                                      anchor=(0.5, 0.5))
+        self.plots["total"].addItem(self.empty_text, ignoreBounds=True)
+        self.empty_text.setPos(0.5, 0.5)
+
+        self.log_y = QCheckBox("Log scale")
+        self.log_y.setToolTip("Logarithmic loss axis: the first steps' large losses no longer flatten the rest")
+        self.log_y.setChecked(True)
+        self.log_y.toggled.connect(self._set_log)
+        self.show_raw = QCheckBox("Raw steps")
+        self.show_raw.setToolTip("Draw every step's loss faintly behind the smoothed line")
+        self.show_raw.setChecked(True)
+        self.show_raw.toggled.connect(self._set_raw_visible)
+        hint = QLabel("lines: training steps (smoothed) · dots: test split at each epoch end")
+        hint.setStyleSheet("color: gray")
+        hint.setWordWrap(True)
+        top = QHBoxLayout()
+        top.addWidget(hint, 1)
+        top.addWidget(self.show_raw)
+        top.addWidget(self.log_y)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(top)
+        lay.addWidget(self.glw, 1)
+        self._timer = QTimer(self)
+        self._timer.setInterval(REDRAW_MS)
+        self._timer.timeout.connect(self._redraw)
+        self._set_log(True)
+
+
+    # -- data in ---------------------------------------------------------------------------------------
+    def add_run(self, run, colour: str) -> RunCurves:
+        c = self.curves.get(id(run))
+        if c is None:
+            c = self.curves[id(run)] = RunCurves(run, colour)
+            c.load_history(run.history)
+        return c
+
+    def remove_run(self, run) -> None:
+        c = self.curves.pop(id(run), None)
+        if c is None:
+            return
+        self._hide(c)
+        if id(run) in self.shown:
+            self.shown.remove(id(run))
+            self._rebuild_legend()
+        if self.current == id(run):
+            self.current = None
+        self._schedule()
+
+    def append(self, run, rows: np.ndarray) -> None:
+        c = self.curves.get(id(run))
+        if c is not None:
+            c.append(rows)
+            self._schedule()
+
+    def add_epoch(self, run, record: dict) -> None:
+        c = self.curves.get(id(run))
+        if c is not None:
+            c.add_epoch(record)
+            self._schedule()
+
+    def set_shown_runs(self, runs) -> None:
+        """Overlay exactly these runs (each in its own colour)."""
+        ids = [id(r) for r in runs if id(r) in self.curves]
+        for rid in self.shown:
+            if rid not in ids and rid in self.curves:
+                self._hide(self.curves[rid])
+        self.shown = ids
+        self._ranges.clear()
+        for rid in ids:
+            self.curves[rid].drawn = -1
+        self._rebuild_legend()
+        self._schedule()
+
+    def set_current(self, run) -> None:
+        """The run whose KL per dimension the bar chart shows."""
+        self.current = id(run) if run is not None else None
+        self._bars_drawn = None
+        self._schedule()
+
+    def points(self, run) -> np.ndarray:
+        """The (step, total, recon, kl) rows received for ``run``."""
+        c = self.curves.get(id(run))
+        return c.steps.copy() if c is not None else np.empty((0, 4))
+
+    def drawn_points(self, run, metric: str = "total") -> int:
+        """How many step points of ``run`` the ``metric`` plot holds now (0 when not shown)."""
+        c = self.curves.get(id(run))
+        if c is None or metric not in c.items:
+            return 0
+        x, _y = c.items[metric][1].getOriginalDataset()
+        return 0 if x is None else len(x)
+
+    def export_png(self, path: str) -> None:
+        from pyqtgraph.exporters import ImageExporter
+
+        self._redraw(force=True)
+        exporter = ImageExporter(self.glw.ci)
+        exporter.parameters()["width"] = max(1200, self.glw.width())
+        exporter.export(str(path))
+
+    # -- drawing ---------------------------------------------------------------------------------------
+    def _schedule(self) -> None:
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def _items(self, c: RunCurves):
+        if not c.items:
+            colour = QColor(c.colour)
+            faint = QColor(colour)
+            faint.setAlpha(55)
+            for metric in METRICS:
+                raw = pg.PlotDataItem(pen=pg.mkPen(faint, width=1), connect="finite")
+                smooth = pg.PlotDataItem(pen=pg.mkPen(colour, width=2), connect="finite")
+                marks = pg.PlotDataItem(pen=None, symbol="o", symbolSize=7, symbolBrush=colour,
+                                        symbolPen=pg.mkPen("w", width=1))
+                for item in (raw, smooth):
+                    item.setClipToView(True)
+                    item.setDownsampling(auto=True, method="peak")
+                raw.setVisible(self.show_raw.isChecked())
+                plot = self.plots[metric]
+                for item in (raw, smooth, marks):
+                    plot.addItem(item)
+                c.items[metric] = (raw, smooth, marks)
+        return c.items
+
+    def _hide(self, c: RunCurves) -> None:
+        for metric, items in c.items.items():
+            for item in items:
+                self.plots[metric].removeItem(item)
+        c.items = {}
+        c.drawn = -1
+
+    def _redraw(self, force: bool = False) -> None:
+        now = time.perf_counter()
+        cost = self._redraw_cost + self.glw.paint_seconds
+        if not force and now - self._last_redraw < REDRAW_BUDGET * cost:
+            return  # drawing is expensive now (long curves, a busy machine): let the GUI breathe
+        changed = False
+        for rid in self.shown:
+            c = self.curves.get(rid)
+            if c is None or c.drawn == c.version:
+                continue
+            items = self._items(c)
+            steps = c.steps
+            x = steps[:, 0]
+            for j, metric in enumerate(METRICS):
+                raw, smooth, marks = items[metric]
+                raw.setData(x, steps[:, 1 + j])
+                smooth.setData(x, c.smooth[:c.n, j])
+                if len(c.epochs):
+                    marks.setData(c.epochs[:, 0], c.epochs[:, 1 + j])
+                else:
+                    marks.setData([], [])
+            c.drawn = c.version
+            changed = True
+        if changed:
+            self._fit_ranges()
+        self.empty_text.setVisible(not any(self.curves[r].n or len(self.curves[r].epochs) for r in self.shown
+                                           if r in self.curves))
+        changed |= self._redraw_bars()
+        if changed:
+            self.redraws += 1
+            self._last_redraw = now
+            self._redraw_cost = time.perf_counter() - now
+            self.redrawn.emit()
+        else:
+            self._timer.stop()
+
+    def _fit_ranges(self) -> None:
+        """Ranges that follow the data in coarse steps, so the axes (slow to redraw) change rarely."""
+        vbs = [p.getViewBox() for p in self.plots.values()]
+        if any(any(vb.autoRangeEnabled()) for vb in vbs):  # the user pressed a plot's "A" button
+            self._follow = True
+            for vb in vbs:
+                vb.disableAutoRange()
+            self._ranges.clear()
+        if not self._follow:
+            return
+        shown = [self.curves[r] for r in self.shown if r in self.curves]
+        xmax = max([max(c.planned, c.last_step) for c in shown] + [1.0])
+        log = self.log_y.isChecked()
+        for j, metric in enumerate(METRICS):
+            if log:
+                lo = min([c.lo_pos[j] for c in shown] + [np.inf])
+                hi = max([c.hi[j] for c in shown] + [-np.inf])
+                if not (np.isfinite(lo) and np.isfinite(hi)):
+                    continue
+                y = (math.floor(math.log10(lo) * 4) / 4, math.ceil(math.log10(hi) * 4) / 4)
+            else:
+                lo = min([c.lo[j] for c in shown] + [np.inf])
+                hi = max([c.hi[j] for c in shown] + [-np.inf])
+                if not (np.isfinite(lo) and np.isfinite(hi)):
+                    continue
+                step = 10 ** math.floor(math.log10(max(hi - lo, 1e-12))) / 2
+                y = (math.floor(min(lo, 0.0) / step) * step, math.ceil(hi / step) * step)
+            if y[1] <= y[0]:
+                y = (y[0] - 0.5, y[0] + 0.5)
+            want = (xmax, y)
+            if self._ranges.get(metric) != want:
+                self._ranges[metric] = want
+                self.plots[metric].getViewBox().setRange(xRange=(0, xmax * 1.02), yRange=y, padding=0)
+
+    def _on_manual_range(self, *_):
+        self._follow = False
+
+    def set_planned_steps(self, run, steps: int) -> None:
+        """How many steps ``run`` will have: the x axis spans that from the start."""
+        c = self.curves.get(id(run))
+        if c is not None and c.planned != steps:
+            c.planned = steps
+            self._ranges.clear()
+            c.version += 1
+            self._schedule()
+
+    def _redraw_bars(self) -> bool:
+        c = self.curves.get(self.current) if self.current is not None else None
+        key = (self.current, c.epoch_count if c is not None else -1)
+        if key == self._bars_drawn:
+            return False
+        self._bars_drawn = key
+        kl = c.kl_per_dim if c is not None else None
+        if kl is None or not len(kl):
+            self.bars.setOpts(x=[], height=[], brushes=None)
+            self._set_bars_title(None)
+            return True
+        active = kl > ACTIVE_KL
+        on, off = pg.mkBrush(c.colour), pg.mkBrush("#b0b0b0")
+        self.bars.setOpts(x=np.arange(len(kl)), height=kl, width=0.8, brushes=[on if a else off for a in active],
+                          pen=None)
+        self.bars_plot.setXRange(-0.6, len(kl) - 0.4, padding=0)
+        self.bars_plot.setYRange(0, max(float(kl.max()), ACTIVE_KL) * 1.1, padding=0)
+        self._set_bars_title(f"{int(active.sum())} of {len(kl)} active (> {ACTIVE_KL:g} nats), "
+                             f"{c.run.name} epoch {c.epoch_count}")
+        return True
+
+    def _set_bars_title(self, detail: str | None) -> None:
+        text = "KL per latent dimension (test)"
+        sub = detail or "shown after the current run's first epoch"
+        self.bars_plot.setTitle(f"{text}<br><span style='font-size:8pt'>{sub}</span>")
+
+    def _rebuild_legend(self) -> None:
+        self.legend.clear()
+        for rid in self.shown:
+            c = self.curves.get(rid)
+            if c is not None:
+                smooth = self._items(c)["total"][1]
+                self.legend.addItem(smooth, run_label(c.run))
+
+    def _set_log(self, on: bool) -> None:
+        for p in self.plots.values():
+            p.setLogMode(x=False, y=on)
+        self.empty_text.setPos(0.5, 0.5)
+        self._ranges.clear()
+        self._follow = True
+        for c in self.curves.values():
+            c.drawn = -1
+        self._schedule()
+
+    def _set_raw_visible(self, on: bool) -> None:
+        for c in self.curves.values():
+            for items in c.items.values():
+                items[0].setVisible(on)
+
+    def refresh_labels(self) -> None:
+        """Run names changed (e.g. after saving): redo the legend."""
+        self._rebuild_legend()
+
+    def stop_timer(self) -> None:
+        self._timer.stop()
