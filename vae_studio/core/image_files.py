@@ -14,11 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
-from PIL import Image
 
 from .data import DataError, ImageData, split_indices
-
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".pgm", ".pbm", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+from .image_input import IMAGE_SUFFIXES, ImageInputError, read_image_array
 
 
 def _visible(names: list[str]) -> list[str]:
@@ -26,7 +24,7 @@ def _visible(names: list[str]) -> list[str]:
 
 
 def _is_image_name(name: str) -> bool:
-    return name.lower().endswith(IMAGE_EXTENSIONS)
+    return name.lower().endswith(IMAGE_SUFFIXES)
 
 
 def _walk_images(folder: str) -> list[str]:
@@ -56,17 +54,8 @@ def _describe_files(folder: str) -> str:
 def _load_image(path: str, size: int, mode: str) -> np.ndarray | None:
     """(H, W) or (H, W, 3) uint8, resized (shorter side) and centre-cropped; None when unreadable."""
     try:
-        with Image.open(path) as img:
-            img.draft(mode, (size, size))  # JPEG: decode at a reduced scale that is still >= size
-            img = img.convert(mode)
-            w, h = img.size
-            scale = size / min(w, h)
-            nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
-            img = img.resize((nw, nh), Image.Resampling.LANCZOS, reducing_gap=3.0)
-            left, top = (nw - size) // 2, (nh - size) // 2
-            img = img.crop((left, top, left + size, top + size))
-            return np.asarray(img, dtype=np.uint8)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, MemoryError):
+        return read_image_array(path, size, mode)
+    except (ImageInputError, MemoryError):
         return None
 
 

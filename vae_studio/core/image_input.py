@@ -29,15 +29,20 @@ def load_image(path: str | os.PathLike, image_size: int, channels: int, invert: 
     light shapes on black)."""
     if channels not in (1, 3):
         raise ImageInputError(f"the model expects 1 or 3 channels, not {channels}")
-    mode = "L" if channels == 1 else "RGB"
-    name = os.path.basename(os.fspath(path))
-    with _open(path, image_size, mode) as img:
-        arr = np.asarray(_fit(img, image_size, name).convert(mode), dtype=np.uint8)
-    x = torch.from_numpy(arr.copy()).float().div_(255.0)
+    arr = read_image_array(path, image_size, "L" if channels == 1 else "RGB")
+    x = torch.from_numpy(arr).float().div_(255.0)
     x = x[None] if channels == 1 else x.permute(2, 0, 1)
     if invert:
         x = 1.0 - x
     return x[None].contiguous()
+
+
+def read_image_array(path: str | os.PathLike, size: int, mode: str) -> np.ndarray:
+    """``path`` as uint8 pixels, (size, size) for mode "L" or (size, size, 3) for "RGB": upright, opaque,
+    resized (shorter side = size) and centre-cropped. Raises :class:`ImageInputError`."""
+    name = os.path.basename(os.fspath(path))
+    with _open(path, size, mode) as img:
+        return np.array(_fit(img, size, name).convert(mode), dtype=np.uint8)
 
 
 def _open(path, size: int, mode: str) -> Image.Image:
