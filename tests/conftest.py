@@ -23,3 +23,14 @@ def _isolated_settings(tmp_path, monkeypatch):
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
     yield
+
+
+@pytest.fixture(autouse=True)
+def _no_unsaved_question(monkeypatch):
+    """Closing a main window with unsaved runs asks what to do in a modal box, which would wait forever in a
+    test; tests of that question turn it back on and answer it."""
+    import sys
+
+    main_window = sys.modules.get("vae_studio.ui.main_window")
+    if main_window is not None:
+        monkeypatch.setattr(main_window.MainWindow, "ask_about_unsaved", False)

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFileDialog
 from .. import __version__
 from ..core.config import DataConfig
 from ..workers.data_worker import DataLoader
-from .runs_list import save_run_dialog
+from .runs_list import save_run_dialog, suggest_name
 from .training_panel import TrainingPanel, fill_device_combo
 
 MAX_RECENT = 8
@@ -449,7 +449,64 @@ class MainWindow(QMainWindow):
         if state is not None:
             self.restoreState(state)
 
+    # ------------------------------------------------------------------------------------------ closing
+    ask_about_unsaved = True  # tests that do not test the question turn it off (a modal box would wait)
+
+    def unsaved_runs(self) -> list:
+        """Runs with trained weights that exist only in memory (never saved, not opened from a folder)."""
+        runs = self.session.runs if self.session is not None else []
+        return [r for r in runs if r.folder is None and (r.history.epochs or r.history.steps)]
+
+    def _confirm_close(self) -> bool:
+        """Ask what to do with unsaved runs: save them all into one folder, discard them, or keep the window."""
+        runs = self.unsaved_runs()
+        if not runs or not self.ask_about_unsaved:
+            return True
+        names = ", ".join(r.name for r in runs[:6]) + (", …" if len(runs) > 6 else "")
+        box = QMessageBox(QMessageBox.Icon.Warning, "Close VAE Studio",
+                          f"{len(runs)} run{'s are' if len(runs) > 1 else ' is'} not saved ({names}). "
+                          "Their weights and curves are lost when VAE Studio closes.",
+                          QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+                          | QMessageBox.StandardButton.Cancel, self)
+        box.button(QMessageBox.StandardButton.Save).setText("Save all…")
+        box.setDefaultButton(QMessageBox.StandardButton.Save)
+        answer = box.exec()
+        if answer == QMessageBox.StandardButton.Discard:
+            return True
+        if answer != QMessageBox.StandardButton.Save:
+            return False
+        from .runs_list import _default_dir
+
+        parent = QFileDialog.getExistingDirectory(self, "Save the unsaved runs into", _default_dir())
+        if not parent:
+            return False
+        self.training.shutdown()  # a run still training stops and keeps its weights, then is saved too
+        return self.save_runs_into(runs, parent)
+
+    def save_runs_into(self, runs, parent: str) -> bool:
+        """Save each run as its own folder (named from its settings) inside ``parent``; False if one failed."""
+        from pathlib import Path
+
+        from ..core.checkpoint import save_run
+
+        for run in runs:
+            base = Path(parent) / suggest_name(run)
+            folder, k = base, 2
+            while folder.exists():
+                folder, k = base.with_name(f"{base.name}-{k}"), k + 1
+            try:
+                save_run(run, folder)
+            except OSError as e:
+                QMessageBox.warning(self, "Save runs", f"Could not save {run.name} to {folder}: {e.strerror or e}")
+                return False
+            self._add_recent(str(folder))
+        QSettings().setValue("runs/lastDir", str(parent))
+        return True
+
     def closeEvent(self, event) -> None:
+        if not self._confirm_close():
+            event.ignore()
+            return
         s = QSettings()
         s.setValue(SETTINGS_GEOMETRY, self.saveGeometry())
         s.setValue(SETTINGS_STATE, self.saveState())
