@@ -173,3 +173,17 @@ def test_invalid_settings_are_refused():
     c.model.arch = "conv"
     with pytest.raises(ConfigError, match="divisible by 4"):
         Trainer(c, toy_data(size=18))
+
+
+def test_the_fast_optimiser_gives_the_losses_of_plain_adam(monkeypatch):
+    """The engine's Adam (fused where available) follows the same trajectory as torch's default Adam."""
+    import vae_studio.core.training as training
+
+    fast = Trainer(small_config(epochs=2), toy_data())
+    fast.train()
+    monkeypatch.setattr(training, "make_adam", lambda params, lr: torch.optim.Adam(params, lr=lr))
+    plain = Trainer(small_config(epochs=2), toy_data())
+    plain.train()
+    a, b = np.asarray(fast.history.steps), np.asarray(plain.history.steps)
+    assert a.shape == b.shape and len(a) > 10
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)

@@ -112,6 +112,17 @@ class History:
         return self.epochs[-1] if self.epochs else None
 
 
+def make_adam(params, lr: float) -> torch.optim.Adam:
+    """Adam with the fused kernel where this torch and device have one (CPU and CUDA since torch 2.4): one
+    kernel over all parameters instead of a dozen small ops each, about 25% less time per step for the
+    documents' MLP on this CPU (benchmarks/train_speed.py). Same update rule, so the same losses."""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    except (RuntimeError, TypeError, ValueError):  # an older torch, or a device without the fused kernel
+        return torch.optim.Adam(params, lr=lr)
+
+
 class Trainer:
     """Holds the model, optimiser and history of one run and trains it with :meth:`iter_train`."""
 
@@ -127,7 +138,7 @@ class Trainer:
         self.device = resolve_device(config.train.device)
         torch.manual_seed(config.train.seed)
         self.model: VAE = build_model(m).to(self.device)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.train.lr)
+        self.optimizer = make_adam(self.model.parameters(), config.train.lr)
         self.history = History()
         self.epoch = 0
         self.step = 0
