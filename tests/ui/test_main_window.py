@@ -81,11 +81,12 @@ def action(window, text):
 
 def test_three_panels_in_resizable_docks(make_window):
     w = make_window()
-    for name in ("trainingPanel", "latentPanel", "samplingPanel"):
+    for name in ("trainingPanel", "latentPanel", "samplingPanel", "metricsPanel"):
         panel = w.findChild(QWidget, name)
         assert panel is not None, name
         assert isinstance(panel.parent(), QDockWidget) or isinstance(panel.parent().parent(), QDockWidget)
-    assert {d.objectName() for d in w.docks.values()} == {"trainingDock", "latentDock", "samplingDock"}
+    assert {d.objectName() for d in w.docks.values()} == {"trainingDock", "latentDock", "samplingDock",
+                                                          "metricsDock"}
 
 
 def test_layout_and_geometry_come_back_at_next_start(make_window, qtbot, monkeypatch):
@@ -252,3 +253,30 @@ def test_recent_runs_survive_a_restart(make_window, tmp_path, messages):
     assert [a.data() for a in entries] == [str(folder)]
     entries[0].trigger()
     assert len(w2.session.runs) == 1
+
+
+def test_the_window_fits_a_laptop_screen(make_window, qtbot):
+    """1366x768 laptops: the panels side by side must not need a wider window, before or after a run."""
+    w = make_window()
+
+    def check():
+        qtbot.wait(50)  # let the layouts settle
+        assert w.minimumSizeHint().width() <= 1366, w.minimumSizeHint()
+        for key in ("latent", "sampling", "metrics"):
+            assert w.docks[key].widget().minimumSizeHint().width() <= 600, key
+        assert w.training.minimumSizeHint().width() <= 760
+
+    check()
+    tp = w.training
+    with qtbot.waitSignal(tp.runFinished, timeout=TIMEOUT):
+        tp.start()
+    qtbot.waitUntil(lambda: tp.state == "idle", timeout=TIMEOUT)
+    check()
+    # the settings column starts about 340 px wide; the loss plots get the rest and are never cut off
+    w.resize(1600, 1000)
+    qtbot.wait(50)
+    settings_width = tp.splitter.sizes()[0]
+    assert 300 <= settings_width <= 380, tp.splitter.sizes()
+    plot = tp.plot
+    assert plot.glw.width() >= plot.glw.minimumWidth()
+    assert plot.glw.ci.geometry().width() <= plot.glw.viewport().width() + 1

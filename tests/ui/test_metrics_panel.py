@@ -6,7 +6,7 @@ import pytest
 from vae_studio.core.checkpoint import Run
 from vae_studio.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vae_studio.core.training import Trainer
-from vae_studio.ui.metrics_panel import EMPTY_TEXT, MetricsPanel
+from vae_studio.ui.metrics_panel import EMPTY_TEXT, MetricsPanel, axis_span
 from vae_studio.ui.session import Session
 
 from tests.core.helpers import toy_data
@@ -148,3 +148,47 @@ def test_closing_during_a_computation_stops_the_worker(qtbot, panel, session, da
         panel.close()  # closeEvent: stop flag, quit, wait
         qtbot.wait(50)
     assert thread.isFinished() and panel._worker is None
+
+
+def test_axis_span_is_never_zero_wide():
+    assert axis_span([]) is None and axis_span([np.nan]) is None
+    lo, hi = axis_span([33.1204461134558])  # one run: at least +-10% of the value
+    assert lo == pytest.approx(33.1204461134558 * 0.9) and hi == pytest.approx(33.1204461134558 * 1.1)
+    assert axis_span([2.0]) == (1.0, 3.0)  # small values: at least +-1 nat
+    assert axis_span([0.2]) == (0.0, 1.2)  # never below zero when no value is negative
+    assert axis_span([40.0, 40.5]) == pytest.approx((36.2, 44.3))  # near-coincident runs: widened
+    assert axis_span([5.0, 60.0, np.nan]) == (5.0, 60.0)  # spread-out runs: their own range
+
+
+# showing the panel: the offscreen platform (tests only) cannot pass a window's minimum size on
+SHOWN = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
+
+
+def _view_range(panel, qtbot):
+    vb = panel.plot.getPlotItem().getViewBox()
+    panel.show()
+    qtbot.waitUntil(lambda: panel.plot.isVisible())
+    vb.autoRange()  # what the "A" button does
+    return vb.viewRange()
+
+
+@SHOWN
+def test_rate_distortion_axes_are_readable_with_one_run(qtbot, panel, session, data, runs):
+    session.set_data(data)
+    session.add_run(runs[0])
+    (x0, x1), (y0, y1) = _view_range(panel, qtbot)
+    kl, recon = runs[0].history.last["test_kl"], runs[0].history.last["test_recon"]
+    assert x0 < kl < x1 and y0 < recon < y1
+    assert x1 - x0 >= 1.0 and y1 - y0 >= 1.0  # not a zero-width range (at least +-1 nat, clipped at 0)
+    ticks = panel.plot.getPlotItem().getAxis("bottom").tickValues(x0, x1, 400)
+    assert all(spacing >= 0.01 for spacing, _values in ticks)  # no "15.50315721411442"-style ticks
+
+
+@SHOWN
+def test_rate_distortion_axes_fit_several_runs(qtbot, panel, session, data, runs):
+    session.set_data(data)
+    for run in runs:
+        session.add_run(run)
+    (x0, x1), (y0, y1) = _view_range(panel, qtbot)
+    for run in runs:
+        assert x0 < run.history.last["test_kl"] < x1 and y0 < run.history.last["test_recon"] < y1

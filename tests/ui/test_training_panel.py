@@ -256,3 +256,17 @@ def test_runs_list_follows_the_session(qtbot, panel):
     assert panel.session.selected is second
     panel.session.remove_run(first)
     assert panel.runs.tree.topLevelItemCount() == 1 and id(first) not in panel.plot.curves
+
+
+def test_long_data_set_names_are_shortened_but_readable(qtbot):
+    p = TrainingPanel(Session())
+    qtbot.addWidget(p)
+    i = p.dataset.findData("sprites")
+    p.dataset.setCurrentIndex(i)
+    full = p.dataset.itemText(i)
+    assert full.startswith("Sprites (built-in")
+    # the combo may shrink well below its text; the settings column stays narrow enough for the plots
+    assert p.dataset.minimumSizeHint().width() < p.dataset.fontMetrics().horizontalAdvance(full)
+    assert p._settings_scroll.minimumWidth() <= 360
+    assert full in p.dataset.toolTip() and "data set to train on" in p.dataset.toolTip()
+    assert p.dataset.itemData(i, Qt.ItemDataRole.ToolTipRole) == full

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout
 
 from ..core.latent import PCA, decode, fit_pca, to_uint8
 from ..workers.encode_worker import EncodeWorker, start_encode_thread, stop_encode_thread
+from .compact import ElidedComboBox, ElidedLabel, FlowLayout, labelled, row_widget
 from .latent_image import ImagePane
 from .latent_scatter import LatentScatter
 from .traversal_view import TraversalView
@@ -69,7 +70,7 @@ class LatentPanel(QWidget):
         self.empty_label.setWordWrap(True)
         self.empty_label.setStyleSheet("color: gray; font-size: 14px")
 
-        self.projection = QComboBox()
+        self.projection = ElidedComboBox(min_chars=10)
         self.projection.addItem("Two latent dimensions", DIMS)
         self.projection.addItem("PCA of the means", PCA_MODE)
         self.projection.setToolTip("What the axes show: two latent dimensions of your choice (listed most "
@@ -89,16 +90,13 @@ class LatentPanel(QWidget):
         self.status = QLabel("")
         self.status.setStyleSheet("color: gray")
         self.status.setWordWrap(True)
-        top = QHBoxLayout()
-        top.addWidget(QLabel("Axes"))
-        top.addWidget(self.projection)
+        top = FlowLayout()  # one line when there is room, wrapped when the panel is narrow
+        top.addWidget(labelled("Axes", self.projection))
         self.x_label, self.y_label = QLabel("x"), QLabel("y")
-        top.addWidget(self.x_label)
-        top.addWidget(self.x_dim)
-        top.addWidget(self.y_label)
-        top.addWidget(self.y_dim)
+        self._x_box, self._y_box = row_widget(self.x_label, self.x_dim), row_widget(self.y_label, self.y_dim)
+        top.addWidget(self._x_box)
+        top.addWidget(self._y_box)
         top.addWidget(self.refit_pca)
-        top.addStretch(1)
         status_row = QHBoxLayout()
         status_row.addWidget(self.status, 1)
         status_row.addWidget(self.live)
@@ -111,19 +109,18 @@ class LatentPanel(QWidget):
         self.x_spin, self.y_spin = _coord_spin(), _coord_spin()
         self.x_name, self.y_name = QLabel("x"), QLabel("y")
         self.class_label = QLabel("Class")
-        self.class_combo = QComboBox()
+        self.class_combo = ElidedComboBox(min_chars=8)
         self.class_combo.setToolTip("The class a conditional VAE decodes the probe and the traversal with")
-        self.anchor_label = QLabel("")
+        self.anchor_label = ElidedLabel("")
         self.anchor_label.setToolTip("The latent dimensions not on the axes come from the anchor: the mean "
                                      "of the last point clicked, a vector sent by another panel, or zero")
         self.reset_anchor = QPushButton("Reset anchor")
         self.reset_anchor.setToolTip("Set the dimensions not on the axes to zero (the prior's mean)")
-        probe_bar = QHBoxLayout()
-        probe_bar.addWidget(QLabel("Probe"))
-        for w in (self.x_name, self.x_spin, self.y_name, self.y_spin, self.class_label, self.class_combo):
-            probe_bar.addWidget(w)
+        probe_bar = FlowLayout()
+        probe_bar.addWidget(row_widget(QLabel("Probe"), self.x_name, self.x_spin, self.y_name, self.y_spin))
+        self._class_box = row_widget(self.class_label, self.class_combo)
+        probe_bar.addWidget(self._class_box)
         probe_bar.addWidget(self.anchor_label)
-        probe_bar.addStretch(1)
         probe_bar.addWidget(self.reset_anchor)
 
         left = QWidget()
@@ -149,16 +146,16 @@ class LatentPanel(QWidget):
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(images)
         right.addWidget(self.traversal)
-        right.setStretchFactor(0, 2)
-        right.setStretchFactor(1, 3)
-        right.setSizes([2000, 3000])
+        right.setStretchFactor(0, 1)
+        right.setStretchFactor(1, 2)
+        right.setSizes([1000, 2000])  # the images are square (width-bound): the traversal gets two thirds
 
         main_split = QSplitter(Qt.Orientation.Horizontal)
         main_split.addWidget(left)
         main_split.addWidget(right)
-        main_split.setStretchFactor(0, 3)
-        main_split.setStretchFactor(1, 2)
-        main_split.setSizes([3000, 2000])  # proportions: the scatter gets 60%
+        main_split.setStretchFactor(0, 1)
+        main_split.setStretchFactor(1, 1)
+        main_split.setSizes([2750, 2250])  # proportions: the scatter gets 55%
 
         explorer = QWidget()
         ev = QVBoxLayout(explorer)
@@ -441,7 +438,7 @@ class LatentPanel(QWidget):
     @Slot(int)
     def _on_projection_changed(self, _i: int) -> None:
         pca = self.projection.currentData() == PCA_MODE
-        for w in (self.x_label, self.x_dim, self.y_label, self.y_dim):
+        for w in (self.x_label, self.x_dim, self.y_label, self.y_dim, self._x_box, self._y_box):
             w.setVisible(not pca)
         self.refit_pca.setVisible(pca)
         self.y_dim.setEnabled(self._dim > 1)
@@ -489,6 +486,7 @@ class LatentPanel(QWidget):
         self.class_combo.blockSignals(False)
         self.class_combo.setVisible(run.model.conditional)
         self.class_label.setVisible(run.model.conditional)
+        self._class_box.setVisible(run.model.conditional)
         self.scatter.enableAutoRange()
         self._show_picked()
         self._on_projection_changed(self.projection.currentIndex())

@@ -23,6 +23,7 @@ SMOOTHING = 0.1  # EMA weight of each new step (TensorBoard's "0.9"): lags about
 REDRAW_MS = 33  # the timer's period; a redraw also waits REDRAW_BUDGET times its own cost since the last
 REDRAW_BUDGET = 4  # so drawing takes at most ~1/4 of the GUI thread however large the curves grow
 ACTIVE_KL = 0.01  # nats: a latent dimension with less test KL carries no information (metrics.py)
+MIN_PLOT_WIDTH = 150  # pixels: the least width of each of the two plot columns (the view never gets narrower)
 
 
 def run_colour(index: int) -> str:
@@ -145,10 +146,11 @@ class LossPlot(QWidget):
 
         self.glw = _TimedView()
         self.glw.setMinimumHeight(260)
+        self.glw.ci.setContentsMargins(2, 2, 2, 2)
         self.plots: dict[str, pg.PlotItem] = {}
         for i, metric in enumerate(METRICS):
             p = self.glw.addPlot(row=i // 2, col=i % 2)
-            p.setTitle(TITLES[metric] + " <span style='font-size:8pt'>(nats per image)</span>")
+            p.setTitle(TITLES[metric], size="10pt")  # units (nats per image) in the hint above the plots
             p.setLabel("bottom", "step")
             # no grid and ticks outside: then a curve update repaints the plot area only, not the axes
             for side in ("left", "bottom"):
@@ -166,6 +168,8 @@ class LossPlot(QWidget):
         self.bars_plot = self.glw.addPlot(row=1, col=1)
         self.bars_plot.setLabel("bottom", "latent dimension")
         self.bars_plot.setLabel("left", "KL (nats)")
+        self.bars_plot.setToolTip(f"Test KL of each latent dimension of the current run; grey bars are inactive "
+                                  f"dimensions (KL below {ACTIVE_KL:g} nats): they carry no information")
         self.bars_plot.getViewBox().setMouseEnabled(x=False, y=False)
         self.bars_plot.hideButtons()
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.8)
@@ -184,7 +188,9 @@ class LossPlot(QWidget):
         self.show_raw.setToolTip("Draw every step's loss faintly behind the smoothed line")
         self.show_raw.setChecked(True)
         self.show_raw.toggled.connect(self._set_raw_visible)
-        hint = QLabel("lines: training steps (smoothed) · dots: test split at each epoch end")
+        hint = QLabel("nats/image · lines: steps (smoothed) · dots: test split")
+        hint.setToolTip("Lines: the loss of each training step, smoothed (raw steps faint behind). Dots: the "
+                        "loss on the test split at the end of each epoch.")
         hint.setStyleSheet("color: gray")
         hint.setWordWrap(True)
         top = QHBoxLayout()
@@ -199,7 +205,22 @@ class LossPlot(QWidget):
         self._timer.setInterval(REDRAW_MS)
         self._timer.timeout.connect(self._redraw)
         self._set_log(True)
+        self._update_min_width()
 
+    def _update_min_width(self) -> None:
+        """pyqtgraph draws its grid past the view's edge when the view is narrower than the grid's minimum:
+        keep the view at least that wide (titles and axes), and each plot column at least MIN_PLOT_WIDTH."""
+        cols = [0.0, 0.0]
+        for i, p in enumerate([self.plots[m] for m in METRICS] + [self.bars_plot]):
+            cols[i % 2] = max(cols[i % 2], p.effectiveSizeHint(Qt.SizeHint.MinimumSize).width(), MIN_PLOT_WIDTH)
+        lay = self.glw.ci.layout
+        left, _top, right, _bottom = lay.getContentsMargins()
+        need = sum(cols) + lay.horizontalSpacing() + left + right + 2 * self.glw.frameWidth()
+        self.glw.setMinimumWidth(int(math.ceil(need)))
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._update_min_width()
 
     # -- data in ---------------------------------------------------------------------------------------
     def add_run(self, run, colour: str) -> RunCurves:
@@ -404,14 +425,18 @@ class LossPlot(QWidget):
                           pen=None)
         self.bars_plot.setXRange(-0.6, len(kl) - 0.4, padding=0)
         self.bars_plot.setYRange(0, max(float(kl.max()), ACTIVE_KL) * 1.1, padding=0)
-        self._set_bars_title(f"{int(active.sum())} of {len(kl)} active (> {ACTIVE_KL:g} nats), "
-                             f"{c.run.name} epoch {c.epoch_count}")
+        self._set_bars_title(f"{int(active.sum())} of {len(kl)} active · epoch {c.epoch_count}")
+        self.bars_plot.setToolTip(f"{c.run.name}: test KL of each latent dimension after epoch {c.epoch_count}; "
+                                  f"grey bars are inactive dimensions (KL below {ACTIVE_KL:g} nats): they carry "
+                                  "no information")
         return True
 
     def _set_bars_title(self, detail: str | None) -> None:
-        text = "KL per latent dimension (test)"
-        sub = detail or "shown after the current run's first epoch"
-        self.bars_plot.setTitle(f"{text}<br><span style='font-size:8pt'>{sub}</span>")
+        text = "KL per dimension"
+        sub = detail or "after the first epoch"
+        self.bars_plot.setTitle(f"{text}<br><span style='font-size:8pt'>{sub}</span>", size="10pt")
+        if hasattr(self, "glw"):
+            self._update_min_width()
 
     def _rebuild_legend(self) -> None:
         self.legend.clear()

@@ -91,7 +91,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_status()
         self.resize(1600, 1000)
-        self.resizeDocks([self.docks["training"], self.docks["latent"]], [900, 700], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["training"], self.docks["latent"]], [800, 800], Qt.Orientation.Horizontal)
         self._default_state = self.saveState()
         self._restore_settings()
 
@@ -438,7 +438,7 @@ class MainWindow(QMainWindow):
         for dock in self.docks.values():
             dock.show()
         self.resizeDocks([self.docks["training"], self.docks["latent"]],
-                         [int(self.width() * 0.56), int(self.width() * 0.44)], Qt.Orientation.Horizontal)
+                         [self.width() // 2, self.width() // 2], Qt.Orientation.Horizontal)
 
     def _restore_settings(self) -> None:
         s = QSettings()

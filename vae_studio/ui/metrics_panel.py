@@ -67,6 +67,46 @@ def _table_height(table: QTableWidget, rows: int) -> int:
             + 2 * table.frameWidth() + 2)
 
 
+def axis_span(values, rel: float = 0.1, least: float = 1.0) -> tuple[float, float] | None:
+    """The part of an axis the rate-distortion plot must show for ``values``: their range, widened around its
+    centre to at least ±max(``rel`` × the value, ``least``) nats (so a single run, or runs that almost
+    coincide, do not give a zero-width range with absurd ticks); never below 0 when no value is negative.
+    None when no value is finite."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if not len(v):
+        return None
+    lo, hi = float(v.min()), float(v.max())
+    centre = (lo + hi) / 2
+    half = max((hi - lo) / 2, rel * max(abs(lo), abs(hi)), least)
+    a, b = centre - half, centre + half
+    if lo >= 0 and a < 0:
+        a = 0.0
+    return a, b
+
+
+class _FitTable(QTableWidget):
+    """A table that asks for the height of ``show_rows`` rows but can shrink to ``least_rows`` (then it
+    scrolls), so that the panel fits a short screen and uses a tall one."""
+
+    show_rows, least_rows, extra = 1, 1, 0
+
+    def set_rows_shown(self, show: int, least: int, extra: int = 0) -> None:
+        self.show_rows, self.least_rows, self.extra = show, min(least, show), extra
+        self.setMaximumHeight(_table_height(self, show) + extra)
+        self.updateGeometry()
+
+    def sizeHint(self):  # noqa: N802 - Qt API
+        hint = super().sizeHint()
+        hint.setHeight(_table_height(self, self.show_rows) + self.extra)
+        return hint
+
+    def minimumSizeHint(self):  # noqa: N802
+        hint = super().minimumSizeHint()
+        hint.setHeight(_table_height(self, self.least_rows) + self.extra)
+        return hint
+
+
 def _fmt(v, digits: int = 2) -> str:
     return DASH if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.{digits}f}"
 
@@ -126,7 +166,7 @@ class MetricsPanel(QWidget):
         self.status.setWordWrap(True)
         self.status.setStyleSheet("color: gray")
 
-        self.metrics_table = QTableWidget(len(METRIC_ROWS), 2)
+        self.metrics_table = _FitTable(len(METRIC_ROWS), 2)
         self.metrics_table.setHorizontalHeaderLabels(["Metric", "Value (test split)"])
         self.metrics_table.verticalHeader().setVisible(False)
         self.metrics_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -138,7 +178,7 @@ class MetricsPanel(QWidget):
             self.metrics_table.setItem(r, 0, item)
             self.metrics_table.setItem(r, 1, QTableWidgetItem(DASH))
         _compact(self.metrics_table)
-        self.metrics_table.setFixedHeight(_table_height(self.metrics_table, len(METRIC_ROWS)))
+        self.metrics_table.set_rows_shown(len(METRIC_ROWS), 4)
 
         selected = QGroupBox("Selected run")
         sl = QVBoxLayout(selected)
@@ -147,7 +187,7 @@ class MetricsPanel(QWidget):
         sl.addWidget(self.status)
         sl.addWidget(self.metrics_table)
 
-        self.compare_table = QTableWidget(0, len(COMPARE_COLUMNS))
+        self.compare_table = _FitTable(0, len(COMPARE_COLUMNS))
         self.compare_table.setHorizontalHeaderLabels(list(COMPARE_COLUMNS))
         for c, tip in enumerate(COMPARE_TIPS):
             self.compare_table.horizontalHeaderItem(c).setToolTip(tip)
@@ -161,7 +201,7 @@ class MetricsPanel(QWidget):
         _compact(self.compare_table)
 
         self.plot = pg.PlotWidget()
-        self.plot.setMinimumHeight(180)
+        self.plot.setMinimumHeight(150)
         pi = self.plot.getPlotItem()
         pi.setTitle("Rate\u2013distortion of the runs")
         pi.setLabel("bottom", "Rate: KL (nats per image)")
@@ -175,6 +215,10 @@ class MetricsPanel(QWidget):
         self.selected_point = pg.ScatterPlotItem(size=15, pen=pg.mkPen(255, 170, 0, width=2), brush=None)
         self.plot.addItem(self.points)
         self.plot.addItem(self.selected_point)
+        # invisible: spans at least axis_span() of the points, so auto-range (and the "A" button) never
+        # zooms into a zero-width range
+        self._span_item = pg.PlotCurveItem(pen=pg.mkPen(None))
+        self.plot.addItem(self._span_item)
         self.plot.setToolTip("One point per run: its last epoch's test reconstruction against its KL, "
                              "labelled with beta. Down and to the left is better; a higher beta moves a "
                              "run left (less rate) and up (more distortion)")
@@ -421,8 +465,8 @@ class MetricsPanel(QWidget):
                 item.setTextAlignment(Qt.AlignmentFlag.AlignVCenter
                                       | (Qt.AlignmentFlag.AlignLeft if c == 0 else Qt.AlignmentFlag.AlignRight))
                 item.setToolTip("" if res or c < 6 else "Select the run and press Compute metrics")
-        table.setFixedHeight(_table_height(table, min(max(len(self._rows), 1), 6))
-                             + table.horizontalScrollBar().sizeHint().height())  # room for a scroll bar
+        rows = min(max(len(self._rows), 1), 6)
+        table.set_rows_shown(rows, 2, table.horizontalScrollBar().sizeHint().height())  # room for a scroll bar
         sel = self._rows.index(self.session.selected) if self.session.selected in self._rows else -1
         table.clearSelection()
         if sel >= 0:
@@ -440,6 +484,11 @@ class MetricsPanel(QWidget):
         self.points.setData(x=xs, y=ys)
         sel = [i for i, run in enumerate(runs) if run is self.session.selected]
         self.selected_point.setData(x=xs[sel], y=ys[sel])
+        xspan, yspan = axis_span(xs), axis_span(ys)
+        if xspan is not None and yspan is not None:
+            self._span_item.setData(x=np.array(xspan), y=np.array(yspan))
+        else:
+            self._span_item.setData(x=np.zeros(0), y=np.zeros(0))
         for label in self._labels:
             self.plot.removeItem(label)
         self._labels = []

@@ -4,19 +4,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QStandardPaths, Qt, Signal
+from PySide6.QtCore import QEvent, QSettings, QStandardPaths, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QMessageBox,
                                QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
-COLUMNS = ("Run", "Status", "Model", "Arch", "Latent", "β", "γ", "Recon", "Epochs", "Test loss", "Test −ELBO")
+COLUMNS = ("Run", "Status", "Model", "Arch", "z", "β", "γ", "Recon", "Epochs", "Test loss", "−ELBO")
 TOOLTIPS = {
+    "Model": "VAE or CVAE (conditional VAE)",
+    "Arch": "MLP (fully connected) or CONV (convolutional)",
+    "z": "latent dimensions",
     "β": "beta: weight on the KL term (1 = the true ELBO)",
     "γ": "gamma: weight on the reconstruction term",
+    "Recon": "reconstruction loss: BCE (Bernoulli) or MSE (Gaussian)",
+    "Epochs": "epochs done / planned",
     "Test loss": "the training objective (gamma·recon + beta·KL) on the test split, last epoch, nats per image",
-    "Test −ELBO": "negative ELBO (recon + KL) on the test split, last epoch: comparable across betas",
+    "−ELBO": "negative ELBO (recon + KL) on the test split, last epoch, nats per image: comparable across betas",
 }
 BUSY = ("running", "paused")
+# columns hidden first, one by one, while the table is too narrow to show them all (the row's tooltip still
+# says everything): gamma, reconstruction loss, architecture, model kind, latent size, epochs
+HIDE_ORDER = (6, 7, 3, 2, 4, 8)
+NAME_MIN_CHARS = 8  # the run name column keeps at least this many characters before columns are hidden
 
 
 def suggest_name(run) -> str:
@@ -91,8 +100,13 @@ class RunsList(QWidget):
         self.tree.setUniformRowHeights(True)
         self.tree.setAlternatingRowColors(True)
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.tree.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.tree.header().setStretchLastSection(False)
+        header = self.tree.header()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(False)
+        header.setMinimumSectionSize(24)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # the name takes what is left (elided)
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.tree.viewport().installEventFilter(self)
         self.tree.itemSelectionChanged.connect(self._on_selection)
         self.tree.currentItemChanged.connect(self._on_current)
         self.empty = QLabel("No runs yet: press Start to train one, or File ▸ Open run folder.")
@@ -104,7 +118,9 @@ class RunsList(QWidget):
         self.remove_button = QPushButton("Remove")
         self.remove_button.setToolTip("Remove the selected runs from this session (their saved folders stay)")
         self.remove_button.clicked.connect(self._remove_selected)
-        hint = QLabel("Select several runs (Ctrl/Shift-click) to overlay their curves.")
+        hint = QLabel("Ctrl/Shift-click: overlay several runs' curves")
+        hint.setToolTip("Select several runs (Ctrl- or Shift-click) to overlay their curves; the current row is "
+                        "the run the other panels show")
         hint.setStyleSheet("color: gray")
         hint.setWordWrap(True)
         buttons = QHBoxLayout()
@@ -163,13 +179,18 @@ class RunsList(QWidget):
                   f"{len(h.epochs)}/{c.train.epochs}", _fmt(last.get("test_total")), _fmt(last.get("test_neg_elbo")))
         for i, v in enumerate(values):
             item.setText(i, v)
-        tip = f"{run.name}: {c.data.dataset}, hidden {c.model.hidden}, lr {c.train.lr:g}, batch {c.train.batch_size}"
+        tip = (f"{run.name}: {c.model.kind.upper()} {c.model.arch.upper()}, z={c.model.latent_dim}, "
+               f"β={c.train.beta:g}, γ={c.train.gamma:g}, {c.train.recon.upper()}, {len(h.epochs)} of "
+               f"{c.train.epochs} epochs\n{c.data.dataset}, hidden {c.model.hidden}, lr {c.train.lr:g}, "
+               f"batch {c.train.batch_size}")
         if run.folder:
             tip += f"\nsaved in {run.folder}"
         if h.message:
             tip += f"\n{h.message}"
-        item.setToolTip(0, tip)
+        for i in range(len(COLUMNS)):
+            item.setToolTip(i, tip)
         item.setToolTip(1, h.message or h.status)
+        self._fit_columns()
 
     def set_current(self, run) -> None:
         """Follow the session's selected run (without clearing a multi-selection)."""
@@ -219,6 +240,29 @@ class RunsList(QWidget):
             self.remove_requested(runs)
 
     # -- internals -----------------------------------------------------------------------------------
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt API
+        if obj is self.tree.viewport() and event.type() == QEvent.Type.Resize:
+            self._fit_columns()
+        return super().eventFilter(obj, event)
+
+    def _fit_columns(self) -> None:
+        """Show every column when they fit; when the table is narrow, hide the least useful ones first
+        (HIDE_ORDER) rather than scroll the numbers out of sight."""
+        header = self.tree.header()
+        widths = [max(header.sectionSizeHint(i), self.tree.sizeHintForColumn(i)) for i in range(len(COLUMNS))]
+        name = min(widths[0], self.tree.fontMetrics().averageCharWidth() * NAME_MIN_CHARS + 24)
+        total = name + sum(widths[1:])
+        avail = self.tree.viewport().width()
+        hidden = set()
+        for col in HIDE_ORDER:
+            if total <= avail:
+                break
+            hidden.add(col)
+            total -= widths[col]
+        for i in range(len(COLUMNS)):
+            if self.tree.isColumnHidden(i) != (i in hidden):
+                self.tree.setColumnHidden(i, i in hidden)
+
     def _on_selection(self) -> None:
         if not self._quiet:
             self.shownRunsChanged.emit(self.shown_runs())
@@ -232,6 +276,7 @@ class RunsList(QWidget):
         self.empty.setVisible(not has)
         self.save_button.setEnabled(has)
         self.remove_button.setEnabled(has)
+        self._fit_columns()
 
 
 def _no_clear():

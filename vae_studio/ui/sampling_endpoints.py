@@ -5,10 +5,11 @@ import os
 
 import numpy as np
 from PySide6.QtCore import Signal, Slot
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QStackedWidget, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QStackedWidget, QWidget
 
 from ..core.image_input import ImageInputError, load_image, posterior_mean
 from ..core.latent import encode_dataset
+from .compact import ElidedComboBox, ElidedLabel, row_widget
 from .sampling_files import ask_open_image
 
 SOURCES = (
@@ -38,7 +39,7 @@ class EndpointPicker(QWidget):
         self._file_cache: tuple | None = None  # ((path, size, channels, invert), tensor)
         self.invert = False
 
-        self.combo = QComboBox()
+        self.combo = ElidedComboBox(min_chars=9)
         for key, text, tip in SOURCES:
             self.combo.addItem(text, key)
             self.combo.setItemData(self.combo.count() - 1, tip, 3)  # Qt.ToolTipRole
@@ -47,14 +48,15 @@ class EndpointPicker(QWidget):
         self.index.setRange(0, 0)
         self._default_index = default_index  # applied once the test split's size is known
         self.index.setPrefix("#")
-        self.index.setMinimumWidth(90)
+        self.index.setMinimumWidth(80)
         self.index.setToolTip("Index of the image in the test split")
-        self.picked = QLabel()
+        # the details are shortened with "…" when the panel is narrow (the tooltip shows them whole)
+        self.picked = ElidedLabel()
         self.file_button = QPushButton("Open…")
         self.file_button.setToolTip("Choose an image file to encode")
-        self.file_label = QLabel("no file")
-        self.probe_label = QLabel("follows the probe")
-        self.prior_label = QLabel("click a sample, then Set as " + name)
+        self.file_label = ElidedLabel("no file")
+        self.probe_label = ElidedLabel("follows the probe")
+        self.prior_label = ElidedLabel("click a sample, then Set as " + name)
 
         file_box = QWidget()
         fl = QHBoxLayout(file_box)
@@ -62,15 +64,14 @@ class EndpointPicker(QWidget):
         fl.addWidget(self.file_button)
         fl.addWidget(self.file_label, 1)
         self.stack = QStackedWidget()
-        for w in (self.index, self.picked, file_box, self.probe_label, self.prior_label):
+        for w in (row_widget(self.index, stretch=True), self.picked, file_box, self.probe_label, self.prior_label):
             self.stack.addWidget(w)
 
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(QLabel(f"<b>{name}</b>"))
         lay.addWidget(self.combo)
-        lay.addWidget(self.stack)
-        lay.addStretch(1)
+        lay.addWidget(self.stack, 1)
 
         self.combo.currentIndexChanged.connect(self._on_source)
         self.index.valueChanged.connect(self._on_detail)

@@ -7,17 +7,17 @@ import numpy as np
 from PIL import Image
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import (QComboBox, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSlider,
-                               QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QVBoxLayout
 
 from ..core.export import save_gif, save_grid_png
 from ..core.latent import lerp, slerp, to_uint8
 from ..workers.decode_worker import decode_latents, grid_image
+from .compact import ElidedComboBox, FlowLayout, labelled
 from .sampling_endpoints import EndpointError, EndpointPicker
 from .sampling_files import ask_folder, ask_save_path
 from .sampling_grid import ImageGridView
 
-ANIM_SIZE = 160  # pixels of the animation view
+ANIM_SIZE = 144  # pixels of the animation view
 GIF_MIN_SIZE = 128  # GIF frames are enlarged (nearest neighbour) to at least this many pixels
 
 
@@ -52,7 +52,7 @@ class InterpolationBox(QGroupBox):
 
         self.a = EndpointPicker("A", session, default_index=0)
         self.b = EndpointPicker("B", session, default_index=1)
-        self.path = QComboBox()
+        self.path = ElidedComboBox(min_chars=10)
         self.path.addItem("Linear (lerp)", "lerp")
         self.path.addItem("Spherical (slerp)", "slerp")
         self.path.setToolTip("Linear: a straight line from A to B. Spherical: along the great circle, keeping "
@@ -61,7 +61,7 @@ class InterpolationBox(QGroupBox):
         self.steps.setRange(2, 64)
         self.steps.setValue(10)
         self.steps.setToolTip("Number of images from A to B, both included")
-        self.strip = ImageGridView(selectable=False, min_height=90)
+        self.strip = ImageGridView(selectable=False, min_height=56)
         self.strip.view.setMaximumHeight(120)
         self.strip.setToolTip("Click a step to show it in the animation and move the explorer's probe there")
         self.strip.cellClicked.connect(self._on_strip_click)
@@ -94,37 +94,36 @@ class InterpolationBox(QGroupBox):
         self.error.setWordWrap(True)
         self.error.hide()
 
-        path_row = QHBoxLayout()
-        for w in (QLabel("Path"), self.path, QLabel("Steps"), self.steps):
-            path_row.addWidget(w)
-        path_row.addStretch(1)
+        path_row = FlowLayout()
+        path_row.addWidget(labelled("Path", self.path))
+        path_row.addWidget(labelled("Steps", self.steps))
         form = QVBoxLayout()
         form.addWidget(self.a)
         form.addWidget(self.b)
         form.addLayout(path_row)
-        anim_col = QVBoxLayout()
-        anim_col.addWidget(self.anim, 0, Qt.AlignmentFlag.AlignHCenter)
-        controls = QHBoxLayout()
+        # the strip across the box; under it the animation with its controls beside it
+        self.speed.setMinimumWidth(60)
+        controls = QVBoxLayout()
+        controls.addStretch(1)
         controls.addWidget(self.play)
-        controls.addWidget(self.speed, 1)
+        controls.addWidget(self.speed)
         controls.addWidget(self.speed_label)
-        anim_col.addLayout(controls)
-        anim_box = QWidget()
-        anim_box.setLayout(anim_col)
-        anim_box.setMaximumWidth(ANIM_SIZE + 120)
-        middle = QHBoxLayout()
-        middle.addWidget(self.strip, 1, Qt.AlignmentFlag.AlignVCenter)
-        middle.addWidget(anim_box)
-        exports = QHBoxLayout()
+        controls.addStretch(1)
+        anim_row = QHBoxLayout()
+        anim_row.addWidget(self.anim)
+        anim_row.addLayout(controls)
+        anim_row.addStretch(1)
+        exports = FlowLayout()
         exports.addWidget(QLabel("Export:"))
         for w in (self.save_strip, self.save_gif_button, self.save_frames):
             exports.addWidget(w)
-        exports.addStretch(1)
         lay = QVBoxLayout(self)
         lay.addLayout(form)
         lay.addWidget(self.error)
-        lay.addLayout(middle, 1)
+        lay.addWidget(self.strip, 1)
+        lay.addLayout(anim_row)
         lay.addLayout(exports)
+        lay.addStretch(1)
 
         for picker in (self.a, self.b):
             picker.changed.connect(self.refresh)

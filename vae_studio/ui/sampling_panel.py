@@ -10,12 +10,13 @@ import random
 
 import numpy as np
 from PySide6.QtCore import QCoreApplication, Qt, Slot
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGroupBox, QHBoxLayout, QLabel, QPushButton,
-                               QSpinBox, QSplitter, QStackedWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFrame, QGroupBox, QHBoxLayout, QLabel, QPushButton,
+                               QScrollArea, QSpinBox, QSplitter, QStackedWidget, QVBoxLayout, QWidget)
 
 from ..core.export import save_grid_png
 from ..core.latent import prior_latents
 from ..workers.decode_worker import DecodeRequest, DecodeService, decode_latents, grid_image
+from .compact import ElidedComboBox, FlowLayout, labelled
 from .sampling_files import ask_save_path
 from .sampling_grid import ImageGridView
 from .sampling_interp import InterpolationBox
@@ -43,7 +44,8 @@ class SamplingPanel(QWidget):
 
         # -- top bar: model, decode device, class ---------------------------------------------------
         self.model_label = QLabel()
-        self.class_combo = QComboBox()
+        self.model_label.setWordWrap(True)
+        self.class_combo = ElidedComboBox(min_chars=8)
         self.class_combo.setToolTip("The class a conditional model decodes (and encodes your image) with")
         self.class_label = QLabel("Class")
         top = QHBoxLayout()
@@ -52,7 +54,7 @@ class SamplingPanel(QWidget):
         top.addWidget(self.class_combo)
 
         # -- prior samples ------------------------------------------------------------------------------
-        self.grid_size = QComboBox()
+        self.grid_size = ElidedComboBox(min_chars=7)
         for s in GRID_SIDES:
             self.grid_size.addItem(f"{s} × {s}", s)
         self.grid_size.setCurrentIndex(GRID_SIDES.index(8))
@@ -81,15 +83,13 @@ class SamplingPanel(QWidget):
         self.save_grid = QPushButton("Export PNG…")
         self.save_grid.setToolTip("Save the grid as one PNG at the model's resolution")
 
-        controls = QHBoxLayout()
-        for w in (QLabel("Grid"), self.grid_size, QLabel("Temperature"), self.temperature, QLabel("Seed"),
-                  self.seed, self.resample, self.per_class):
+        controls = FlowLayout()  # one line when there is room, wrapped when the panel is narrow
+        for w in (labelled("Grid", self.grid_size), labelled("Temperature", self.temperature),
+                  labelled("Seed", self.seed), self.resample, self.per_class):
             controls.addWidget(w)
-        controls.addStretch(1)
-        actions = QHBoxLayout()
+        actions = FlowLayout()
         for w in (self.set_a, self.set_b, self.save_grid):
             actions.addWidget(w)
-        actions.addStretch(1)
         prior = QGroupBox("Prior samples")
         pl = QVBoxLayout(prior)
         pl.addLayout(controls)
@@ -105,11 +105,22 @@ class SamplingPanel(QWidget):
         rl.setContentsMargins(0, 0, 0, 0)
         rl.addWidget(self.interp, 3)
         rl.addWidget(self.user_image, 2)
+        # a short window scrolls this column rather than squeezing it
+        self.right_scroll = QScrollArea()
+        self.right_scroll.setWidget(right)
+        self.right_scroll.setWidgetResizable(True)
+        self.right_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.right_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.right_scroll.setMinimumWidth(right.minimumSizeHint().width()
+                                          + self.right_scroll.verticalScrollBar().sizeHint().width())
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(prior)
-        split.addWidget(right)
-        split.setStretchFactor(0, 1)
-        split.setStretchFactor(1, 1)
+        split.addWidget(self.right_scroll)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        split.setChildrenCollapsible(False)
+        split.setSizes([3000, 2000])  # proportions: the prior grid gets 60%
+        self.splitter = split
         content = QWidget()
         cl = QVBoxLayout(content)
         cl.setContentsMargins(0, 0, 0, 0)

@@ -5,10 +5,11 @@ import os
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import QCheckBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
+from PySide6.QtWidgets import QCheckBox, QGridLayout, QGroupBox, QLabel, QPushButton, QVBoxLayout
 
 from ..core.image_input import ImageInputError, load_image, posterior_mean
 from ..core.latent import decode, to_uint8
+from .compact import FlowLayout
 from .sampling_files import ask_open_image
 from .sampling_interp import frame_pixmap
 
@@ -62,10 +63,9 @@ class UserImageBox(QGroupBox):
         self.input_view.setToolTip("Your image as the model sees it")
         self.recon_view.setToolTip("The decoder's output at the encoder's mean for your image")
 
-        buttons = QHBoxLayout()
+        buttons = FlowLayout()  # wraps when the column is narrow
         for w in (self.open_button, self.invert, self.use_a, self.use_b):
             buttons.addWidget(w)
-        buttons.addStretch(1)
         pics = QGridLayout()
         pics.addWidget(self.input_view, 0, 0)
         pics.addWidget(self.recon_view, 0, 1)
@@ -77,6 +77,7 @@ class UserImageBox(QGroupBox):
         lay.addWidget(self.hint)
         lay.addWidget(self.error)
         lay.addLayout(pics)
+        lay.addStretch(1)
 
         self.open_button.clicked.connect(self._on_open)
         self.invert.toggled.connect(self._on_invert)

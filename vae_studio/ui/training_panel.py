@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
                                QScrollArea, QSlider, QSpinBox, QSplitter, QVBoxLayout, QWidget)
 
 from ..core.config import ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig
+from .compact import ElidedComboBox
 from .loss_plot import LossPlot, run_colour
 from .runs_list import RunsList
 
@@ -23,6 +24,7 @@ BETA_MAX = 100.0
 BETA_SLIDER = 1000  # slider positions: 0 is beta 0, 1..BETA_SLIDER cover 10^-3 .. 10^2 on a log scale
 BETA_LOG_MIN, BETA_LOG_MAX = -3.0, 2.0
 SPRITES_TITLE = "Sprites (built-in, 32x32, 46,080 images)"
+SETTINGS_WIDTH = 340  # the settings column's width at first (it can shrink to its minimum; plots get the rest)
 
 
 def beta_to_slider(beta: float) -> int:
@@ -123,7 +125,7 @@ class TrainingPanel(QWidget):
     def _build(self) -> None:
         m, t = ModelConfig(), TrainConfig()
         # data
-        self.dataset = QComboBox()
+        self.dataset = ElidedComboBox(min_chars=10)  # long titles are shortened; the tooltip shows them whole
         self.dataset.addItem(SPRITES_TITLE, "sprites")
         self.dataset.setToolTip("The data set to train on; greyed-out ones were not found here (hover for why)")
         self.dataset.activated.connect(self._on_dataset_chosen)
@@ -146,11 +148,13 @@ class TrainingPanel(QWidget):
         self.folder_gray.setToolTip("Image folders: convert to one channel")
         self.folder_gray.toggled.connect(self._request_data)
         # model
-        self.kind = QComboBox()
+        self.kind = ElidedComboBox(min_chars=8)
         self.kind.addItem("VAE", "vae")
         self.kind.addItem("Conditional VAE", "cvae")
         self.kind.setToolTip("A conditional VAE also sees the class label (needs a labelled data set)")
-        self.arch = QComboBox()
+        self.arch = ElidedComboBox(min_chars=8)
+        self.arch.setToolTip("MLP: fully connected layers; convolutional: conv layers, then one fully connected "
+                             "layer")
         self.arch.addItem("MLP (fully connected)", "mlp")
         self.arch.addItem("Convolutional", "conv")
         self.latent = _spin(1, 512, m.latent_dim, "Number of latent dimensions (z)")
@@ -167,7 +171,7 @@ class TrainingPanel(QWidget):
         self.beta.valueChanged.connect(self._beta_from_spin)
         self.beta_slider.valueChanged.connect(self._beta_from_slider)
         self.gamma = _dspin(0.0, 1000.0, t.gamma, 3, 0.1, "gamma: weight on the reconstruction term")
-        self.recon = QComboBox()
+        self.recon = ElidedComboBox(min_chars=8)
         self.recon.addItem("BCE (Bernoulli)", "bce")
         self.recon.addItem("MSE (Gaussian)", "mse")
         self.recon.setToolTip("Reconstruction loss, summed over pixels")
@@ -178,7 +182,7 @@ class TrainingPanel(QWidget):
         self.epochs = _spin(1, 100000, t.epochs, "Passes over the training split")
         self.seed = _spin(0, 2**31 - 1, t.seed, "Random seed: same settings and seed give the same run")
         self.grad_clip = _dspin(0.0, 1e6, t.grad_clip, 2, 1.0, "Largest gradient norm (0 = no clipping)")
-        self.device = QComboBox()
+        self.device = ElidedComboBox(min_chars=8)
         self.device.addItem("CPU", "cpu")
         self.device.setToolTip("Where the model trains")
         for w in (self.kind, self.arch, self.recon, self.device):
@@ -244,7 +248,9 @@ class TrainingPanel(QWidget):
         scroll.setWidget(settings)
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(settings.sizeHint().width() + 24)
+        bar = scroll.verticalScrollBar().sizeHint().width() + 2 * scroll.frameWidth()
+        scroll.setMinimumWidth(settings.minimumSizeHint().width() + bar)
+        self._settings_scroll = scroll
 
         self.validation = QLabel()
         self.validation.setWordWrap(True)
@@ -264,6 +270,7 @@ class TrainingPanel(QWidget):
         self.retrain_button.clicked.connect(self.retrain)
         buttons = QHBoxLayout()
         for b in (self.start_button, self.pause_button, self.stop_button, self.retrain_button):
+            b.setMinimumWidth(b.fontMetrics().horizontalAdvance("Resume") + 16)  # the style's least is 80 px
             buttons.addWidget(b)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
@@ -296,8 +303,11 @@ class TrainingPanel(QWidget):
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
         split.addWidget(right)
+        split.setStretchFactor(0, 0)  # the settings keep their width; the plots take what the dock gains
         split.setStretchFactor(1, 1)
         split.setChildrenCollapsible(False)
+        split.setSizes([max(SETTINGS_WIDTH, left.minimumSizeHint().width()), 10 * SETTINGS_WIDTH])
+        self.splitter = split
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(split)
@@ -344,6 +354,8 @@ class TrainingPanel(QWidget):
             if not info.available:
                 self.dataset.model().item(i).setEnabled(False)
                 self.dataset.setItemData(i, info.reason, Qt.ItemDataRole.ToolTipRole)
+            else:
+                self.dataset.setItemData(i, info.title, Qt.ItemDataRole.ToolTipRole)
         for text, name in extra:
             self.dataset.addItem(text, name)
         i = self.dataset.findData(current)

@@ -16,12 +16,13 @@ import time
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, QSettings, QTimer, Signal, Slot
-from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFileDialog, QFrame, QHBoxLayout, QLabel, QMessageBox,
+from PySide6.QtCore import QEvent, QRectF, QSettings, QTimer, Signal, Slot
+from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFileDialog, QFrame, QLabel, QMessageBox,
                                QPushButton, QScrollArea, QSpinBox, QVBoxLayout, QWidget)
 
 from ..core.export import grid_array, save_gif, save_grid_png
 from ..core.latent import decode, dims_by_kl, to_uint8, traverse
+from .compact import FlowLayout, labelled
 from .latent_image import RGB32ImageItem
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
@@ -102,17 +103,12 @@ class TraversalView(QWidget):
         self.message.setWordWrap(True)
         self.message.setStyleSheet("color: gray")
 
-        controls = QHBoxLayout()
-        controls.addWidget(QLabel("Traversal  from"))
-        controls.addWidget(self.lo)
-        controls.addWidget(QLabel("to"))
-        controls.addWidget(self.hi)
-        controls.addWidget(QLabel("steps"))
-        controls.addWidget(self.steps)
-        controls.addStretch(1)
-        actions = QHBoxLayout()
+        controls = FlowLayout()  # wraps when the column is narrow
+        controls.addWidget(labelled("Traversal  from", self.lo))
+        controls.addWidget(labelled("to", self.hi))
+        controls.addWidget(labelled("steps", self.steps))
+        actions = FlowLayout()
         actions.addWidget(self.hide_inactive)
-        actions.addStretch(1)
         actions.addWidget(self.png_button)
         actions.addWidget(self.gif_button)
         lay = QVBoxLayout(self)
@@ -125,6 +121,7 @@ class TraversalView(QWidget):
         self.scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.scroll.setWidget(self.view)
         lay.addWidget(self.scroll, 1)
+        self.scroll.installEventFilter(self)
         self._update_enabled()
 
     # -- inputs ------------------------------------------------------------------------------------
@@ -217,12 +214,31 @@ class TraversalView(QWidget):
         if grid.shape != self._grid_shape:
             self._grid_shape = grid.shape
             self.plot.setRange(QRectF(0, 0, grid.shape[1], grid.shape[0]), padding=0.02)
-            # at least ROW_PX screen pixels per row: many dimensions scroll rather than shrink
-            self.view.setMinimumHeight(n_rows * ROW_PX + 50)
+            self._fit_height()
         self._update_enabled()
         cost_ms = (time.perf_counter() - t0) * 1000
         self.max_wait_ms = int(min(2000, max(MAX_WAIT_MS, 3 * cost_ms)))
         self.rendered.emit()
+
+    def _fit_height(self) -> None:
+        """At least ROW_PX screen pixels per row (many dimensions scroll rather than shrink), but no taller
+        than the grid drawn at the view's width needs (a narrow view would only add empty space)."""
+        if self._grid_shape is None:
+            self.view.setMinimumHeight(0)
+            return
+        gh, gw = self._grid_shape[:2]
+        n_rows = max(1, len(self.rows))
+        axis = self.plot.getAxis("left").width() + 16  # the row labels and margins beside the grid
+        # the width with a scroll bar, whether or not one shows (else showing it would change the height)
+        width = self.scroll.width() - self.scroll.verticalScrollBar().sizeHint().width()
+        scale = max(width - axis, 1) / gw
+        row_px = min(ROW_PX, scale * gh / n_rows)
+        self.view.setMinimumHeight(int(n_rows * row_px) + 50)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt API
+        if obj is self.scroll and event.type() == QEvent.Type.Resize:
+            self._fit_height()
+        return super().eventFilter(obj, event)
 
     def _update_enabled(self) -> None:
         ok = self.images is not None
