@@ -107,6 +107,7 @@ def main() -> int:
         result["redraws"] = panel.plot.redraws - result["redraws0"]
         result["steps"] = (run.history.steps[-1][0] if run.history.steps else 0) - result["step0"]
         result["epochs"] = len(run.history.epochs)
+        window.ask_about_unsaved = False  # no "save the unsaved run?" box: nobody is there to answer it
         window.close()  # stops the run (it keeps its weights) and waits for the thread
         app.quit()
 

@@ -329,6 +329,21 @@ def test_training_refreshes_when_finished_or_every_epoch_when_live(make_panel, q
         session.publish_weights(run)
 
 
+def test_a_run_that_just_started_is_encoded_only_when_it_has_something_to_show(make_panel, qtbot, trained):
+    """Start selects the new run; its random initial weights are not encoded (work at the busiest moment for
+    a meaningless picture) unless Live is ticked; the scatter comes with the finished weights."""
+    session, panel = make_panel()
+    run = make_run(trained, "vae2")
+    run.history.status, run.history.epochs = "running", []
+    session.add_run(run)
+    assert panel.scatter.points().shape[0] == 0
+    assert "is training" in panel.status.text() and "Live" in panel.status.text()
+    run.history.status = "finished"
+    with qtbot.waitSignal(panel.scatterUpdated, timeout=TIMEOUT):
+        session.publish_weights(run)
+    assert len(panel.scatter.points()) == len(session.data.test_x)
+
+
 @pytest.mark.parametrize("mode", ["dims", "pca"])
 def test_refresh_keeps_the_probe_the_anchor_and_the_projection(make_panel, qtbot, mode):
     session, panel = make_panel()

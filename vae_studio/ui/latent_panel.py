@@ -490,8 +490,13 @@ class LatentPanel(QWidget):
         self.scatter.enableAutoRange()
         self._show_picked()
         self._on_projection_changed(self.projection.currentIndex())
-        self._probe_vector_changed(immediate_traversal=True)
-        self._request_encoding()
+        self._probe_vector_changed()  # the traversal follows a moment later: Start stays snappy
+        if run.history.status == "running" and not run.history.epochs and not self.live.isChecked():
+            # a run just started: its random initial weights have nothing to show yet
+            self.status.setText(f"{run.name} is training: its scatter appears when it ends "
+                                "(tick Live to follow every epoch)")
+        else:
+            self._request_encoding()
 
     @Slot(object)
     def _on_run_updated(self, run) -> None:
@@ -499,7 +504,7 @@ class LatentPanel(QWidget):
             return
         self._decode_probe()  # new weights: the same probe decodes to a new image
         self._show_picked()
-        self._update_traversal(immediate=True)
+        self._update_traversal()
         if self.live.isChecked() or run.history.status != "running":
             self._request_encoding()
         elif self._mu is not None:
