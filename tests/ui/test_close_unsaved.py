@@ -7,7 +7,7 @@ from vae_studio.core.checkpoint import load_run
 from vae_studio.ui.main_window import MainWindow
 from vae_studio.ui.session import Session
 
-from .test_main_window import small_data, trained_run
+from .helpers import small_data, trained_run
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
 Button = QMessageBox.StandardButton

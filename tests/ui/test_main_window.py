@@ -8,34 +8,16 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMessageBox, QWidget
 
 from vae_studio.core.checkpoint import Run, save_run
-from vae_studio.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from vae_studio.core.data import ImageData
+from vae_studio.core.config import DataConfig, ModelConfig, RunConfig
 from vae_studio.core.models import build_model
-from vae_studio.core.training import Trainer
 from vae_studio.ui.main_window import MainWindow, same_data
 from vae_studio.ui.session import Session
+
+from .helpers import small_data, trained_run
 
 TIMEOUT = 20000
 # the offscreen platform (tests only) cannot pass a window's minimum size on; every other warning still fails
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
-
-
-def small_data(n=300, size=16, seed=0) -> ImageData:
-    g = torch.Generator().manual_seed(seed)
-    y = torch.randint(0, 3, (n,), generator=g)
-    x = (torch.rand(n, 1, size, size, generator=g) * 80).to(torch.uint8)
-    for c in range(3):
-        x[y == c, :, :, 4 * c:4 * c + 4] = 230
-    k = n * 9 // 10
-    return ImageData("small", x[:k].contiguous(), x[k:].contiguous(), y[:k], y[k:], ["a", "b", "c"])
-
-
-def trained_run(data, beta=1.0, name="t") -> Run:
-    config = RunConfig(data=DataConfig(dataset=data.name), model=ModelConfig(latent_dim=4, hidden=[32]),
-                       train=TrainConfig(epochs=1, batch_size=32, beta=beta))
-    trainer = Trainer(config, data)
-    trainer.train()
-    return Run(config=config, model=trainer.model, history=trainer.history, class_names=data.class_names, name=name)
 
 
 @pytest.fixture

@@ -7,23 +7,12 @@ from PySide6.QtWidgets import QFileDialog
 
 from vae_studio.core import training
 from vae_studio.core.checkpoint import load_run
-from vae_studio.core.data import ImageData
 from vae_studio.ui.session import Session
 from vae_studio.ui.training_panel import BETA_SLIDER, TrainingPanel, beta_to_slider, slider_to_beta
 
+from .helpers import small_data
+
 TIMEOUT = 20000
-
-
-def small_data(n=300, size=16, labelled=True, seed=0) -> ImageData:
-    g = torch.Generator().manual_seed(seed)
-    y = torch.randint(0, 3, (n,), generator=g)
-    x = (torch.rand(n, 1, size, size, generator=g) * 80).to(torch.uint8)
-    for c in range(3):
-        x[y == c, :, :, 4 * c:4 * c + 4] = 230
-    k = n * 9 // 10
-    if not labelled:
-        return ImageData("unlabelled", x[:k].contiguous(), x[k:].contiguous())
-    return ImageData("small", x[:k].contiguous(), x[k:].contiguous(), y[:k], y[k:], ["a", "b", "c"])
 
 
 @pytest.fixture
