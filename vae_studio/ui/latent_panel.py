@@ -490,7 +490,7 @@ class LatentPanel(QWidget):
         self.scatter.enableAutoRange()
         self._show_picked()
         self._on_projection_changed(self.projection.currentIndex())
-        self._probe_vector_changed()  # the traversal follows a moment later: Start stays snappy
+        self._probe_vector_changed(immediate_traversal=True)
         if run.history.status == "running" and not run.history.epochs and not self.live.isChecked():
             # a run just started: its random initial weights have nothing to show yet
             self.status.setText(f"{run.name} is training: its scatter appears when it ends "
