@@ -91,6 +91,15 @@ class FlowLayout(QLayout):
         return y + line_h - rect.y() + m.bottom()
 
 
+def hint_label(text: str, tooltip: str = "") -> QLabel:
+    """A grey, wrapping line that explains the controls next to it (the whole story in its tooltip)."""
+    label = QLabel(text)
+    label.setToolTip(tooltip)
+    label.setStyleSheet("color: gray")
+    label.setWordWrap(True)
+    return label
+
+
 def labelled(text: str, widget: QWidget, tooltip: str | None = None) -> QWidget:
     """``text`` and ``widget`` side by side in one widget (so that a flow layout keeps them together)."""
     box = QWidget()

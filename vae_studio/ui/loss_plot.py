@@ -13,7 +13,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
+
+from .compact import hint_label
 
 METRICS = ("total", "recon", "kl")
 TITLES = {"total": "Total loss", "recon": "Reconstruction", "kl": "KL divergence"}
@@ -188,11 +190,9 @@ class LossPlot(QWidget):
         self.show_raw.setToolTip("Draw every step's loss faintly behind the smoothed line")
         self.show_raw.setChecked(True)
         self.show_raw.toggled.connect(self._set_raw_visible)
-        hint = QLabel("nats/image · lines: steps (smoothed) · dots: test split")
-        hint.setToolTip("Lines: the loss of each training step, smoothed (raw steps faint behind). Dots: the "
-                        "loss on the test split at the end of each epoch.")
-        hint.setStyleSheet("color: gray")
-        hint.setWordWrap(True)
+        hint = hint_label("nats/image · lines: steps (smoothed) · dots: test split",
+                          "Lines: the loss of each training step, smoothed (raw steps faint behind). Dots: the "
+                          "loss on the test split at the end of each epoch.")
         top = QHBoxLayout()
         top.addWidget(hint, 1)
         top.addWidget(self.show_raw)

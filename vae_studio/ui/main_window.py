@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFileDialog
 from .. import __version__
 from ..core.config import DataConfig
 from ..workers.data_worker import DataLoader
-from .runs_list import save_run_dialog, suggest_name
+from .runs_list import default_runs_dir, save_run_dialog, suggest_name
 from .training_panel import TrainingPanel, fill_device_combo
 
 MAX_RECENT = 8
@@ -475,9 +475,7 @@ class MainWindow(QMainWindow):
             return True
         if answer != QMessageBox.StandardButton.Save:
             return False
-        from .runs_list import _default_dir
-
-        parent = QFileDialog.getExistingDirectory(self, "Save the unsaved runs into", _default_dir())
+        parent = QFileDialog.getExistingDirectory(self, "Save the unsaved runs into", default_runs_dir())
         if not parent:
             return False
         self.training.shutdown()  # a run still training stops and keeps its weights, then is saved too

@@ -9,6 +9,8 @@ from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QMessageBox,
                                QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
+from .compact import hint_label
+
 COLUMNS = ("Run", "Status", "Model", "Arch", "z", "β", "γ", "Recon", "Epochs", "Test loss", "−ELBO")
 TOOLTIPS = {
     "Model": "VAE or CVAE (conditional VAE)",
@@ -35,7 +37,7 @@ def suggest_name(run) -> str:
             f"-{c.train.recon}").replace("/", "_")
 
 
-def _default_dir() -> str:
+def default_runs_dir() -> str:
     last = QSettings().value("runs/lastDir", "", type=str)
     if last and Path(last).is_dir():
         return last
@@ -49,7 +51,7 @@ def save_run_dialog(parent, run) -> Path | None:
         QMessageBox.information(parent, "Save run", f"{run.name} is still training. Stop it or let it finish "
                                 "before saving it.")
         return None
-    start = str(Path(_default_dir()) / suggest_name(run))
+    start = str(Path(default_runs_dir()) / suggest_name(run))
     path, _ = QFileDialog.getSaveFileName(parent, f"Save {run.name} as a run folder", start,
                                           options=QFileDialog.Option.DontConfirmOverwrite)
     if not path:
@@ -118,11 +120,9 @@ class RunsList(QWidget):
         self.remove_button = QPushButton("Remove")
         self.remove_button.setToolTip("Remove the selected runs from this session (their saved folders stay)")
         self.remove_button.clicked.connect(self._remove_selected)
-        hint = QLabel("Ctrl/Shift-click: overlay several runs' curves")
-        hint.setToolTip("Select several runs (Ctrl- or Shift-click) to overlay their curves; the current row is "
-                        "the run the other panels show")
-        hint.setStyleSheet("color: gray")
-        hint.setWordWrap(True)
+        hint = hint_label("Ctrl/Shift-click: overlay several runs' curves",
+                          "Select several runs (Ctrl- or Shift-click) to overlay their curves; the current row is "
+                          "the run the other panels show")
         buttons = QHBoxLayout()
         buttons.addWidget(hint, 1)
         buttons.addWidget(self.save_button)

@@ -679,18 +679,16 @@ class TrainingPanel(QWidget):
 
     @Slot()
     def _on_paused(self) -> None:
-        job = self._job()
-        if job is self._active and job is not None:
-            self._set_state("paused")
-            if job.run is not None:
-                self.runs.update_run(job.run)
-            self._update_controls()
+        self._on_pause_toggled("paused")
 
     @Slot()
     def _on_resumed(self) -> None:
+        self._on_pause_toggled("training")
+
+    def _on_pause_toggled(self, state: str) -> None:
         job = self._job()
         if job is self._active and job is not None:
-            self._set_state("training")
+            self._set_state(state)
             if job.run is not None:
                 self.runs.update_run(job.run)
             self._update_controls()
