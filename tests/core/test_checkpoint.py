@@ -115,3 +115,30 @@ def test_a_zip_that_is_not_a_torch_file_is_still_refused(tmp_path):
     (tmp_path / "thing.zip").write_bytes(buf.getvalue())
     with pytest.raises(CheckpointError):
         load_run(tmp_path / "thing.zip")
+
+
+def _header_low_byte(folder):
+    return (folder / "model.safetensors").read_bytes()[0]
+
+
+@pytest.mark.parametrize("arch, kind, channels", [("conv", "vae", 1), ("conv", "cvae", 3), ("mlp", "vae", 1)])
+def test_every_size_of_model_saved_reopens_including_headers_whose_length_starts_with_0x80(
+        tmp_path, arch, kind, channels):
+    """A safetensors header length whose low byte is 0x80 (a pickle's first byte) once made saved runs unopenable."""
+    seen_0x80 = False
+    for fc in range(16, 65, 4):
+        c = RunConfig()
+        c.model.arch, c.model.kind, c.model.channels, c.model.image_size = arch, kind, channels, 32
+        c.model.hidden, c.model.latent_dim = [fc], 2 + fc % 7
+        c.model.num_classes = 10 if kind == "cvae" else 0
+        torch.manual_seed(fc)
+        from vae_studio.core.models import build_model
+        run = Run(config=c, model=build_model(c.model), name=f"fc{fc}")
+        folder = save_run(run, tmp_path / f"{arch}-{kind}-{fc}")
+        seen_0x80 |= _header_low_byte(folder) == 0x80
+        loaded = load_run(folder)  # the folder, and the weights file itself, both reopen
+        load_run(folder / "model.safetensors")
+        for k, v in run.model.state_dict().items():
+            assert torch.equal(loaded.model.state_dict()[k], v), k
+    if arch == "conv" and kind == "vae":
+        assert seen_0x80, "the sweep no longer covers a header length with low byte 0x80"

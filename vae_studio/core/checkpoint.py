@@ -76,22 +76,59 @@ def save_run(run: Run, folder: str | Path) -> Path:
     return folder
 
 
-def _is_pickle(path: Path) -> bool:
-    """A raw pickle, or torch.save's zip holding one. Only looks at bytes and zip names; loads nothing."""
-    with open(path, "rb") as f:
-        head = f.read(2)
-    if head[:1] == b"\x80":
+def _safetensors_header(raw: bytes) -> dict | None:
+    """The parsed header if ``raw`` is laid out as a safetensors file, else None.
+
+    A safetensors file starts with the header's length as a little-endian u64, then that many bytes of
+    JSON object. The format is recognised by parsing this, never by a first byte: the low byte of the
+    length can be anything, ``0x80`` (a pickle's first byte) included.
+    """
+    if len(raw) < 10:
+        return None
+    n = int.from_bytes(raw[:8], "little")
+    if n < 2 or 8 + n > len(raw) or raw[8:9] != b"{":
+        return None
+    try:
+        header = json.loads(raw[8:8 + n])
+    except (ValueError, RecursionError):
+        return None
+    return header if isinstance(header, dict) else None
+
+
+def _looks_pickled(path: Path, head: bytes) -> bool:
+    """A raw pickle (protocol 2+), or torch.save's zip holding one. Only looks at bytes and zip names.
+
+    Asked only of files that are not valid safetensors, so a safetensors header length ending in 0x80
+    is never mistaken for a pickle.
+    """
+    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
         return True
-    if head == b"PK" and zipfile.is_zipfile(path):
+    if head[:2] == b"PK" and zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as z:
             return any(n.endswith(".pkl") for n in z.namelist())
     return False
 
 
+def _pickle_error(path: Path) -> CheckpointError:
+    return CheckpointError(f"{path} is a pickled file (such as a torch.save .pt); VAE Studio never loads "
+                           "pickles (they can run code). Open a run folder saved by VAE Studio.")
+
+
+def _read_prefix(path: Path, cap: int = 100 << 20) -> bytes:
+    """Enough of a file to hold its safetensors header (8-byte length + header, at most ``cap``), no more."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+        n = int.from_bytes(head, "little") if len(head) == 8 else 0
+        return head + f.read(min(n, cap))
+
+
 def _refuse_pickle(path: Path) -> None:
-    if path.is_file() and _is_pickle(path):
-        raise CheckpointError(f"{path} is a pickled file (such as a torch.save .pt); VAE Studio never loads "
-                              "pickles (they can run code). Open a run folder saved by VAE Studio.")
+    """Refuse a file the user named that is a pickle rather than one of a run folder's files."""
+    if not path.is_file():
+        return
+    prefix = _read_prefix(path)
+    if _safetensors_header(prefix) is None and _looks_pickled(path, prefix[:2]):
+        raise _pickle_error(path)
 
 
 def _read_json(path: Path, what: str) -> dict:
@@ -107,11 +144,7 @@ def _read_json(path: Path, what: str) -> dict:
 
 
 def _safetensors_metadata(raw: bytes) -> dict:
-    n = int.from_bytes(raw[:8], "little")
-    try:
-        meta = json.loads(raw[8:8 + n]).get("__metadata__") or {}
-    except (ValueError, AttributeError):
-        return {}
+    meta = (_safetensors_header(raw) or {}).get("__metadata__") or {}
     return meta if isinstance(meta, dict) else {}
 
 
@@ -140,8 +173,11 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> Run:
     weights = path / WEIGHTS_FILE
     if not weights.is_file():
         raise CheckpointError(f"{path} is not complete: {WEIGHTS_FILE} is missing")
-    _refuse_pickle(weights)
     raw = weights.read_bytes()
+    if _safetensors_header(raw) is None:
+        if _looks_pickled(weights, raw[:2]):
+            raise _pickle_error(weights)
+        raise CheckpointError(f"{weights} is damaged or not a safetensors file (its header does not parse)")
     try:
         tensors = st_load(raw)
     except (SafetensorError, ValueError, RuntimeError) as e:
