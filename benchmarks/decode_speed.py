@@ -66,8 +66,8 @@ def make_run(arch: str, hidden: list[int]) -> Run:
 
 
 def bench_device(app, dev: str, repeats: int) -> None:
-    from vae_studio.ui.sampling_panel import SamplingPanel
-    from vae_studio.ui.session import Session
+    from vae_studio.ui.sampling.panel import SamplingPanel
+    from vae_studio.app.workspace import Session
 
     g = torch.Generator().manual_seed(0)
     data = ImageData("bench", torch.randint(0, 256, (64, 1, 28, 28), dtype=torch.uint8, generator=g),
@@ -129,7 +129,7 @@ def main() -> None:
     if a.threads > 0:
         torch.set_num_threads(a.threads)
     else:
-        from vae_studio.ui.session import torch_threads_for_gui
+        from vae_studio.app.workspace import torch_threads_for_gui
 
         torch_threads_for_gui()
     devices = a.devices.split(",") if a.devices else ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])

@@ -68,8 +68,8 @@ def main() -> None:
     from vae_studio.core.data import ImageData
     from vae_studio.core.latent import decode, to_uint8
     from vae_studio.core.training import Trainer
-    from vae_studio.ui.latent_panel import LatentPanel
-    from vae_studio.ui.session import Session, torch_threads_for_gui
+    from vae_studio.ui.latent.panel import LatentPanel
+    from vae_studio.app.workspace import Session, torch_threads_for_gui
 
     app = QApplication.instance() or QApplication([])
     if args.threads:

@@ -27,10 +27,21 @@ def test_core_and_headless_cli_load_no_qt():
     assert _loaded(extra, {"PySide6", "shiboken6", "pyqtgraph"}) == ""
 
 
-def test_workers_load_no_widgets():
-    extra = "import vae_studio.workers, pkgutil\n" \
-            "for m in pkgutil.iter_modules(vae_studio.workers.__path__):\n" \
-            "    importlib.import_module('vae_studio.workers.' + m.name)\n" \
+def test_app_and_workers_load_no_widgets():
+    extra = "import vae_studio.workers, vae_studio.app, pkgutil\n" \
+            "for pkg in (vae_studio.workers, vae_studio.app):\n" \
+            "    for m in pkgutil.iter_modules(pkg.__path__):\n" \
+            "        importlib.import_module(pkg.__name__ + '.' + m.name)\n" \
             "bad_widgets = [m for m in sys.modules if m in ('PySide6.QtWidgets', 'PySide6.QtGui')]\n" \
             "assert not bad_widgets, bad_widgets"
     assert _loaded(extra, {"pyqtgraph"}) == ""
+
+
+def test_import_contracts_hold():
+    """The contracts in pyproject.toml's [tool.importlinter]: layers, Qt-free core, independent panels."""
+    from pathlib import Path
+
+    from importlinter import cli
+
+    root = Path(__file__).resolve().parents[1]
+    assert cli.lint_imports(config_filename=str(root / "pyproject.toml"), no_cache=True) == cli.EXIT_STATUS_SUCCESS

@@ -27,8 +27,8 @@ def make_run(arch: str) -> Run:
 
 @pytest.fixture
 def panel(qtbot):
-    from vae_studio.ui.sampling_panel import SamplingPanel
-    from vae_studio.ui.session import Session
+    from vae_studio.ui.sampling.panel import SamplingPanel
+    from vae_studio.app.workspace import Session
 
     session = Session()
     p = SamplingPanel(session)

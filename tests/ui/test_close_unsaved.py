@@ -5,7 +5,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from vae_studio.core.checkpoint import load_run
 from vae_studio.ui.main_window import MainWindow
-from vae_studio.ui.session import Session
+from vae_studio.app.workspace import Session
 
 from .helpers import small_data, trained_run
 

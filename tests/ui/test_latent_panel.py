@@ -16,9 +16,9 @@ from vae_studio.core.checkpoint import Run
 from vae_studio.core.config import RunConfig
 from vae_studio.core.latent import decode, encode_dataset, to_uint8
 from vae_studio.core.training import Trainer
-from vae_studio.ui.latent_panel import EMPTY_TEXT, LatentPanel
-from vae_studio.ui.session import Session
-from vae_studio.ui.traversal_view import INACTIVE_KL
+from vae_studio.ui.latent.panel import EMPTY_TEXT, LatentPanel
+from vae_studio.app.workspace import Session
+from vae_studio.ui.latent.traversal import INACTIVE_KL
 from vae_studio.workers.encode_worker import start_encode_thread, stop_encode_thread
 
 SIZE = 16
@@ -214,8 +214,8 @@ def test_clicking_a_data_point_anchors_the_probe_at_its_mean(make_panel, qtbot, 
 
 
 def test_many_points_are_drawn_in_chunks_and_all_arrive(qtbot, monkeypatch):
-    from vae_studio.ui import latent_scatter
-    from vae_studio.ui.latent_scatter import LatentScatter
+    from vae_studio.ui.latent import scatter as latent_scatter
+    from vae_studio.ui.latent.scatter import LatentScatter
 
     monkeypatch.setattr(latent_scatter, "CHUNK_POINTS", 50)
     plot = LatentScatter()

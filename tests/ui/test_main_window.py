@@ -11,7 +11,7 @@ from vae_studio.core.checkpoint import Run, save_run
 from vae_studio.core.config import DataConfig, ModelConfig, RunConfig
 from vae_studio.core.models import build_model
 from vae_studio.ui.main_window import MainWindow, same_data
-from vae_studio.ui.session import Session
+from vae_studio.app.workspace import Session
 
 from .helpers import small_data, trained_run
 

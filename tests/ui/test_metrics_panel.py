@@ -6,8 +6,8 @@ import pytest
 from vae_studio.core.checkpoint import Run
 from vae_studio.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vae_studio.core.training import Trainer
-from vae_studio.ui.metrics_panel import EMPTY_TEXT, MetricsPanel, axis_span
-from vae_studio.ui.session import Session
+from vae_studio.ui.metrics.panel import EMPTY_TEXT, MetricsPanel, axis_span
+from vae_studio.app.workspace import Session
 
 from tests.core.helpers import toy_data
 from tests.core.test_metrics import factor_data

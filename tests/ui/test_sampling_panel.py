@@ -14,8 +14,8 @@ from vae_studio.core.checkpoint import Run
 from vae_studio.core.config import RunConfig
 from vae_studio.core.latent import decode, encode_dataset, lerp, prior_latents, sample_prior, slerp
 from vae_studio.core.training import Trainer
-from vae_studio.ui.sampling_panel import EMPTY_TEXT, SYNC_LIMIT, SamplingPanel
-from vae_studio.ui.session import Session
+from vae_studio.ui.sampling.panel import EMPTY_TEXT, SYNC_LIMIT, SamplingPanel
+from vae_studio.app.workspace import Session
 from vae_studio.workers.decode_worker import DecodeRequest, DecodeService
 
 SIZE = 16

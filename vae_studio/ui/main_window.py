@@ -3,7 +3,7 @@
 Start-up is staged so the window shows before torch is imported: the window and the training panel's
 controls need only Qt; a :class:`~vae_studio.workers.data_worker.DataLoader` imports torch and loads the
 built-in sprites in the background, then :meth:`MainWindow.attach` creates the session and the panels that
-need it. Tests pass a ready :class:`~vae_studio.ui.session.Session` (and their own small data set).
+need it. Tests pass a ready :class:`~vae_studio.app.workspace.Session` (and their own small data set).
 """
 from __future__ import annotations
 
@@ -21,13 +21,13 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFileDialog
 from .. import __version__
 from ..core.config import DataConfig
 from ..workers.data_worker import DataLoader
-from .runs_list import default_runs_dir, save_run_dialog, suggest_name
-from .training_panel import TrainingPanel, fill_device_combo
+from .training.runs_list import default_runs_dir, save_run_dialog, suggest_name
+from .training.panel import TrainingPanel, fill_device_combo
 
 MAX_RECENT = 8
-PANEL_MODULES = ("vae_studio.ui.session", "vae_studio.ui.latent_panel", "vae_studio.ui.sampling_panel",
-                 "vae_studio.ui.metrics_panel")
-# key -> (dock title, class in vae_studio.ui.<key>_panel, what the user calls it)
+PANEL_MODULES = ("vae_studio.app.workspace", "vae_studio.ui.latent.panel", "vae_studio.ui.sampling.panel",
+                 "vae_studio.ui.metrics.panel")
+# key -> (dock title, class in vae_studio.ui.<key>.panel, what the user calls it)
 SESSION_PANELS = {"latent": ("Latent explorer", "LatentPanel", "latent explorer"),
                   "sampling": ("Sampling and interpolation", "SamplingPanel", "sampling panel"),
                   "metrics": ("Metrics", "MetricsPanel", "metrics panel")}
@@ -178,7 +178,7 @@ class MainWindow(QMainWindow):
         self.versions = dict(versions)
         if self.session is not None:
             return
-        from .session import Session, torch_threads_for_gui
+        from ..app.workspace import Session, torch_threads_for_gui
 
         torch_threads_for_gui()
         self.attach(Session(self))
@@ -223,9 +223,9 @@ class MainWindow(QMainWindow):
         return self.panels.get("metrics")
 
     def _make_panel(self, key: str, cls_name: str, what: str):
-        """Build the panel class ``cls_name`` of ``vae_studio.ui.<key>_panel``; a panel that fails to build shows why instead."""
+        """Build the panel class ``cls_name`` of ``vae_studio.ui.<key>.panel``; a panel that fails to build shows why instead."""
         try:
-            module = __import__(f"vae_studio.ui.{key}_panel", fromlist=[cls_name])
+            module = __import__(f"vae_studio.ui.{key}.panel", fromlist=[cls_name])
             panel = getattr(module, cls_name)(self.session)
         except Exception as e:  # noqa: BLE001 - one broken panel must not take the window down
             traceback.print_exc()

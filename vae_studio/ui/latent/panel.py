@@ -19,12 +19,12 @@ from PySide6.QtCore import QCoreApplication, Qt, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton,
                                QSplitter, QStackedLayout, QVBoxLayout, QWidget)
 
-from ..core.latent import PCA, decode, fit_pca, to_uint8
-from ..workers.encode_worker import EncodeWorker, start_encode_thread, stop_encode_thread
-from .compact import ElidedComboBox, ElidedLabel, FlowLayout, labelled, row_widget
-from .latent_image import ImagePane
-from .latent_scatter import LatentScatter
-from .traversal_view import TraversalView
+from ...core.latent import PCA, decode, fit_pca, to_uint8
+from ...workers.encode_worker import EncodeWorker, start_encode_thread, stop_encode_thread
+from ..widgets.compact import ElidedComboBox, ElidedLabel, FlowLayout, labelled, row_widget
+from ..widgets.image_pane import ImagePane
+from .scatter import LatentScatter
+from .traversal import TraversalView
 
 EMPTY_TEXT = "Train a model or open a run to explore its latent space"
 DIMS, PCA_MODE = "dims", "pca"

@@ -7,11 +7,11 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QCheckBox, QGridLayout, QGroupBox, QLabel, QPushButton, QVBoxLayout
 
-from ..core.image_input import ImageInputError, load_image, posterior_mean
-from ..core.latent import decode, to_uint8
-from .compact import FlowLayout
-from .sampling_files import ask_open_image
-from .sampling_interp import frame_pixmap
+from ...core.image_input import ImageInputError, load_image, posterior_mean
+from ...core.latent import decode, to_uint8
+from ..widgets.compact import FlowLayout
+from ..widgets.file_dialogs import ask_open_image
+from .interpolation import frame_pixmap
 
 VIEW_SIZE = 112
 

@@ -20,10 +20,10 @@ from PySide6.QtCore import QEvent, QRectF, QSettings, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFileDialog, QFrame, QLabel, QMessageBox,
                                QPushButton, QScrollArea, QSpinBox, QVBoxLayout, QWidget)
 
-from ..core.export import grid_array, save_gif, save_grid_png
-from ..core.latent import decode, dims_by_kl, to_uint8, traverse
-from .compact import FlowLayout, labelled
-from .latent_image import RGB32ImageItem
+from ...core.export import grid_array, save_gif, save_grid_png
+from ...core.latent import decode, dims_by_kl, to_uint8, traverse
+from ..widgets.compact import FlowLayout, labelled
+from ..widgets.image_pane import RGB32ImageItem
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 

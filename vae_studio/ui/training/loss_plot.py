@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
-from .compact import hint_label
+from ..widgets.compact import hint_label
 
 METRICS = ("total", "recon", "kl")
 TITLES = {"total": "Total loss", "recon": "Reconstruction", "kl": "KL divergence"}

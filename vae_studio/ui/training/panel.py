@@ -15,8 +15,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
                                QHBoxLayout, QLabel, QLineEdit, QMessageBox, QProgressBar, QPushButton,
                                QScrollArea, QSlider, QSpinBox, QSplitter, QVBoxLayout, QWidget)
 
-from ..core.config import ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig
-from .compact import ElidedComboBox
+from ...core.config import ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig
+from ..widgets.compact import ElidedComboBox
 from .loss_plot import LossPlot, run_colour
 from .runs_list import RunsList
 
@@ -319,7 +319,7 @@ class TrainingPanel(QWidget):
         if self.session is session:
             return
         self.session = session
-        from ..core.devices import list_devices
+        from ...core.devices import list_devices
 
         fill_device_combo(self.device, list_devices(), self.device.currentData())
         self._fill_datasets()
@@ -340,7 +340,7 @@ class TrainingPanel(QWidget):
         self._update_controls()
 
     def _fill_datasets(self) -> None:
-        from ..core.data import list_datasets
+        from ...core.data import list_datasets
 
         current = self.dataset.currentData()
         extra = [(self.dataset.itemText(i), self.dataset.itemData(i)) for i in range(self.dataset.count())
@@ -599,7 +599,7 @@ class TrainingPanel(QWidget):
         if why:
             self.validation.setText(why)
             return
-        from ..workers.training_worker import TrainingJob
+        from ...workers.training_worker import TrainingJob
 
         config = RunConfig.from_dict(self.current_config().to_dict())
         job = TrainingJob(config, self.session.data)
@@ -639,7 +639,7 @@ class TrainingPanel(QWidget):
         job = self._job()
         if job is None:
             return
-        from ..core.checkpoint import Run
+        from ...core.checkpoint import Run
 
         self._run_counter += 1
         data = self.session.data

@@ -13,14 +13,14 @@ from PySide6.QtCore import QCoreApplication, Qt, Slot
 from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFrame, QGroupBox, QHBoxLayout, QLabel, QPushButton,
                                QScrollArea, QSpinBox, QSplitter, QStackedWidget, QVBoxLayout, QWidget)
 
-from ..core.export import save_grid_png
-from ..core.latent import prior_latents
-from ..workers.decode_worker import DecodeRequest, DecodeService, decode_latents, grid_image
-from .compact import ElidedComboBox, FlowLayout, labelled
-from .sampling_files import ask_save_path
-from .sampling_grid import ImageGridView
-from .sampling_interp import InterpolationBox
-from .sampling_user_image import UserImageBox
+from ...core.export import save_grid_png
+from ...core.latent import prior_latents
+from ...workers.decode_worker import DecodeRequest, DecodeService, decode_latents, grid_image
+from ..widgets.compact import ElidedComboBox, FlowLayout, labelled
+from ..widgets.file_dialogs import ask_save_path
+from .grid import ImageGridView
+from .interpolation import InterpolationBox
+from .user_image import UserImageBox
 
 SYNC_LIMIT = 256  # grids up to this many images decode on the GUI thread (a few ms); larger ones in a worker
 GRID_SIDES = (4, 6, 8, 10, 12, 16, 24, 32)

@@ -18,8 +18,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QGroupBox, QHBoxLay
                                QPushButton, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout,
                                QWidget)
 
-from ..core.metrics import check_compatible
-from ..workers.metrics_worker import MetricsRequest, MetricsWorker, start_metrics_thread
+from ...core.metrics import check_compatible
+from ...workers.metrics_worker import MetricsRequest, MetricsWorker, start_metrics_thread
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 

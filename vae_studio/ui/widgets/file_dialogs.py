@@ -6,7 +6,7 @@ import os
 from PySide6.QtCore import QCoreApplication, QSettings
 from PySide6.QtWidgets import QFileDialog, QWidget
 
-from ..core.image_input import IMAGE_SUFFIXES
+from ...core.image_input import IMAGE_SUFFIXES
 
 LAST_FOLDER_KEY = "sampling/lastFolder"
 IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ");;All files (*)"

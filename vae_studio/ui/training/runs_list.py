@@ -9,7 +9,7 @@ from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QMessageBox,
                                QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
-from .compact import hint_label
+from ..widgets.compact import hint_label
 
 COLUMNS = ("Run", "Status", "Model", "Arch", "z", "β", "γ", "Recon", "Epochs", "Test loss", "−ELBO")
 TOOLTIPS = {
@@ -68,7 +68,7 @@ def save_run_dialog(parent, run) -> Path | None:
         answer = QMessageBox.question(parent, "Save run", f"Replace the run saved in {folder}?")
         if answer != QMessageBox.StandardButton.Yes:
             return None
-    from ..core.checkpoint import save_run
+    from ...core.checkpoint import save_run
 
     try:
         save_run(run, folder)

@@ -9,13 +9,13 @@ from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QVBoxLayout
 
-from ..core.export import save_gif, save_grid_png
-from ..core.latent import lerp, slerp, to_uint8
-from ..workers.decode_worker import decode_latents, grid_image
-from .compact import ElidedComboBox, FlowLayout, labelled
-from .sampling_endpoints import EndpointError, EndpointPicker
-from .sampling_files import ask_folder, ask_save_path
-from .sampling_grid import ImageGridView
+from ...core.export import save_gif, save_grid_png
+from ...core.latent import lerp, slerp, to_uint8
+from ...workers.decode_worker import decode_latents, grid_image
+from ..widgets.compact import ElidedComboBox, FlowLayout, labelled
+from .endpoints import EndpointError, EndpointPicker
+from ..widgets.file_dialogs import ask_folder, ask_save_path
+from .grid import ImageGridView
 
 ANIM_SIZE = 144  # pixels of the animation view
 GIF_MIN_SIZE = 128  # GIF frames are enlarged (nearest neighbour) to at least this many pixels

@@ -7,10 +7,10 @@ import numpy as np
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QStackedWidget, QWidget
 
-from ..core.image_input import ImageInputError, load_image, posterior_mean
-from ..core.latent import encode_dataset
-from .compact import ElidedComboBox, ElidedLabel, row_widget
-from .sampling_files import ask_open_image
+from ...core.image_input import ImageInputError, load_image, posterior_mean
+from ...core.latent import encode_dataset
+from ..widgets.compact import ElidedComboBox, ElidedLabel, row_widget
+from ..widgets.file_dialogs import ask_open_image
 
 SOURCES = (
     ("test", "Test image", "A test-split image, encoded by the model (its posterior mean)"),

@@ -7,7 +7,7 @@ from PySide6.QtCore import QRectF, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QVBoxLayout, QWidget
 
-from ..workers.decode_worker import GRID_PADDING, cell_at
+from ...workers.decode_worker import GRID_PADDING, cell_at
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
