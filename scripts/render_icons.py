@@ -1,7 +1,8 @@
 """Render the application icon (resources/vae-studio.svg) to PNGs at the usual sizes.
 
 Usage: ``python scripts/render_icons.py`` writes ``resources/icons/vae-studio-<size>.png`` for each size in
-:data:`SIZES`. Rerun it after editing the SVG; the output is deterministic (same bytes on the same Qt).
+``vae_studio.resource_paths.ICON_SIZES``. Rerun it after editing the SVG; the output is deterministic
+(same bytes on the same Qt).
 """
 from __future__ import annotations
 
@@ -10,13 +11,16 @@ import sys
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # the checkout's vae_studio, whether or not it is installed
 
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QGuiApplication, QImage, QPainter  # noqa: E402
 from PySide6.QtSvg import QSvgRenderer  # noqa: E402
 
-SIZES = (16, 32, 48, 64, 128, 256)
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+from vae_studio.resource_paths import ICON_SIZES  # noqa: E402
+
+RESOURCES = REPO / "resources"
 
 
 def render(svg: Path, size: int) -> QImage:
@@ -38,7 +42,7 @@ def main() -> int:
     svg = RESOURCES / "vae-studio.svg"
     out = RESOURCES / "icons"
     out.mkdir(exist_ok=True)
-    for size in SIZES:
+    for size in ICON_SIZES:
         path = out / f"vae-studio-{size}.png"
         if not render(svg, size).save(str(path), "PNG"):
             raise SystemExit(f"error: could not write {path}")
