@@ -4,7 +4,6 @@ import configparser
 import shutil
 import subprocess
 import sys
-import tomllib
 import zipfile
 from pathlib import Path
 
@@ -108,6 +107,7 @@ def test_desktop_entry_launches_the_installed_command_with_the_icon():
     entry.optionxform = str
     entry.read(resource_paths.desktop_entry_path(), encoding="utf-8")
     d = entry["Desktop Entry"]
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
     assert d["Type"] == "Application" and d["Name"] == "VAE Studio"
     assert d["Exec"] in scripts
@@ -130,3 +130,20 @@ def test_demo_run_opens_and_reconstructs_sprites():
     assert err < 0.3 * err_mean_image  # a trained model, not the mean sprite
     active = np.asarray(run.history.epochs[-1]["test_kl_per_dim"]) > 0.1
     assert 3 <= active.sum() < 10  # beta > 1: some dimensions used, some switched off
+
+
+def test_application_and_its_windows_carry_the_icon_and_desktop_entry(qapp, qtbot):
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QWidget
+
+    from vae_studio.ui.app import setup_application
+
+    app = setup_application([])
+    assert app is qapp
+    assert not app.windowIcon().isNull()
+    sizes = {(s.width(), s.height()) for s in app.windowIcon().availableSizes()}
+    assert sizes == {(s, s) for s in resource_paths.ICON_SIZES}
+    window = QWidget()
+    qtbot.addWidget(window)
+    assert not window.windowIcon().isNull()  # a top-level window without its own icon uses the app's
+    assert QGuiApplication.desktopFileName() == "vae-studio"
