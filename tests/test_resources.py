@@ -25,7 +25,7 @@ def _source_packages() -> set[str]:
 
 
 def _required_resource_files() -> set[str]:
-    names = {"vae-studio.svg", "vae-studio.desktop"}
+    names = {"vae-studio.svg", "vae-studio.desktop", "help.html"}
     names |= {f"icons/vae-studio-{s}.png" for s in resource_paths.ICON_SIZES}
     names |= {f"demo-run/{p.name}" for p in (REPO / "resources" / "demo-run").iterdir() if p.is_file()}
     return names
@@ -75,7 +75,7 @@ def test_wheel_ships_every_package_and_the_resources_and_finds_them_installed(so
         f"import sys; sys.path.insert(0, {str(site)!r})\n"
         "from vae_studio import resource_paths as r\n"
         "for p in (r.resources_dir(), r.icon_path(16), r.svg_icon_path(), r.desktop_entry_path(),\n"
-        "          r.demo_run_path() / 'model.safetensors'):\n"
+        "          r.help_page_path(), r.demo_run_path() / 'model.safetensors'):\n"
         "    assert p.exists(), p\n"
         "    print(p)\n", cwd=tmp_path)
     assert out.splitlines()[0] == str(site / PACKAGE)
