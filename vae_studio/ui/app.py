@@ -27,16 +27,31 @@ def seconds_since_process_start() -> float:
         return time.perf_counter() - _T0
 
 
-def run_app(argv: list[str] | None = None) -> int:
-    from PySide6.QtCore import QCoreApplication, QTimer
+def setup_application(argv: list[str] | None = None):
+    """The QApplication (created if there is none) with its names, icon and desktop entry set."""
+    from PySide6.QtCore import QCoreApplication
+    from PySide6.QtGui import QGuiApplication, QIcon
     from PySide6.QtWidgets import QApplication
 
     from .. import __version__
+    from ..resource_paths import desktop_entry_path, icon_paths
 
     QCoreApplication.setOrganizationName(ORGANISATION)
     QCoreApplication.setApplicationName(APPLICATION)
     QCoreApplication.setApplicationVersion(__version__)
     app = QApplication.instance() or QApplication(list(argv or sys.argv[:1]))
+    icon = QIcon()
+    for path in icon_paths():
+        icon.addFile(str(path))
+    app.setWindowIcon(icon)
+    QGuiApplication.setDesktopFileName(desktop_entry_path().stem)  # lets a taskbar find the entry's icon
+    return app
+
+
+def run_app(argv: list[str] | None = None) -> int:
+    from PySide6.QtCore import QTimer
+
+    app = setup_application(argv)
 
     from .main_window import MainWindow, configure_pyqtgraph
 
