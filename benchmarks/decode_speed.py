@@ -13,7 +13,7 @@ CUDA when torch finds it) the median over ``--repeats`` runs, after warm-up, of:
 * ``32x32 worker``: a 1,024-image grid from the request to the picture shown, decoded in the background
   thread (``DecodeWorker``) while the GUI stays free.
 
-The CPU uses as many torch threads as the GUI does (``session.torch_threads_for_gui``: one core is left
+The CPU uses as many torch threads as the GUI does (``workspace.torch_threads_for_gui``: one core is left
 for the GUI on machines with up to four cores) unless ``--threads`` says otherwise.
 
     python benchmarks/decode_speed.py [--repeats 20] [--devices cpu,cuda] [--threads N]
@@ -67,7 +67,7 @@ def make_run(arch: str, hidden: list[int]) -> Run:
 
 def bench_device(app, dev: str, repeats: int) -> None:
     from vae_studio.ui.sampling.panel import SamplingPanel
-    from vae_studio.app.workspace import Session
+    from vae_studio.app.workspace import Workspace
 
     g = torch.Generator().manual_seed(0)
     data = ImageData("bench", torch.randint(0, 256, (64, 1, 28, 28), dtype=torch.uint8, generator=g),
@@ -76,15 +76,15 @@ def bench_device(app, dev: str, repeats: int) -> None:
     print(f"  {'model':20s} {'decode 8x8':>11s} {'panel 8x8':>10s} {'decode interp':>14s} {'panel interp':>13s} "
           f"{'32x32 worker':>13s}   (ms, median of {repeats})")
     for title, (arch, hidden) in MODELS.items():
-        session = Session()
-        session.set_decode_device(dev)
-        panel = SamplingPanel(session)
+        workspace = Workspace()
+        workspace.set_decode_device(dev)
+        panel = SamplingPanel(workspace)
         panel.resize(1300, 760)
         panel.show()
-        session.set_data(data)
-        session.add_run(make_run(arch, hidden))
+        workspace.set_data(data)
+        workspace.add_run(make_run(arch, hidden))
         app.processEvents()
-        model = session.decode_model()
+        model = workspace.decode_model()
         seeds = iter(range(1, 10**6))
 
         dec_grid = median_ms(lambda: sample_prior(model, 64, 1.0, 0), repeats)
@@ -124,7 +124,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--devices", default="", help="comma-separated (default: cpu, and cuda when available)")
     ap.add_argument("--threads", type=int, default=0,
-                    help="torch CPU threads (default: what the GUI uses, session.torch_threads_for_gui)")
+                    help="torch CPU threads (default: what the GUI uses, workspace.torch_threads_for_gui)")
     a = ap.parse_args()
     if a.threads > 0:
         torch.set_num_threads(a.threads)

@@ -102,7 +102,7 @@ def main() -> int:
     def finish():
         timer.stop()
         elapsed = time.perf_counter() - result["t0"]
-        run = panel.session.runs[-1]
+        run = panel.workspace.runs[-1]
         result["elapsed"] = elapsed
         result["redraws"] = panel.plot.redraws - result["redraws0"]
         result["steps"] = (run.history.steps[-1][0] if run.history.steps else 0) - result["step0"]

@@ -69,7 +69,7 @@ def main() -> None:
     from vae_studio.core.latent import decode, to_uint8
     from vae_studio.core.training import Trainer
     from vae_studio.ui.latent.panel import LatentPanel
-    from vae_studio.app.workspace import Session, torch_threads_for_gui
+    from vae_studio.app.workspace import Workspace, torch_threads_for_gui
 
     app = QApplication.instance() or QApplication([])
     if args.threads:
@@ -91,9 +91,9 @@ def main() -> None:
     def new_run(name):
         return Run(config=cfg, model=trainer.model, history=trainer.history, class_names=data.class_names, name=name)
 
-    session = Session()
-    session.set_data(data)
-    panel = LatentPanel(session)
+    workspace = Workspace()
+    workspace.set_data(data)
+    panel = LatentPanel(workspace)
     panel.resize(1280, 860)
     panel.show()
     for _ in range(5):
@@ -111,7 +111,7 @@ def main() -> None:
         c = time.thread_time()
         t = time.perf_counter()
         beats.append(t)
-        session.add_run(run)
+        workspace.add_run(run)
         while not done:
             app.processEvents()
             time.sleep(0.0005)
@@ -185,7 +185,7 @@ def main() -> None:
     report_drag(len(data.test_x), *drag_probe(args.moves))
 
     z = torch.zeros(1, 20)
-    dm = session.decode_model()
+    dm = workspace.decode_model()
     for _ in range(20):
         to_uint8(decode(dm, z))
     t = time.perf_counter()
@@ -198,8 +198,8 @@ def main() -> None:
     big_y = torch.cat([full.train_y, full.test_y])[:70000]
     big_x = big_x.repeat(-(-70000 // len(big_x)), 1, 1, 1)[:70000].contiguous()
     big_y = big_y.repeat(-(-70000 // len(big_y)))[:70000].contiguous()
-    session.set_data(ImageData("70k", data.train_x, big_x, data.train_y, big_y, data.class_names))
-    session.select_run(None)
+    workspace.set_data(ImageData("70k", data.train_x, big_x, data.train_y, big_y, data.class_names))
+    workspace.select_run(None)
     report_encode(len(big_x), [encode_and_draw(new_run(f"big {i}")) for i in range(2)])
     report_drag(len(big_x), *drag_probe(args.moves))
     panel.close()

@@ -28,22 +28,22 @@ def make_run(arch: str) -> Run:
 @pytest.fixture
 def panel(qtbot):
     from vae_studio.ui.sampling.panel import SamplingPanel
-    from vae_studio.app.workspace import Session
+    from vae_studio.app.workspace import Workspace
 
-    session = Session()
-    p = SamplingPanel(session)
+    workspace = Workspace()
+    p = SamplingPanel(workspace)
     qtbot.addWidget(p)
-    yield session, p
+    yield workspace, p
     p.shutdown()
 
 
 @pytest.mark.parametrize("arch", ["mlp", "conv"])
 def test_the_same_samples_decode_alike_on_cpu_and_gpu(panel, arch):
-    session, p = panel
-    session.add_run(make_run(arch))
+    workspace, p = panel
+    workspace.add_run(make_run(arch))
     on_cpu = p.images.copy()
-    session.set_decode_device("cuda")
-    assert next(session.decode_model().parameters()).is_cuda
+    workspace.set_decode_device("cuda")
+    assert next(workspace.decode_model().parameters()).is_cuda
     assert "cuda" in p.model_label.text()
     on_gpu = p.images
     assert on_gpu.shape == on_cpu.shape == (64, 1, 28, 28)
@@ -52,10 +52,10 @@ def test_the_same_samples_decode_alike_on_cpu_and_gpu(panel, arch):
 
 
 def test_a_large_grid_decodes_on_the_gpu_in_the_background(panel, qtbot):
-    session, p = panel
+    workspace, p = panel
     run = make_run("conv")
-    session.add_run(run)
-    session.set_decode_device("cuda")
+    workspace.add_run(run)
+    workspace.set_decode_device("cuda")
     with qtbot.waitSignal(p.decoder.decoded, timeout=30000):
         p.set_grid_side(32)
     qtbot.waitUntil(lambda: p._grid_request == 0, timeout=30000)

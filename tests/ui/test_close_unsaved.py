@@ -5,7 +5,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from vae_studio.core.checkpoint import load_run
 from vae_studio.ui.main_window import MainWindow
-from vae_studio.app.workspace import Session
+from vae_studio.app.workspace import Workspace
 
 from .helpers import small_data, trained_run
 
@@ -17,14 +17,13 @@ Button = QMessageBox.StandardButton
 def window_with_runs(qtbot, monkeypatch):
     monkeypatch.setattr(MainWindow, "ask_about_unsaved", True)
     data = small_data()
-    session = Session()
-    session.set_data(data)
-    w = MainWindow(session=session, load_default_data=False)
+    workspace = Workspace()
+    workspace.set_data(data)
+    w = MainWindow(workspace=workspace, load_default_data=False)
     qtbot.addWidget(w)
     w.show()
     runs = [trained_run(data, beta=1.0, name="run 1"), trained_run(data, beta=4.0, name="run 2")]
-    for r in runs:
-        session.add_run(r)
+    runs = [workspace.add_run(r) for r in runs]
     asked = []
 
     def answer_with(button):
@@ -42,7 +41,7 @@ def test_cancel_keeps_the_window_and_its_runs(window_with_runs):
     w, runs, asked, answer_with = window_with_runs
     answer_with(Button.Cancel)
     assert not w.close()
-    assert w.isVisible() and w.session.runs == runs
+    assert w.isVisible() and w.workspace.runs == runs
     assert "2 runs are not saved (run 1, run 2)" in asked[0]
 
 

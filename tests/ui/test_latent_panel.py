@@ -17,7 +17,7 @@ from vae_studio.core.config import RunConfig
 from vae_studio.core.latent import decode, encode_dataset, to_uint8
 from vae_studio.core.training import Trainer
 from vae_studio.ui.latent.panel import EMPTY_TEXT, LatentPanel
-from vae_studio.app.workspace import Session
+from vae_studio.app.workspace import Workspace
 from vae_studio.ui.latent.traversal import INACTIVE_KL
 from vae_studio.workers.encode_worker import start_encode_thread, stop_encode_thread
 
@@ -64,18 +64,18 @@ def make_panel(qtbot, trained):
 
     def make(name="vae4", with_run=True):
         data, _ = trained
-        session = Session()
-        panel = LatentPanel(session)
+        workspace = Workspace()
+        panel = LatentPanel(workspace)
         qtbot.addWidget(panel)
         panels.append(panel)
         panel.resize(1100, 750)
         panel.show()
         qtbot.waitExposed(panel)
         if with_run:
-            session.set_data(data)
+            workspace.set_data(data)
             with qtbot.waitSignal(panel.scatterUpdated, timeout=TIMEOUT):
-                session.add_run(make_run(trained, name))
-        return session, panel
+                workspace.add_run(make_run(trained, name))
+        return workspace, panel
 
     yield make
     for panel in panels:
@@ -114,36 +114,36 @@ def click(plot, p: QPointF) -> None:
     mouse(vp, QMouseEvent.Type.MouseButtonRelease, p, left, Qt.MouseButton.NoButton)
 
 
-def expected_means(session, run):
-    data = session.data
-    return encode_dataset(session.decode_model(run), data.test_x, data.test_y).mu
+def expected_means(workspace, run):
+    data = workspace.data
+    return encode_dataset(workspace.decode_model(run), data.test_x, data.test_y).mu
 
 
 def test_empty_state_asks_for_a_run(make_panel):
-    session, panel = make_panel(with_run=False)
+    workspace, panel = make_panel(with_run=False)
     assert panel.stack.currentWidget() is panel.empty_label
     assert panel.empty_label.text() == EMPTY_TEXT
 
 
 def test_scatter_shows_one_point_per_test_image_coloured_by_class(make_panel, trained):
     data, _ = trained
-    session, panel = make_panel()
+    workspace, panel = make_panel()
     assert panel.stack.currentIndex() == 1
     assert panel.scatter.point_count() == len(data.test_x)
     assert len(panel.scatter.legend.items) == len(data.class_names)
     # the points are the means of the selected run's decode model, on the chosen axes
-    mu = expected_means(session, session.selected)
+    mu = expected_means(workspace, workspace.selected)
     dx, dy = panel.shown_dims()
     np.testing.assert_allclose(panel.scatter.points(), mu[:, [dx, dy]], atol=1e-5)
     # KL per dimension of the encoding agrees with the trainer's last test record; axes most active first
-    np.testing.assert_allclose(panel._kl, session.selected.history.last["test_kl_per_dim"], rtol=1e-3, atol=1e-5)
+    np.testing.assert_allclose(panel._kl, workspace.selected.history.last["test_kl_per_dim"], rtol=1e-3, atol=1e-5)
     kl = [float(panel.x_dim.itemText(i).split("KL ")[1].rstrip(")")) for i in range(panel.x_dim.count())]
     assert kl == sorted(kl, reverse=True)
 
 
 def test_dragging_the_probe_changes_the_image_and_dragging_back_restores_it(
         make_panel, qtbot, no_mouse_rate_limit):
-    session, panel = make_panel()
+    workspace, panel = make_panel()
     plot = panel.scatter
     plot.scene().minDragTime = 0
     plot.plotItem.vb.setRange(xRange=(-4, 4), yRange=(-4, 4), padding=0)
@@ -154,17 +154,17 @@ def test_dragging_the_probe_changes_the_image_and_dragging_back_restores_it(
     start = view_pos(plot, 0.0, 0.0)
     far = view_pos(plot, 2.5, -2.0)
     path = [start + (far - start) * (k / 10) for k in range(11)]
-    with qtbot.waitSignal(session.probeChanged, timeout=TIMEOUT):
+    with qtbot.waitSignal(workspace.probeChanged, timeout=TIMEOUT):
         drag(plot, path)
     moved = panel.probe_image().copy()
     x, y = plot.probe_pos()
     assert x == pytest.approx(2.5, abs=0.05) and y == pytest.approx(-2.0, abs=0.05)
     assert not np.array_equal(moved, before)
     # the image is the decoding of the reported probe vector
-    z = session.probe
+    z = workspace.probe
     np.testing.assert_array_equal(z, panel.probe_vector)
     assert z[panel.shown_dims()[0]] == pytest.approx(x)
-    model = session.decode_model()
+    model = workspace.decode_model()
     np.testing.assert_array_equal(to_uint8(decode(model, z[None]))[0, ..., 0], moved)
     # the spin boxes show the coordinates
     assert panel.x_spin.value() == pytest.approx(x, abs=1e-3)
@@ -175,17 +175,17 @@ def test_dragging_the_probe_changes_the_image_and_dragging_back_restores_it(
 
 
 def test_typing_coordinates_moves_the_probe(make_panel):
-    session, panel = make_panel()
+    workspace, panel = make_panel()
     panel.x_spin.setValue(1.25)
     panel.y_spin.setValue(-0.5)
     dx, dy = panel.shown_dims()
     assert panel.scatter.probe_pos() == pytest.approx((1.25, -0.5))
-    assert session.probe[dx] == pytest.approx(1.25) and session.probe[dy] == pytest.approx(-0.5)
+    assert workspace.probe[dx] == pytest.approx(1.25) and workspace.probe[dy] == pytest.approx(-0.5)
 
 
 def test_clicking_a_data_point_anchors_the_probe_at_its_mean(make_panel, qtbot, trained, no_mouse_rate_limit):
     data, _ = trained
-    session, panel = make_panel()
+    workspace, panel = make_panel()
     plot = panel.scatter
     plot.plotItem.vb.autoRange()
     xy = plot.points()
@@ -195,13 +195,13 @@ def test_clicking_a_data_point_anchors_the_probe_at_its_mean(make_panel, qtbot, 
     d = np.linalg.norm(px[:, None] - px[None], axis=2) + np.eye(len(px)) * 1e9
     ok = (d.min(1) > 4) & (np.linalg.norm(px - probe_px, axis=1) > 20)
     i = int(np.flatnonzero(ok)[0])
-    with qtbot.waitSignal(session.pointPicked, timeout=TIMEOUT) as picked:
+    with qtbot.waitSignal(workspace.pointPicked, timeout=TIMEOUT) as picked:
         click(plot, view_pos(plot, *xy[i]))
     assert picked.args == [i]
     mu = panel._mu[i]
     np.testing.assert_allclose(panel.probe_vector, mu)
     np.testing.assert_allclose(panel.anchor, mu)
-    np.testing.assert_allclose(session.probe, mu)
+    np.testing.assert_allclose(workspace.probe, mu)
     assert plot.probe_pos() == pytest.approx(tuple(xy[i]), abs=1e-5)
     # the original image beside its reconstruction; the probe decodes to the same reconstruction
     np.testing.assert_array_equal(panel.original_pane.data(), data.test_x[i, 0].numpy())
@@ -233,7 +233,7 @@ def test_many_points_are_drawn_in_chunks_and_all_arrive(qtbot, monkeypatch):
 
 def test_hovering_a_point_shows_its_index_and_class(make_panel, trained, no_mouse_rate_limit):
     data, _ = trained
-    session, panel = make_panel()
+    workspace, panel = make_panel()
     plot = panel.scatter
     i = 7
     mouse(plot.viewport(), QMouseEvent.Type.MouseMove, view_pos(plot, *plot.points()[i]))
@@ -243,7 +243,7 @@ def test_hovering_a_point_shows_its_index_and_class(make_panel, trained, no_mous
 
 
 def test_traversal_has_a_row_per_dimension_and_its_middle_column_is_the_probe(make_panel, qtbot):
-    session, panel = make_panel()
+    workspace, panel = make_panel()
     tv = panel.traversal
     tv.hide_inactive.setChecked(False)
     panel.x_spin.setValue(0.7)
@@ -265,8 +265,8 @@ def test_traversal_has_a_row_per_dimension_and_its_middle_column_is_the_probe(ma
 
 
 def test_hide_inactive_drops_a_collapsed_dimension(make_panel, qtbot, trained):
-    session, panel = make_panel()
-    run = session.selected
+    workspace, panel = make_panel()
+    run = workspace.selected
     with torch.no_grad():  # dimension 1 collapses to the prior: mu = 0, logvar = 0, KL = 0
         w, b = run.model.to_stats.weight, run.model.to_stats.bias
         for row in (1, 1 + run.model.latent_dim):
@@ -274,7 +274,7 @@ def test_hide_inactive_drops_a_collapsed_dimension(make_panel, qtbot, trained):
             b[row].zero_()
     run.history.status = "finished"
     with qtbot.waitSignal(panel.scatterUpdated, timeout=TIMEOUT):
-        session.publish_weights(run)
+        workspace.publish_weights(run)
     assert panel._kl[1] < INACTIVE_KL
     tv = panel.traversal
     tv.hide_inactive.setChecked(True)
@@ -286,7 +286,7 @@ def test_hide_inactive_drops_a_collapsed_dimension(make_panel, qtbot, trained):
 
 def test_switching_to_pca_keeps_the_points_and_the_probe(make_panel, trained):
     data, _ = trained
-    session, panel = make_panel()
+    workspace, panel = make_panel()
     panel.x_spin.setValue(0.8)
     z = panel.probe_vector
     panel.set_projection("pca")
@@ -302,60 +302,60 @@ def test_switching_to_pca_keeps_the_points_and_the_probe(make_panel, trained):
 
 
 def test_selecting_another_run_refreshes_the_scatter(make_panel, qtbot, trained):
-    session, panel = make_panel("vae4")
+    workspace, panel = make_panel("vae4")
     other = make_run(trained, "vae2")
     with qtbot.waitSignal(panel.scatterUpdated, timeout=TIMEOUT):
-        session.add_run(other)
+        workspace.add_run(other)
     assert panel.x_dim.count() == 2 and panel.probe_vector.shape == (2,)
-    mu = expected_means(session, other)
+    mu = expected_means(workspace, other)
     np.testing.assert_allclose(panel.scatter.points(), mu[:, [0, 1]], atol=1e-5)
     assert panel.scatter.getAxis("bottom").labelText == "z0"
 
 
 def test_training_refreshes_when_finished_or_every_epoch_when_live(make_panel, qtbot):
-    session, panel = make_panel()
-    run = session.selected
+    workspace, panel = make_panel()
+    run = workspace.selected
     run.history.status = "running"
     ticket = panel._ticket
-    session.publish_weights(run)  # an epoch ended, live is off: no re-encoding
+    workspace.publish_weights(run)  # an epoch ended, live is off: no re-encoding
     assert panel._ticket == ticket
     assert "Live" in panel.status.text()
     panel.live.setChecked(True)
     with qtbot.waitSignal(panel.scatterUpdated, timeout=TIMEOUT):
-        session.publish_weights(run)
+        workspace.publish_weights(run)
     panel.live.setChecked(False)
     run.history.status = "finished"
     with qtbot.waitSignal(panel.scatterUpdated, timeout=TIMEOUT):
-        session.publish_weights(run)
+        workspace.publish_weights(run)
 
 
 def test_a_run_that_just_started_is_encoded_only_when_it_has_something_to_show(make_panel, qtbot, trained):
     """Start selects the new run; its random initial weights are not encoded (work at the busiest moment for
     a meaningless picture) unless Live is ticked; the scatter comes with the finished weights."""
-    session, panel = make_panel()
+    workspace, panel = make_panel()
     run = make_run(trained, "vae2")
     run.history.status, run.history.epochs = "running", []
-    session.add_run(run)
+    workspace.add_run(run)
     assert panel.scatter.points().shape[0] == 0
     assert "is training" in panel.status.text() and "Live" in panel.status.text()
     run.history.status = "finished"
     with qtbot.waitSignal(panel.scatterUpdated, timeout=TIMEOUT):
-        session.publish_weights(run)
-    assert len(panel.scatter.points()) == len(session.data.test_x)
+        workspace.publish_weights(run)
+    assert len(panel.scatter.points()) == len(workspace.data.test_x)
 
 
 @pytest.mark.parametrize("mode", ["dims", "pca"])
 def test_refresh_keeps_the_probe_the_anchor_and_the_projection(make_panel, qtbot, mode):
-    session, panel = make_panel()
+    workspace, panel = make_panel()
     panel.set_projection(mode)
     panel._on_point_clicked(3)
     panel.x_spin.setValue(panel.x_spin.value() + 0.4)
     z, anchor, pos, axes = panel.probe_vector, panel.anchor, panel.scatter.probe_pos(), panel.shown_dims()
     pca = panel._pca
     with torch.no_grad():
-        session.selected.model.decoder.net[-1].bias.add_(0.5)
+        workspace.selected.model.decoder.net[-1].bias.add_(0.5)
     with qtbot.waitSignal(panel.scatterUpdated, timeout=TIMEOUT):
-        session.publish_weights(session.selected)
+        workspace.publish_weights(workspace.selected)
     np.testing.assert_allclose(panel.probe_vector, z)
     np.testing.assert_allclose(panel.anchor, anchor)
     assert panel.projection_mode() == mode and panel.shown_dims() == axes
@@ -363,51 +363,51 @@ def test_refresh_keeps_the_probe_the_anchor_and_the_projection(make_panel, qtbot
     assert panel.scatter.probe_pos() == pytest.approx(pos)
     assert not np.allclose(panel.scatter.points(), 0)
     # the same probe decodes with the new weights
-    expected = to_uint8(decode(session.decode_model(), z[None]))[0, ..., 0]
+    expected = to_uint8(decode(workspace.decode_model(), z[None]))[0, ..., 0]
     np.testing.assert_array_equal(panel.probe_image(), expected)
 
 
 def test_probe_request_from_another_panel_moves_the_probe(make_panel, qtbot):
-    session, panel = make_panel()
+    workspace, panel = make_panel()
     z = np.array([0.3, -1.2, 0.9, 0.1], np.float32)
-    session.request_probe(z)
+    workspace.request_probe(z)
     np.testing.assert_allclose(panel.probe_vector, z)
-    np.testing.assert_allclose(session.probe, z)
+    np.testing.assert_allclose(workspace.probe, z)
     dx, dy = panel.shown_dims()
     assert panel.scatter.probe_pos() == pytest.approx((z[dx], z[dy]))
-    with qtbot.waitSignal(session.statusMessage, timeout=TIMEOUT):
-        session.request_probe(np.zeros(7))
+    with qtbot.waitSignal(workspace.statusMessage, timeout=TIMEOUT):
+        workspace.request_probe(np.zeros(7))
     np.testing.assert_allclose(panel.probe_vector, z)
 
 
 def test_user_points_appear_as_labelled_stars(make_panel):
-    session, panel = make_panel()
-    session.add_user_point("my digit", np.array([0.5, 0.5, 0.5, 0.5]))
+    workspace, panel = make_panel()
+    workspace.add_user_point("my digit", np.array([0.5, 0.5, 0.5, 0.5]))
     assert len(panel.scatter._stars.data) == 1
     assert [t.toPlainText() for t in panel.scatter._star_labels] == ["my digit"]
 
 
 def test_conditional_model_decodes_the_chosen_class(make_panel):
-    session, panel = make_panel("cvae")
+    workspace, panel = make_panel("cvae")
     assert not panel.class_combo.isHidden() and panel.class_combo.count() == 3
     first = panel.probe_image().copy()
     panel.class_combo.setCurrentIndex(2)
-    expected = to_uint8(decode(session.decode_model(), panel.probe_vector[None], 2))[0, ..., 0]
+    expected = to_uint8(decode(workspace.decode_model(), panel.probe_vector[None], 2))[0, ..., 0]
     np.testing.assert_array_equal(panel.probe_image(), expected)
     assert not np.array_equal(first, expected)
     assert panel.traversal.images is not None
 
 
 def test_data_that_does_not_fit_the_model_gives_a_message(make_panel):
-    session, panel = make_panel()
-    session.set_data(toy_data(n=50, size=12))
+    workspace, panel = make_panel()
+    workspace.set_data(toy_data(n=50, size=12))
     assert "do not fit this model" in panel.status.text()
     assert panel.scatter.point_count() == 0
     assert panel.probe_image() is not None  # the probe still decodes
 
 
 def test_exports_write_a_png_and_a_gif_with_one_frame_per_step(make_panel, tmp_path):
-    session, panel = make_panel()
+    workspace, panel = make_panel()
     tv = panel.traversal
     tv.hide_inactive.setChecked(False)
     tv.steps.setValue(7)
@@ -422,7 +422,7 @@ def test_exports_write_a_png_and_a_gif_with_one_frame_per_step(make_panel, tmp_p
 
 
 def test_export_buttons_remember_the_last_folder(make_panel, tmp_path, monkeypatch):
-    session, panel = make_panel()
+    workspace, panel = make_panel()
     tv = panel.traversal
     asked = []
     folder = tmp_path / "exports"
@@ -440,7 +440,7 @@ def test_export_buttons_remember_the_last_folder(make_panel, tmp_path, monkeypat
 
 
 def test_choosing_the_other_axis_dimension_swaps_the_axes(make_panel):
-    session, panel = make_panel()
+    workspace, panel = make_panel()
     dx, dy = panel.shown_dims()
     panel.x_dim.setCurrentIndex(panel.x_dim.findData(dy))
     assert panel.shown_dims() == (dy, dx)
@@ -486,11 +486,11 @@ def test_encode_worker_drops_stale_requests(qtbot, trained):
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (torch finds none)")
 def test_decoding_and_encoding_on_the_gpu_match_the_cpu(make_panel, qtbot):
-    session, panel = make_panel()
+    workspace, panel = make_panel()
     mu_cpu, image_cpu = panel._mu.copy(), panel.probe_image().copy()
     with qtbot.waitSignal(panel.scatterUpdated, timeout=TIMEOUT):
-        session.set_decode_device("cuda")
-        session.publish_weights(session.selected)  # re-encode with the decode model now on the GPU
-    assert next(session.decode_model().parameters()).is_cuda
+        workspace.set_decode_device("cuda")
+        workspace.publish_weights(workspace.selected)  # re-encode with the decode model now on the GPU
+    assert next(workspace.decode_model().parameters()).is_cuda
     np.testing.assert_allclose(panel._mu, mu_cpu, atol=3e-3)  # TF32 matmuls differ by ~1e-3
     np.testing.assert_allclose(panel.probe_image().astype(int), image_cpu.astype(int), atol=2)

@@ -11,7 +11,7 @@ from vae_studio.core.checkpoint import Run, save_run
 from vae_studio.core.config import DataConfig, ModelConfig, RunConfig
 from vae_studio.core.models import build_model
 from vae_studio.ui.main_window import MainWindow, same_data
-from vae_studio.app.workspace import Session
+from vae_studio.app.workspace import Workspace
 
 from .helpers import small_data, trained_run
 
@@ -25,9 +25,9 @@ def make_window(qtbot):
     windows = []
 
     def make(data=None):
-        session = Session()
-        session.set_data(data if data is not None else small_data())
-        w = MainWindow(session=session, load_default_data=False)
+        workspace = Workspace()
+        workspace.set_data(data if data is not None else small_data())
+        w = MainWindow(workspace=workspace, load_default_data=False)
         qtbot.addWidget(w)
         w.show()
         tp = w.training
@@ -41,7 +41,7 @@ def make_window(qtbot):
     yield make
     for w in windows:
         w.close()
-        assert all(j.thread.isFinished() for j in w.training._jobs)
+        assert w.training.controller.threads_running == 0
 
 
 @pytest.fixture
@@ -98,9 +98,9 @@ def test_decode_device_selector(make_window):
         assert not combo.model().item(i).isEnabled()
         assert "no CUDA" in combo.itemData(i, Qt.ItemDataRole.ToolTipRole)
     assert "Decoding on: cpu" in w.status_labels["decode"].text()
-    w.session.decode_device = "elsewhere"  # so that choosing the CPU is a change
+    w.workspace.decode_device = "elsewhere"  # so that choosing the CPU is a change
     combo.activated.emit(combo.findData("cpu"))
-    assert w.session.decode_device == "cpu"
+    assert w.workspace.decode_device == "cpu"
 
 
 def test_status_bar_names_data_model_device_and_state(make_window, qtbot):
@@ -126,12 +126,12 @@ def test_closing_the_window_mid_run_stops_it_cleanly(make_window, qtbot):
     tp.epochs.setValue(10000)
     with qtbot.waitSignal(tp.stepsReceived, timeout=TIMEOUT):
         qtbot.mouseClick(tp.start_button, Qt.MouseButton.LeftButton)
-    job = tp._jobs[0]
-    run = w.session.runs[0]
+    run = w.workspace.runs[0]
+    assert tp.controller.threads_running == 1
     w.close()  # must not warn (pytest-qt fails the test on any Qt warning) nor leave the thread running
-    assert job.thread.isFinished()
+    assert tp.controller.threads_running == 0
     assert run.history.status == "stopped"
-    assert run.history.steps and run in w.session.runs  # what was trained is kept
+    assert run.history.steps and run in w.workspace.runs  # what was trained is kept
 
 
 def test_a_saved_run_reopens_with_the_same_history(make_window, qtbot, tmp_path, monkeypatch, messages):
@@ -139,7 +139,7 @@ def test_a_saved_run_reopens_with_the_same_history(make_window, qtbot, tmp_path,
     tp = w.training
     with qtbot.waitSignal(tp.runFinished, timeout=TIMEOUT):
         qtbot.mouseClick(tp.start_button, Qt.MouseButton.LeftButton)
-    run = w.session.runs[0]
+    run = w.workspace.runs[0]
     folder = tmp_path / "saved"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(folder), ""))
     action(w, "Save run as…").trigger()
@@ -147,9 +147,9 @@ def test_a_saved_run_reopens_with_the_same_history(make_window, qtbot, tmp_path,
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
     action(w, "Open run folder…").trigger()
     assert messages == []
-    assert len(w.session.runs) == 2
-    reopened = w.session.runs[1]
-    assert w.session.selected is reopened
+    assert len(w.workspace.runs) == 2
+    reopened = w.workspace.runs[1]
+    assert w.workspace.selected is reopened
     assert reopened.history.steps == run.history.steps
     assert reopened.history.epochs == run.history.epochs
     assert tp.plot.points(reopened).tolist() == tp.plot.points(run).tolist()
@@ -163,7 +163,7 @@ def test_a_saved_run_reopens_with_the_same_history(make_window, qtbot, tmp_path,
 def test_a_damaged_run_folder_gives_a_message(make_window, tmp_path, monkeypatch, messages, damage):
     w = make_window()
     folder = tmp_path / "broken"
-    save_run(trained_run(w.session.data), folder)
+    save_run(trained_run(w.workspace.data), folder)
     target = folder
     if damage == "bad json":
         (folder / "config.json").write_text("{ this is not json")
@@ -175,7 +175,7 @@ def test_a_damaged_run_folder_gives_a_message(make_window, tmp_path, monkeypatch
         target.mkdir()
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(target))
     action(w, "Open run folder…").trigger()
-    assert w.session.runs == []
+    assert w.workspace.runs == []
     assert len(messages) == 1 and messages[0][0] == "warning"
     expected = {"bad json": "damaged", "pickle": "never loads pickles", "not a run": "missing"}[damage]
     assert expected in messages[0][1]
@@ -187,10 +187,10 @@ def test_opening_a_run_of_another_data_set_loads_that_first(make_window, qtbot, 
     run = Run(config=config, model=build_model(config.model), name="sprites run")
     save_run(run, tmp_path / "sprites-run")
     assert not same_data(config.data, w.training.data_config)
-    with qtbot.waitSignal(w.session.runAdded, timeout=TIMEOUT) as blocker:
+    with qtbot.waitSignal(w.workspace.runAdded, timeout=TIMEOUT) as blocker:
         w.open_run_folder(str(tmp_path / "sprites-run"))
-        assert w.session.runs == []  # not before its data set is there
-    assert w.session.data.name == "sprites" and w.session.data.image_size == 32
+        assert w.workspace.runs == []  # not before its data set is there
+    assert w.workspace.data.name == "sprites" and w.workspace.data.image_size == 32
     assert blocker.args[0].name == "sprites run"
     assert same_data(w.training.data_config, config.data)
     assert w.training.latent.value() == 3  # its settings are shown, ready to retrain
@@ -198,7 +198,7 @@ def test_opening_a_run_of_another_data_set_loads_that_first(make_window, qtbot, 
 
 def test_export_curves_as_png(make_window, qtbot, tmp_path, monkeypatch, messages):
     w = make_window()
-    w.session.add_run(trained_run(w.session.data))
+    w.workspace.add_run(trained_run(w.workspace.data))
     path = tmp_path / "curves"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), ""))
     action(w, "Export curves as PNG…").trigger()
@@ -218,15 +218,15 @@ def test_about_names_torch_qt_and_devices(make_window, messages):
 
 def test_new_run_resets_settings_but_keeps_runs(make_window):
     w = make_window()
-    w.session.add_run(trained_run(w.session.data))
+    w.workspace.add_run(trained_run(w.workspace.data))
     w.training.beta.setValue(8.0)
     action(w, "New run").trigger()
-    assert w.training.beta.value() == 1.0 and len(w.session.runs) == 1
+    assert w.training.beta.value() == 1.0 and len(w.workspace.runs) == 1
 
 
 def test_recent_runs_survive_a_restart(make_window, tmp_path, messages):
     w = make_window()
-    folder = save_run(trained_run(w.session.data), tmp_path / "r1")
+    folder = save_run(trained_run(w.workspace.data), tmp_path / "r1")
     w.open_run_folder(str(folder))
     w.close()
     assert json.loads(QSettings().value("runs/recent", type=str)) == [str(folder)]
@@ -234,7 +234,7 @@ def test_recent_runs_survive_a_restart(make_window, tmp_path, messages):
     entries = [a for a in w2.recent_menu.actions() if a.data()]
     assert [a.data() for a in entries] == [str(folder)]
     entries[0].trigger()
-    assert len(w2.session.runs) == 1
+    assert len(w2.workspace.runs) == 1
 
 
 def test_the_window_fits_a_laptop_screen(make_window, qtbot):

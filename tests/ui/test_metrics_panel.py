@@ -1,4 +1,4 @@
-"""The metrics panel: comparison table and rate-distortion plot follow the session; metrics are computed
+"""The metrics panel: comparison table and rate-distortion plot follow the workspace; metrics are computed
 in a worker thread on request or when training finishes; bad input gives a message."""
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ from vae_studio.core.checkpoint import Run
 from vae_studio.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vae_studio.core.training import Trainer
 from vae_studio.ui.metrics.panel import EMPTY_TEXT, MetricsPanel, axis_span
-from vae_studio.app.workspace import Session
+from vae_studio.app.workspace import Workspace
 
 from tests.core.helpers import toy_data
 from tests.core.test_metrics import factor_data
@@ -32,13 +32,13 @@ def runs(data):
 
 
 @pytest.fixture
-def session(qtbot):
-    return Session()
+def workspace(qtbot):
+    return Workspace()
 
 
 @pytest.fixture
-def panel(qtbot, session):
-    p = MetricsPanel(session)
+def panel(qtbot, workspace):
+    p = MetricsPanel(workspace)
     qtbot.addWidget(p)  # closed at teardown: closeEvent stops the worker thread
     p.resize(700, 800)
     return p
@@ -51,10 +51,9 @@ def test_empty_state_asks_for_a_run(panel):
     assert len(panel.points.data) == 0
 
 
-def test_comparison_plot_and_table_hold_one_entry_per_run(panel, session, data, runs):
-    session.set_data(data)
-    for run in runs:
-        session.add_run(run)
+def test_comparison_plot_and_table_hold_one_entry_per_run(panel, workspace, data, runs):
+    workspace.set_data(data)
+    runs = [workspace.add_run(run) for run in runs]
     assert not panel.empty_label.isVisibleTo(panel)
     assert len(panel.points.data) == 3  # one point per run
     pts = sorted(zip(panel.points.data["x"], panel.points.data["y"]))
@@ -68,17 +67,17 @@ def test_comparison_plot_and_table_hold_one_entry_per_run(panel, session, data, 
     assert len(panel.selected_point.data) == 1
     assert panel.selected_point.data["x"][0] == pytest.approx(runs[2].history.last["test_kl"])
     assert panel.compare_table.selectedIndexes()[0].row() == 2
-    # clicking a row selects that run in the session
+    # clicking a row selects that run in the workspace
     panel.compare_table.selectRow(0)
-    assert session.selected is runs[0]
+    assert workspace.selected is runs[0]
     assert "beta 1" in panel.run_label.text()
-    session.remove_run(runs[1])
+    workspace.remove_run(runs[1])
     assert len(panel.points.data) == 2 and panel.compare_table.rowCount() == 2
 
 
-def test_compute_metrics_runs_in_the_background_and_fills_both_views(qtbot, panel, session, data, runs):
-    session.set_data(data)
-    session.add_run(runs[0])
+def test_compute_metrics_runs_in_the_background_and_fills_both_views(qtbot, panel, workspace, data, runs):
+    workspace.set_data(data)
+    runs = [workspace.add_run(runs[0])]
     assert "Compute metrics" in panel.metrics_table.item(3, 1).text()  # IWAE not computed yet
     panel.iwae_k.setValue(5)
     with qtbot.waitSignals([panel.metricsReady], timeout=20000,
@@ -93,31 +92,31 @@ def test_compute_metrics_runs_in_the_background_and_fills_both_views(qtbot, pane
     assert panel._thread.isRunning()
     # new weights make the cached metrics stale: the table shows dashes again
     panel.auto.setChecked(False)  # (the run's status is "finished": auto would compute again)
-    session.publish_weights(runs[0])
+    workspace.publish_weights(runs[0])
     assert panel.metrics_for(runs[0]) is None
     assert panel.compare_table.item(0, 7).text() == "\u2014"
     assert "earlier weights" in panel.status.text()
 
 
-def test_metrics_are_computed_when_training_finishes(qtbot, panel, session, data):
-    session.set_data(data)
+def test_metrics_are_computed_when_training_finishes(qtbot, panel, workspace, data):
+    workspace.set_data(data)
     run = make_run(data, 2.0, "fresh")
     run.history.status = "running"
-    session.add_run(run)
-    session.publish_weights(run)  # an epoch ended: not finished, nothing is computed
+    run = workspace.add_run(run)
+    workspace.publish_weights(run)  # an epoch ended: not finished, nothing is computed
     assert panel._worker is None
     run.history.status = "finished"
     panel.iwae_k.setValue(3)
     with qtbot.waitSignal(panel.metricsReady, timeout=20000):
-        session.publish_weights(run)  # the trainer publishes its final weights
+        workspace.publish_weights(run)  # the trainer publishes its final weights
     assert panel.metrics_for(run)["iwae_k"] == 3
 
 
-def test_disentanglement_shows_for_data_with_factors(qtbot, panel, session):
+def test_disentanglement_shows_for_data_with_factors(qtbot, panel, workspace):
     fdata = factor_data(n=300)
     run = make_run(fdata, 1.0, "bars")
-    session.set_data(fdata)
-    session.add_run(run)
+    workspace.set_data(fdata)
+    run = workspace.add_run(run)
     panel.iwae_k.setValue(2)
     with qtbot.waitSignal(panel.metricsReady, timeout=20000):
         panel.compute_selected()
@@ -127,19 +126,19 @@ def test_disentanglement_shows_for_data_with_factors(qtbot, panel, session):
     assert panel.compare_table.item(0, 8).text() == f"{res['mig']:.3f}"
 
 
-def test_bad_input_gives_a_message_not_a_computation(panel, session, data, runs):
-    session.add_run(runs[0])  # no data set loaded
+def test_bad_input_gives_a_message_not_a_computation(panel, workspace, data, runs):
+    workspace.add_run(runs[0])  # no data set loaded
     assert panel.compute(runs[0]) is False
     assert "Load the data set" in panel.status.text()
-    session.set_data(toy_data(n=50, size=16))  # another image size
+    workspace.set_data(toy_data(n=50, size=16))  # another image size
     assert panel.compute(runs[0]) is False
     assert "12x12" in panel.status.text() and "16x16" in panel.status.text()
     assert panel._worker is None
 
 
-def test_closing_during_a_computation_stops_the_worker(qtbot, panel, session, data, runs):
-    session.set_data(data)
-    session.add_run(runs[0])
+def test_closing_during_a_computation_stops_the_worker(qtbot, panel, workspace, data, runs):
+    workspace.set_data(data)
+    workspace.add_run(runs[0])
     panel.iwae_k.setValue(5000)  # long enough to be running when the panel closes
     with qtbot.waitSignal(panel.computationStarted, timeout=20000):
         panel.compute_selected()
@@ -173,9 +172,9 @@ def _view_range(panel, qtbot):
 
 
 @SHOWN
-def test_rate_distortion_axes_are_readable_with_one_run(qtbot, panel, session, data, runs):
-    session.set_data(data)
-    session.add_run(runs[0])
+def test_rate_distortion_axes_are_readable_with_one_run(qtbot, panel, workspace, data, runs):
+    workspace.set_data(data)
+    workspace.add_run(runs[0])
     (x0, x1), (y0, y1) = _view_range(panel, qtbot)
     kl, recon = runs[0].history.last["test_kl"], runs[0].history.last["test_recon"]
     assert x0 < kl < x1 and y0 < recon < y1
@@ -185,10 +184,10 @@ def test_rate_distortion_axes_are_readable_with_one_run(qtbot, panel, session, d
 
 
 @SHOWN
-def test_rate_distortion_axes_fit_several_runs(qtbot, panel, session, data, runs):
-    session.set_data(data)
+def test_rate_distortion_axes_fit_several_runs(qtbot, panel, workspace, data, runs):
+    workspace.set_data(data)
     for run in runs:
-        session.add_run(run)
+        workspace.add_run(run)
     (x0, x1), (y0, y1) = _view_range(panel, qtbot)
     for run in runs:
         assert x0 < run.history.last["test_kl"] < x1 and y0 < run.history.last["test_recon"] < y1

@@ -15,7 +15,7 @@ from vae_studio.core.config import RunConfig
 from vae_studio.core.latent import decode, encode_dataset, lerp, prior_latents, sample_prior, slerp
 from vae_studio.core.training import Trainer
 from vae_studio.ui.sampling.panel import EMPTY_TEXT, SYNC_LIMIT, SamplingPanel
-from vae_studio.app.workspace import Session
+from vae_studio.app.workspace import Workspace
 from vae_studio.workers.decode_worker import DecodeRequest, DecodeService
 
 SIZE = 16
@@ -42,19 +42,19 @@ def make_panel(qtbot, trained):
 
     def make(kind="vae", with_run=True, show=False):
         data, runs = trained
-        session = Session()
-        panel = SamplingPanel(session)
+        workspace = Workspace()
+        panel = SamplingPanel(workspace)
         qtbot.addWidget(panel)
         panels.append(panel)
         if with_run:
             c, model, history = runs[kind]
-            session.set_data(data)
-            session.add_run(Run(config=c, model=model, history=history, class_names=data.class_names, name=kind))
+            workspace.set_data(data)
+            workspace.add_run(Run(config=c, model=model, history=history, class_names=data.class_names, name=kind))
         if show:
             panel.resize(1200, 700)
             panel.show()
             qtbot.waitExposed(panel)
-        return session, panel
+        return workspace, panel
 
     yield make
     for p in panels:
@@ -69,20 +69,20 @@ def strip_images(panel):
 
 
 def test_empty_state_until_a_run_is_selected(make_panel, trained):
-    session, panel = make_panel(with_run=False)
+    workspace, panel = make_panel(with_run=False)
     assert panel.stack.currentWidget() is panel.empty and panel.empty.text() == EMPTY_TEXT
     data, runs = trained
     c, model, history = runs["vae"]
-    session.add_run(Run(config=c, model=model, history=history, name="r"))
+    workspace.add_run(Run(config=c, model=model, history=history, name="r"))
     assert panel.stack.currentWidget() is not panel.empty
     assert panel.grid.count == 64
-    session.remove_run(session.selected)
+    workspace.remove_run(workspace.selected)
     assert panel.stack.currentWidget() is panel.empty
 
 
 def test_grid_has_the_asked_number_of_images_and_the_seed_decides_them(make_panel):
-    session, panel = make_panel()
-    model = session.decode_model()
+    workspace, panel = make_panel()
+    model = workspace.decode_model()
     assert panel.grid.count == 64 and panel.images.shape == (64, 1, SIZE, SIZE)  # default 8 x 8
     assert torch.allclose(torch.from_numpy(panel.images), sample_prior(model, 64, 1.0, 0))
     panel.set_grid_side(4)
@@ -98,9 +98,9 @@ def test_grid_has_the_asked_number_of_images_and_the_seed_decides_them(make_pane
 
 
 def test_temperature_scales_the_prior(make_panel):
-    session, panel = make_panel()
+    workspace, panel = make_panel()
     panel.temperature.setValue(0.0)
-    z0 = decode(session.decode_model(), np.zeros((1, 4), np.float32))
+    z0 = decode(workspace.decode_model(), np.zeros((1, 4), np.float32))
     assert np.allclose(panel.latents, 0) and torch.allclose(torch.from_numpy(panel.images), z0.expand(64, -1, -1, -1))
     panel.temperature.setValue(2.0)
     assert np.allclose(panel.latents, prior_latents(4, 64, 2.0, 0).numpy())
@@ -108,36 +108,36 @@ def test_temperature_scales_the_prior(make_panel):
 
 @pytest.mark.qt_log_ignore("propagateSizeHints")  # the offscreen platform's note when a window is shown
 def test_clicking_a_sample_moves_the_probe_and_it_can_become_an_endpoint(make_panel, qtbot):
-    session, panel = make_panel(show=True)
+    workspace, panel = make_panel(show=True)
     i = 10
     view = panel.grid.view
     scene_pt = panel.grid.image.mapToScene(QPointF(*panel.grid.cell_center(i)))
     pos = view.mapFromScene(scene_pt)
-    with qtbot.waitSignal(session.probeRequested, timeout=2000) as probe:
+    with qtbot.waitSignal(workspace.probeRequested, timeout=2000) as probe:
         qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=pos)
     assert panel.grid.selected == i
     assert np.allclose(probe.args[0], panel.latents[i])
     assert panel.set_a.isEnabled()
     panel.set_a.click()
     assert panel.interp.a.source == "prior"
-    expected = decode(session.decode_model(), panel.latents[i][None])
+    expected = decode(workspace.decode_model(), panel.latents[i][None])
     assert torch.allclose(strip_images(panel)[0], expected[0], atol=1e-6)
     # a click on the grey padding between samples selects nothing new
     x, y = panel.grid.cell_center(0)
     pad = view.mapFromScene(panel.grid.image.mapToScene(QPointF(x + SIZE / 2 + 1, y)))
-    with qtbot.assertNotEmitted(session.probeRequested):
+    with qtbot.assertNotEmitted(workspace.probeRequested):
         qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=pad)
     assert panel.grid.selected == i
     # new weights keep the same samples selected; new samples drop the selection
-    session.publish_weights(session.selected)
+    workspace.publish_weights(workspace.selected)
     assert panel.grid.selected == i and panel.set_b.isEnabled()
     panel.seed.setValue(3)
     assert panel.grid.selected is None and not panel.set_b.isEnabled()
 
 
 def test_per_class_mode_decodes_each_row_with_its_class(make_panel, trained):
-    session, panel = make_panel("cvae")
-    model = session.decode_model()
+    workspace, panel = make_panel("cvae")
+    model = workspace.decode_model()
     assert panel.class_combo.isVisibleTo(panel) and panel.class_combo.count() == 3
     panel.per_class.setChecked(True)
     k, side = 3, panel.grid_side
@@ -155,13 +155,13 @@ def test_per_class_mode_decodes_each_row_with_its_class(make_panel, trained):
 
 
 def test_new_weights_redraw_the_grid(make_panel):
-    session, panel = make_panel()
+    workspace, panel = make_panel()
     before = panel.images.copy()
-    run = session.selected
+    run = workspace.selected
     state = {k: v.clone() + (0.5 if k.startswith("decoder") else 0.0) for k, v in run.model.state_dict().items()}
-    session.publish_weights(run, state)
+    workspace.publish_weights(run, state)
     assert not np.allclose(panel.images, before)
-    assert torch.allclose(torch.from_numpy(panel.images), sample_prior(session.decode_model(), 64, 1.0, 0))
+    assert torch.allclose(torch.from_numpy(panel.images), sample_prior(workspace.decode_model(), 64, 1.0, 0))
 
 
 # -- interpolation -------------------------------------------------------------------------------------
@@ -169,9 +169,9 @@ def test_new_weights_redraw_the_grid(make_panel):
 
 @pytest.mark.parametrize("path", ["lerp", "slerp"])
 def test_strips_start_and_end_at_the_endpoints(make_panel, trained, path):
-    session, panel = make_panel()
+    workspace, panel = make_panel()
     data, _ = trained
-    model = session.decode_model()
+    model = workspace.decode_model()
     interp = panel.interp
     interp.path.setCurrentIndex(interp.path.findData(path))
     interp.b.index.setValue(5)
@@ -186,19 +186,19 @@ def test_strips_start_and_end_at_the_endpoints(make_panel, trained, path):
     assert strip_images(panel).shape[0] == 4 and interp.strip.count == 4
 
 
-def test_probe_and_scatter_pick_endpoints_follow_the_session(make_panel, trained):
-    session, panel = make_panel()
+def test_probe_and_scatter_pick_endpoints_follow_the_workspace(make_panel, trained):
+    workspace, panel = make_panel()
     data, _ = trained
     interp = panel.interp
     interp.a.set_source("probe")
     assert interp.images is None and "probe" in interp.error.text() and not interp.save_gif_button.isEnabled()
     z = np.array([1.0, -1.0, 0.5, 2.0], np.float32)
-    session.set_probe(z)
-    model = session.decode_model()
+    workspace.set_probe(z)
+    model = workspace.decode_model()
     assert torch.allclose(strip_images(panel)[0], decode(model, z[None])[0], atol=1e-6)
     interp.b.set_source("picked")
     assert "scatter" in interp.error.text()
-    session.pick_point(3)
+    workspace.pick_point(3)
     end = decode(model, encode_dataset(model, data.test_x[3:4]).mu)
     assert torch.allclose(strip_images(panel)[-1], end[0], atol=1e-5)
 
@@ -260,28 +260,28 @@ def test_grid_export_remembers_the_last_folder(make_panel, tmp_path, monkeypatch
 
 
 def test_an_image_file_round_trips_and_lands_on_the_scatter(make_panel, trained, tmp_path):
-    session, panel = make_panel()
+    workspace, panel = make_panel()
     data, _ = trained
     path = tmp_path / "mine.png"
     Image.fromarray(data.test_x[2, 0].numpy()).save(path)
     box = panel.user_image
     assert box.open_file(str(path))
     assert np.array_equal(box.input_frame, data.test_x[2, 0].numpy())  # model-sized input kept exactly
-    model = session.decode_model()
+    model = workspace.decode_model()
     mu = encode_dataset(model, data.test_x[2:3]).mu
-    assert len(session.user_points) == 1
-    name, z = session.user_points[0]
+    assert len(workspace.user_points) == 1
+    name, z = workspace.user_points[0]
     assert name == "mine.png" and np.allclose(z, mu[0], atol=1e-5)
     recon = decode(model, mu)
     assert np.array_equal(box.recon_frame, (recon[0, 0] * 255 + 0.5).to(torch.uint8).numpy())
     box.use_a.click()
     assert panel.interp.a.source == "file" and np.allclose(panel.interp.latents[0], mu[0], atol=1e-5)
     box.invert.setChecked(True)  # re-encoded; its scatter point is replaced, not duplicated
-    assert len(session.user_points) == 1 and not np.allclose(session.user_points[0][1], mu[0])
+    assert len(workspace.user_points) == 1 and not np.allclose(workspace.user_points[0][1], mu[0])
 
 
 def test_dropping_an_image_on_the_panel_encodes_it(make_panel, trained, tmp_path):
-    session, panel = make_panel()
+    workspace, panel = make_panel()
     data, _ = trained
     path = tmp_path / "dropped.png"
     Image.fromarray(data.test_x[0, 0].numpy()).save(path)
@@ -293,7 +293,7 @@ def test_dropping_an_image_on_the_panel_encodes_it(make_panel, trained, tmp_path
     panel.dragEnterEvent(enter)
     assert panel.acceptDrops() and enter.isAccepted()
     panel.dropEvent(QDropEvent(QPointF(10, 10), *args))
-    assert [p[0] for p in session.user_points] == ["dropped.png"]
+    assert [p[0] for p in workspace.user_points] == ["dropped.png"]
     text = QMimeData()
     text.setText("just text")
     enter = QDragEnterEvent(QPoint(10, 10), Qt.DropAction.CopyAction, text, Qt.MouseButton.LeftButton,
@@ -304,7 +304,7 @@ def test_dropping_an_image_on_the_panel_encodes_it(make_panel, trained, tmp_path
 
 @pytest.mark.parametrize("case", ["text", "bomb"])
 def test_a_wrong_file_gives_a_message_and_nothing_breaks(make_panel, trained, tmp_path, monkeypatch, case):
-    session, panel = make_panel()
+    workspace, panel = make_panel()
     data, _ = trained
     box = panel.user_image
     good = tmp_path / "good.png"
@@ -321,7 +321,7 @@ def test_a_wrong_file_gives_a_message_and_nothing_breaks(make_panel, trained, tm
         expect = "too large"
     assert not box.open_file(str(bad))
     assert box.error.isVisibleTo(panel) and expect in box.error.text() and bad.name in box.error.text()
-    assert len(session.user_points) == 1 and box.path == str(good)  # the previous image stays
+    assert len(workspace.user_points) == 1 and box.path == str(good)  # the previous image stays
     panel.seed.setValue(3)  # the panel still works
     assert panel.grid.count == 64
 
@@ -330,8 +330,8 @@ def test_a_wrong_file_gives_a_message_and_nothing_breaks(make_panel, trained, tm
 
 
 def test_a_large_grid_decodes_in_the_background_and_the_latest_request_wins(make_panel, qtbot):
-    session, panel = make_panel()
-    model = session.decode_model()
+    workspace, panel = make_panel()
+    model = workspace.decode_model()
     with qtbot.waitSignal(panel.decoder.decoded, timeout=20000):
         panel.set_grid_side(32)
         assert 32 * 32 > SYNC_LIMIT and panel.decoder.running

@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from vae_studio.core import training
 from vae_studio.core.checkpoint import load_run
-from vae_studio.app.workspace import Session
+from vae_studio.app.workspace import Workspace
 from vae_studio.ui.training.panel import BETA_SLIDER, TrainingPanel, beta_to_slider, slider_to_beta
 
 from .helpers import small_data
@@ -17,18 +17,17 @@ TIMEOUT = 20000
 
 @pytest.fixture
 def panel(qtbot):
-    session = Session()
-    p = TrainingPanel(session)
+    workspace = Workspace()
+    p = TrainingPanel(workspace)
     qtbot.addWidget(p)
-    session.set_data(small_data())
+    workspace.set_data(small_data())
     p.latent.setValue(4)
     p.hidden.setText("32")
     p.batch.setValue(32)
     p.epochs.setValue(2)
     yield p
     p.shutdown()
-    for job in p._jobs:
-        assert job.thread.isFinished()
+    assert p.controller.threads_running == 0
 
 
 def click(qtbot, button):
@@ -39,14 +38,14 @@ def click(qtbot, button):
 def train_to_end(qtbot, panel, button=None):
     with qtbot.waitSignal(panel.runFinished, timeout=TIMEOUT) as blocker:
         click(qtbot, button or panel.start_button)
-    qtbot.waitUntil(lambda: not panel._jobs or all(j.thread.isFinished() for j in panel._jobs), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: panel.controller.threads_running == 0, timeout=TIMEOUT)
     return blocker.args[0]
 
 
 def test_a_short_run_draws_its_curves(qtbot, panel):
     assert panel.start_button.isEnabled() and panel.validation.text() == ""
     run = train_to_end(qtbot, panel)
-    s = panel.session
+    s = panel.workspace
     assert s.runs == [run] and s.selected is run
     assert run.history.status == "finished" and len(run.history.epochs) == 2
     # the curves hold exactly the points the trainer recorded
@@ -54,14 +53,14 @@ def test_a_short_run_draws_its_curves(qtbot, panel):
     qtbot.waitUntil(lambda: panel.plot.drawn_points(run, "total") == len(run.history.steps), timeout=TIMEOUT)
     for metric in ("recon", "kl"):
         assert panel.plot.drawn_points(run, metric) == len(run.history.steps)
-    assert len(panel.plot.curves[id(run)].epochs) == 2  # one test point per epoch
+    assert len(panel.plot.curves[run.id].epochs) == 2  # one test point per epoch
     assert len(panel.plot.bars.opts["height"]) == 4  # KL of each of the 4 latent dimensions
     assert "of 4 active" in panel.plot.bars_plot.titleLabel.text
     # the runs list shows the settings and the final test loss
     item = panel.runs.tree.topLevelItem(0)
     assert item.text(1) == "finished" and item.text(4) == "4" and item.text(8) == "2/2"
     assert item.text(9) == f"{run.history.last['test_total']:.2f}"
-    # the session got the trained weights: decoding uses them
+    # the workspace got the trained weights: decoding uses them
     decoded = s.decode_model(run)
     for k, v in run.model.state_dict().items():
         assert torch.equal(decoded.state_dict()[k].cpu(), v.cpu())
@@ -72,7 +71,7 @@ def test_pause_stops_the_step_count_and_resume_continues(qtbot, panel):
     panel.epochs.setValue(10000)
     with qtbot.waitSignal(panel.stepsReceived, timeout=TIMEOUT):
         click(qtbot, panel.start_button)
-    run = panel.session.runs[0]
+    run = panel.workspace.runs[0]
     click(qtbot, panel.pause_button)
     qtbot.waitUntil(lambda: panel.state == "paused", timeout=TIMEOUT)
     assert panel.pause_button.text() == "Resume"
@@ -87,9 +86,9 @@ def test_pause_stops_the_step_count_and_resume_continues(qtbot, panel):
     with qtbot.waitSignal(panel.runFinished, timeout=TIMEOUT) as blocker:
         click(qtbot, panel.stop_button)
     assert blocker.args == [run, "stopped"]
-    qtbot.waitUntil(lambda: all(j.thread.isFinished() for j in panel._jobs), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: panel.controller.threads_running == 0, timeout=TIMEOUT)
     assert panel.state == "stopped" and panel.start_button.isEnabled()
-    assert run in panel.session.runs  # a stopped run stays, with its weights
+    assert run in panel.workspace.runs  # a stopped run stays, with its weights
     steps = np.asarray(run.history.steps)
     np.testing.assert_array_equal(steps[:, 0], np.arange(1, len(steps) + 1))
 
@@ -99,7 +98,7 @@ def test_retrain_with_another_beta_adds_a_run_and_overlays_both(qtbot, panel):
     first = train_to_end(qtbot, panel)
     panel.beta.setValue(4.0)
     second = train_to_end(qtbot, panel, panel.retrain_button)
-    s = panel.session
+    s = panel.workspace
     assert s.runs == [first, second] and s.selected is second
     assert [r.config.train.beta for r in s.runs] == [1.0, 4.0]
     assert panel.runs.shown_runs() == [first, second]
@@ -107,35 +106,35 @@ def test_retrain_with_another_beta_adds_a_run_and_overlays_both(qtbot, panel):
         qtbot.waitUntil(lambda r=run: panel.plot.drawn_points(r) == len(r.history.steps) > 0, timeout=TIMEOUT)
     labels = [label.text for _sample, label in panel.plot.legend.items]
     assert labels == ["run 1: beta=1", "run 2: beta=4"]
-    colours = {panel.colour_of(first), panel.colour_of(second)}
+    colours = {first.colour, second.colour}
     assert len(colours) == 2
     # selecting one row shows only that run
     panel.runs.select_runs([first])
-    assert panel.plot.drawn_points(second) == 0 and panel.plot.shown == [id(first)]
+    assert panel.plot.drawn_points(second) == 0 and panel.plot.shown == [first.id]
 
 
 def test_retrain_while_training_keeps_the_first_run(qtbot, panel):
     panel.epochs.setValue(10000)
     with qtbot.waitSignal(panel.stepsReceived, timeout=TIMEOUT):
         click(qtbot, panel.start_button)
-    first = panel.session.runs[0]
+    first = panel.workspace.runs[0]
     panel.epochs.setValue(1)
     with qtbot.waitSignal(panel.runFinished, timeout=TIMEOUT, check_params_cb=lambda r, s: r is not first):
         click(qtbot, panel.retrain_button)
-    qtbot.waitUntil(lambda: all(j.thread.isFinished() for j in panel._jobs), timeout=TIMEOUT)
-    assert len(panel.session.runs) == 2
-    assert first.history.status == "stopped" and panel.session.runs[1].history.status == "finished"
+    qtbot.waitUntil(lambda: panel.controller.threads_running == 0, timeout=TIMEOUT)
+    assert len(panel.workspace.runs) == 2
+    assert first.history.status == "stopped" and panel.workspace.runs[1].history.status == "finished"
 
 
 def test_invalid_settings_disable_start_and_say_why(qtbot, panel):
     panel.kind.setCurrentIndex(panel.kind.findData("cvae"))
     assert panel.start_button.isEnabled()  # the small data set has labels
-    panel.session.set_data(small_data(labelled=False))
+    panel.workspace.set_data(small_data(labelled=False))
     assert not panel.start_button.isEnabled()
     assert "class labels" in panel.validation.text()
     panel.kind.setCurrentIndex(panel.kind.findData("vae"))
     assert panel.start_button.isEnabled()
-    panel.session.set_data(small_data(size=18))
+    panel.workspace.set_data(small_data(size=18))
     panel.arch.setCurrentIndex(panel.arch.findData("conv"))
     assert not panel.start_button.isEnabled() and "divisible by 4" in panel.validation.text()
     panel.arch.setCurrentIndex(panel.arch.findData("mlp"))
@@ -201,7 +200,7 @@ def test_a_diverging_run_stops_with_a_message(qtbot, panel, monkeypatch):
     assert run.history.status == "diverged"
     assert "diverged" in panel.message.text() and "inf" in panel.message.text()
     assert panel.state == "diverged"
-    state = panel.session.decode_model(run).state_dict()
+    state = panel.workspace.decode_model(run).state_dict()
     assert all(torch.isfinite(v).all() for v in state.values())
 
 
@@ -234,21 +233,21 @@ def test_save_a_run_from_the_list(qtbot, panel, tmp_path, monkeypatch):
     assert run.folder == tmp_path / "my-run"
 
 
-def test_runs_list_follows_the_session(qtbot, panel):
+def test_runs_list_follows_the_workspace(qtbot, panel):
     panel.epochs.setValue(1)
     first = train_to_end(qtbot, panel)
     second = train_to_end(qtbot, panel, panel.retrain_button)
-    panel.session.select_run(first)
+    panel.workspace.select_run(first)
     assert panel.runs.current_run() is first
-    assert panel.plot.current == id(first)
+    assert panel.plot.current == first.id
     panel.runs.tree.setCurrentItem(panel.runs.tree.topLevelItem(1))  # the user clicks the second row
-    assert panel.session.selected is second
-    panel.session.remove_run(first)
-    assert panel.runs.tree.topLevelItemCount() == 1 and id(first) not in panel.plot.curves
+    assert panel.workspace.selected is second
+    panel.workspace.remove_run(first)
+    assert panel.runs.tree.topLevelItemCount() == 1 and first.id not in panel.plot.curves
 
 
 def test_long_data_set_names_are_shortened_but_readable(qtbot):
-    p = TrainingPanel(Session())
+    p = TrainingPanel(Workspace())
     qtbot.addWidget(p)
     i = p.dataset.findData("sprites")
     p.dataset.setCurrentIndex(i)

@@ -1,10 +1,14 @@
-"""The session: the state every panel observes (data set, runs, selected run, decode device).
+"""The workspace: the one model every panel views (data set, runs, selection, probe state, decode device).
 
-Panels never reach into each other: they set state here and follow its signals (state -> view).
-Decoding for display never touches a model that is being trained: :meth:`Session.decode_model` builds a
-copy on the decode device from the latest published weights of the run, cached per weights version.
+Only the workspace emits these signals. Panels set its attributes through its methods and follow its events;
+they keep no copy of the state and never reach into each other. Runs are :class:`RunEntry` objects with a
+stable id (never ``id(obj)``), a colour, a status and a weights version; decoding for display never touches
+a model that is being trained: :meth:`Workspace.decode_model` builds an eval copy on the decode device from
+the latest published weights of the run, cached per weights version.
 """
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import torch
@@ -14,32 +18,99 @@ from ..core.checkpoint import Run
 from ..core.data import ImageData
 from ..core.devices import resolve_device
 from ..core.models import VAE, build_model
+from .states import RunStatus
+
+# matplotlib's tab10, in the order runs get them (the curves, the runs list and the metrics plot use them)
+RUN_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+               "#7f7f7f", "#bcbd22")
 
 
-class Session(QObject):
+class RunEntry:
+    """One run of the workspace: the core :class:`Run` plus what the GUI keeps about it.
+
+    The attributes of the run (``config``, ``model``, ``history``, ``class_names``, ``folder``, ``name``) read
+    through, so views can treat an entry as the run it holds; ``run`` is what is saved to a folder."""
+
+    def __init__(self, run: Run, run_id: int, colour: str):
+        self.run = run
+        self.id = run_id
+        self.colour = colour
+        self.weights_version = 0
+        self.metrics: dict = {}  # computed quality metrics, kept with the run
+
+    config = property(lambda self: self.run.config)
+    model = property(lambda self: self.run.model)
+    history = property(lambda self: self.run.history)
+    class_names = property(lambda self: self.run.class_names)
+
+    @property
+    def name(self) -> str:
+        return self.run.name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self.run.name = value
+
+    @property
+    def folder(self):
+        return self.run.folder
+
+    @folder.setter
+    def folder(self, value) -> None:
+        self.run.folder = value
+
+    @property
+    def status(self) -> RunStatus:
+        return RunStatus.of(self.run.history.status)
+
+    @property
+    def trained(self) -> bool:
+        """It has learnt something (at least one step or epoch)."""
+        return bool(self.run.history.epochs or self.run.history.steps)
+
+    def __repr__(self) -> str:
+        return f"RunEntry(id={self.id}, name={self.name!r}, status={self.status.value})"
+
+
+class Workspace(QObject):
     dataChanged = Signal(object)  # ImageData | None: the current data set
-    runAdded = Signal(object)  # Run
-    runRemoved = Signal(object)  # Run
-    runUpdated = Signal(object)  # Run: new weights published (epoch end, training finished, loaded)
-    selectedRunChanged = Signal(object)  # Run | None
+    runAdded = Signal(object)  # RunEntry
+    runRemoved = Signal(object)  # RunEntry
+    runUpdated = Signal(object)  # RunEntry: new weights published (epoch end, training finished, loaded)
+    runRenamed = Signal(object)  # RunEntry
+    runStatusChanged = Signal(object)  # RunEntry: status, folder or metrics changed (not the weights)
+    selectedRunChanged = Signal(object)  # RunEntry | None
     decodeDeviceChanged = Signal(str)
     probeRequested = Signal(object)  # np.ndarray (D,): "move the explorer's probe here"
     probeChanged = Signal(object)  # np.ndarray (D,): the probe moved (the explorer reports it)
     pointPicked = Signal(int)  # index into data.test_x that the user clicked in the scatter
     userPointsChanged = Signal()  # user images encoded into latent space (see user_points)
     statusMessage = Signal(str)  # a short message for the status bar
+    liveWeightsChanged = Signal(bool)  # whether running runs publish their weights within epochs too
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.data: ImageData | None = None
-        self.runs: list[Run] = []
-        self.selected: Run | None = None
+        self.runs: list[RunEntry] = []
+        self.selected: RunEntry | None = None
         self.decode_device = "cpu"
         self.probe: np.ndarray | None = None  # the explorer's probe, full latent vector
         self.picked_index: int | None = None
         self.user_points: list[tuple[str, np.ndarray]] = []  # (label, latent mean) of the user's images
-        self._weights: dict[int, tuple[int, dict]] = {}  # id(run) -> (version, CPU state dict)
-        self._decoders: dict[int, tuple[tuple, VAE]] = {}  # id(run) -> ((version, device), model)
+        self.live_weights = False  # the explorer's Live: follow a running run within its epochs
+        self._ids = itertools.count(1)
+        self._colours = itertools.cycle(RUN_COLOURS)
+        self._weights: dict[int, dict] = {}  # run id -> CPU state dict of the latest published weights
+        self._decoders: dict[int, tuple[tuple, VAE]] = {}  # run id -> ((version, device), model)
+
+    def show_message(self, text: str) -> None:
+        """A short message for the status bar (views call this; only the workspace emits)."""
+        self.statusMessage.emit(text)
+
+    def set_live_weights(self, live: bool) -> None:
+        if bool(live) != self.live_weights:
+            self.live_weights = bool(live)
+            self.liveWeightsChanged.emit(self.live_weights)
 
     # -- data --------------------------------------------------------------------------------------
     def set_data(self, data: ImageData | None) -> None:
@@ -47,43 +118,93 @@ class Session(QObject):
         self.dataChanged.emit(data)
 
     # -- runs --------------------------------------------------------------------------------------
-    def add_run(self, run: Run, select: bool = True) -> None:
-        self.runs.append(run)
-        self.publish_weights(run, emit=False)
-        self.runAdded.emit(run)
+    def entry(self, run) -> RunEntry | None:
+        """The entry of ``run`` (a RunEntry, a core Run held by one, or a run id); None if not here."""
+        for e in self.runs:
+            if e is run or e.run is run or e.id == run:
+                return e
+        return None
+
+    def add_run(self, run: Run | RunEntry, select: bool = True, index: int | None = None) -> RunEntry:
+        """Add a run (a core Run gets a new entry with the next id and colour); returns its entry.
+
+        Adding back a removed entry (undo) keeps its id, colour and place (``index``)."""
+        entry = run if isinstance(run, RunEntry) else RunEntry(run, next(self._ids), next(self._colours))
+        if entry in self.runs:
+            return entry
+        self.runs.insert(len(self.runs) if index is None else max(0, min(index, len(self.runs))), entry)
+        self.publish_weights(entry, emit=False)
+        self.runAdded.emit(entry)
         if select:
-            self.select_run(run)
+            self.select_run(entry)
+        return entry
 
-    def remove_run(self, run: Run) -> None:
-        if run not in self.runs:
-            return
-        self.runs.remove(run)
-        self._weights.pop(id(run), None)
-        self._decoders.pop(id(run), None)
-        self.runRemoved.emit(run)
-        if self.selected is run:
+    def remove_run(self, run) -> int | None:
+        """Remove a run from the workspace; returns where it was (for undo), None if it was not here."""
+        entry = self.entry(run)
+        if entry is None:
+            return None
+        index = self.runs.index(entry)
+        self.runs.remove(entry)
+        self._weights.pop(entry.id, None)
+        self._decoders.pop(entry.id, None)
+        self.runRemoved.emit(entry)
+        if self.selected is entry:
             self.select_run(self.runs[-1] if self.runs else None)
+        return index
 
-    def select_run(self, run: Run | None) -> None:
-        if run is self.selected:
+    def select_run(self, run) -> None:
+        entry = self.entry(run) if run is not None else None
+        if entry is self.selected:
             return
-        self.selected = run
+        self.selected = entry
         self.user_points.clear()
-        self.selectedRunChanged.emit(run)
+        self.selectedRunChanged.emit(entry)
 
-    def publish_weights(self, run: Run, state: dict | None = None, emit: bool = True) -> None:
+    def rename_run(self, run, name: str) -> None:
+        entry = self.entry(run)
+        name = name.strip()
+        if entry is None or not name or name == entry.name:
+            return
+        entry.name = name
+        self.runRenamed.emit(entry)
+
+    def update_status(self, run) -> None:
+        """Tell the views that a run's status, folder or metrics changed (its weights did not)."""
+        entry = self.entry(run)
+        if entry is not None:
+            self.runStatusChanged.emit(entry)
+
+    def set_metrics(self, run, metrics: dict) -> None:
+        entry = self.entry(run)
+        if entry is not None:
+            entry.metrics = dict(metrics)
+            self.runStatusChanged.emit(entry)
+
+    def unique_name(self, base: str = "run") -> str:
+        """``base N`` with the least N that no run of the workspace uses (opened runs included)."""
+        names = {e.name for e in self.runs}
+        for k in itertools.count(1):
+            if f"{base} {k}" not in names:
+                return f"{base} {k}"
+
+    def publish_weights(self, run, state: dict | None = None, emit: bool = True) -> None:
         """Record new weights of ``run`` for display (``state``: a CPU state dict; default: the run's model).
 
         Call from the GUI thread; the training worker sends its CPU snapshot by signal."""
+        entry = self.entry(run)
+        if entry is None:
+            return
         if state is None:
-            state = {k: v.detach().to("cpu").clone() for k, v in run.model.state_dict().items()}
-        version = self._weights.get(id(run), (0, None))[0] + 1
-        self._weights[id(run)] = (version, state)
+            state = {k: v.detach().to("cpu").clone() for k, v in entry.model.state_dict().items()}
+        entry.weights_version += 1
+        self._weights[entry.id] = state
         if emit:
-            self.runUpdated.emit(run)
+            self.runUpdated.emit(entry)
 
-    def weights_version(self, run: Run) -> int:
-        return self._weights.get(id(run), (0, None))[0]
+    def weights_version(self, run) -> int:
+        entry = self.entry(run)
+        return entry.weights_version if entry is not None else 0
 
     # -- decoding ----------------------------------------------------------------------------------
     def set_decode_device(self, name: str) -> None:
@@ -94,25 +215,23 @@ class Session(QObject):
         self._decoders.clear()
         self.decodeDeviceChanged.emit(dev)
 
-    def decode_model(self, run: Run | None = None) -> VAE | None:
+    def decode_model(self, run=None) -> VAE | None:
         """An eval-mode copy of ``run`` (default: the selected run) on the decode device; cached."""
-        run = run if run is not None else self.selected
-        if run is None:
+        entry = self.entry(run) if run is not None else self.selected
+        if entry is None:
             return None
-        version, state = self._weights.get(id(run), (0, None))
-        if state is None:
-            self.publish_weights(run, emit=False)
-            version, state = self._weights[id(run)]
-        key = (version, self.decode_device)
-        cached = self._decoders.get(id(run))
+        if entry.id not in self._weights:
+            self.publish_weights(entry, emit=False)
+        key = (entry.weights_version, self.decode_device)
+        cached = self._decoders.get(entry.id)
         if cached is not None and cached[0] == key:
             return cached[1]
-        model = build_model(run.config.model)
-        model.load_state_dict(state)
+        model = build_model(entry.config.model)
+        model.load_state_dict(self._weights[entry.id])
         model.to(self.decode_device).eval()
         for p in model.parameters():
             p.requires_grad_(False)
-        self._decoders[id(run)] = (key, model)
+        self._decoders[entry.id] = (key, model)
         return model
 
     # -- latent space, shared between the explorer and the sampling canvas ----------------------------

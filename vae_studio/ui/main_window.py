@@ -2,8 +2,8 @@
 
 Start-up is staged so the window shows before torch is imported: the window and the training panel's
 controls need only Qt; a :class:`~vae_studio.workers.data_worker.DataLoader` imports torch and loads the
-built-in sprites in the background, then :meth:`MainWindow.attach` creates the session and the panels that
-need it. Tests pass a ready :class:`~vae_studio.app.workspace.Session` (and their own small data set).
+built-in sprites in the background, then :meth:`MainWindow.attach` creates the workspace and the panels that
+need it. Tests pass a ready :class:`~vae_studio.app.workspace.Workspace` (and their own small data set).
 """
 from __future__ import annotations
 
@@ -59,12 +59,12 @@ def same_data(a: DataConfig | None, b: DataConfig | None) -> bool:
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, session=None, load_default_data: bool = True, parent=None):
+    def __init__(self, workspace=None, load_default_data: bool = True, parent=None):
         super().__init__(parent)
         configure_pyqtgraph()
         self.setObjectName("mainWindow")
         self.setWindowTitle("VAE Studio")
-        self.session = None
+        self.workspace = None
         self.versions: dict = {}
         self._pending_runs: dict[int, object] = {}  # data request id -> run waiting for its data set
         # the panels' modules import torchvision (seconds): import them in the background too
@@ -77,7 +77,7 @@ class MainWindow(QMainWindow):
         self.training.dataFailed.connect(self._on_data_failed)
         self.training.runSaved.connect(self._on_run_saved)
         self.training.device.currentIndexChanged.connect(self._update_status)
-        self.panels: dict[str, QWidget] = {}  # the built session panels by key (see SESSION_PANELS)
+        self.panels: dict[str, QWidget] = {}  # the built workspace panels by key (see SESSION_PANELS)
 
         self.docks: dict[str, QDockWidget] = {}
         self._add_dock("training", "Training", self.training, Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -95,12 +95,12 @@ class MainWindow(QMainWindow):
         self._default_state = self.saveState()
         self._restore_settings()
 
-        if session is not None:
+        if workspace is not None:
             self.loader.core_ready = True
-            self.attach(session)
-        if load_default_data and (session is None or session.data is None):
+            self.attach(workspace)
+        if load_default_data and (workspace is None or workspace.data is None):
             self.training.load_data(DataConfig())
-        elif session is None:
+        elif workspace is None:
             self.loader.preload()
         self._update_status()
 
@@ -172,42 +172,45 @@ class MainWindow(QMainWindow):
             self.status_labels[key] = label
         self.status_labels["state"].setText("State: starting…")
 
-    # ------------------------------------------------------------------------------------------ session
+    # ------------------------------------------------------------------------------------------ workspace
     @Slot(object)
     def _on_core_ready(self, versions) -> None:
         self.versions = dict(versions)
-        if self.session is not None:
+        if self.workspace is not None:
             return
-        from ..app.workspace import Session, torch_threads_for_gui
+        from ..app.workspace import Workspace, torch_threads_for_gui
 
         torch_threads_for_gui()
-        self.attach(Session(self))
+        self.attach(Workspace(self))
 
     @Slot(int, object, str)
     def _on_core_failed(self, _request, config, message) -> None:
-        if config is None and self.session is None:
+        if config is None and self.workspace is None:
             QMessageBox.critical(self, "VAE Studio", f"PyTorch could not be loaded: {message}")
 
-    def attach(self, session) -> None:
-        """Give the window its session: build the panels that need it, fill the device lists."""
-        self.session = session
+    def attach(self, workspace) -> None:
+        """Give the window its workspace: build the panels that need it, fill the device lists."""
+        self.workspace = workspace
         import torch
 
         self.versions.setdefault("torch", torch.__version__)
-        self.training.attach(session)
+        from ..app.training_controller import TrainingController
+
+        self.trainer = TrainingController(workspace, self)
+        self.training.attach(workspace, self.trainer)
         for key, (_title, cls_name, what) in SESSION_PANELS.items():
             panel = self._make_panel(key, cls_name, what)
             if panel is not None:
                 self.panels[key] = panel
         from ..core.devices import list_devices
 
-        fill_device_combo(self.decode_combo, list_devices(), session.decode_device)
+        fill_device_combo(self.decode_combo, list_devices(), workspace.decode_device)
         self.decode_combo.setEnabled(True)
-        session.dataChanged.connect(self._update_status)
-        session.selectedRunChanged.connect(self._update_status)
-        session.runUpdated.connect(self._update_status)
-        session.decodeDeviceChanged.connect(self._on_decode_changed)
-        session.statusMessage.connect(self._show_message)
+        workspace.dataChanged.connect(self._update_status)
+        workspace.selectedRunChanged.connect(self._update_status)
+        workspace.runUpdated.connect(self._update_status)
+        workspace.decodeDeviceChanged.connect(self._on_decode_changed)
+        workspace.statusMessage.connect(self._show_message)
         self._update_status()
 
     @property
@@ -226,7 +229,7 @@ class MainWindow(QMainWindow):
         """Build the panel class ``cls_name`` of ``vae_studio.ui.<key>.panel``; a panel that fails to build shows why instead."""
         try:
             module = __import__(f"vae_studio.ui.{key}.panel", fromlist=[cls_name])
-            panel = getattr(module, cls_name)(self.session)
+            panel = getattr(module, cls_name)(self.workspace)
         except Exception as e:  # noqa: BLE001 - one broken panel must not take the window down
             traceback.print_exc()
             panel = _placeholder(f"The {what} could not be started: {e}")
@@ -249,8 +252,8 @@ class MainWindow(QMainWindow):
             self.open_run_folder(path)
 
     def open_run_folder(self, path: str) -> None:
-        """Load a run folder; load its data set in the background if it differs; then add it to the session."""
-        if self.session is None:
+        """Load a run folder; load its data set in the background if it differs; then add it to the workspace."""
+        if self.workspace is None:
             QMessageBox.information(self, "Open run folder", "PyTorch is still loading; try again in a moment.")
             return
         from ..core.checkpoint import CheckpointError, load_run
@@ -265,8 +268,8 @@ class MainWindow(QMainWindow):
             return
         self._add_recent(str(run.folder))
         self.training.set_config(run.config)
-        if same_data(run.config.data, self.training.data_config) and self.session.data is not None:
-            self.session.add_run(run)
+        if same_data(run.config.data, self.training.data_config) and self.workspace.data is not None:
+            self.workspace.add_run(run)
             self._show_message(f"Opened {run.name} from {run.folder}")
             return
         request = self.training.load_data(run.config.data)
@@ -282,7 +285,7 @@ class MainWindow(QMainWindow):
             self._pending_runs.pop(req)
         run = self._pending_runs.pop(request, None)
         if run is not None:
-            self.session.add_run(run)
+            self.workspace.add_run(run)
             self._show_message(f"Opened {run.name} from {run.folder}")
 
     @Slot(int, str)
@@ -293,7 +296,7 @@ class MainWindow(QMainWindow):
                                 f"{run.config.data.dataset}, which could not be loaded: {message}")
 
     def save_run(self) -> None:
-        run = self.session.selected if self.session is not None else None
+        run = self.workspace.selected if self.workspace is not None else None
         if run is None:
             QMessageBox.information(self, "Save run", "There is no run to save yet: train or open one first.")
             return
@@ -303,7 +306,7 @@ class MainWindow(QMainWindow):
 
     @Slot(object, object)
     def _on_run_saved(self, run, folder) -> None:
-        self.training.runs.update_run(run)
+        self.workspace.update_status(run)
         self._add_recent(str(folder))
         self._show_message(f"Saved {run.name} to {folder}")
 
@@ -365,10 +368,10 @@ class MainWindow(QMainWindow):
         from ..core.devices import DeviceError
 
         try:
-            self.session.set_decode_device(name)
+            self.workspace.set_decode_device(name)
         except DeviceError as e:
             QMessageBox.warning(self, "Decode device", str(e))
-            fill_device_combo(self.decode_combo, _devices(), self.session.decode_device)
+            fill_device_combo(self.decode_combo, _devices(), self.workspace.decode_device)
         self._update_status()
 
     @Slot(str)
@@ -389,9 +392,9 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _update_status(self, *_):
-        s = self.session
+        s = self.workspace
         data = s.data if s is not None else None
-        if self.training._data_request is not None:
+        if self.training.data_loading:
             cfg = self.training.chosen_data_config()
             data_text = f"Data: loading {cfg.dataset if cfg is not None else 'data'}…"
         elif data is not None:
@@ -422,7 +425,7 @@ class MainWindow(QMainWindow):
         gpu = ""
         if torch is not None and torch.cuda.is_available():
             gpu = f"<br>CUDA: {torch.version.cuda}, {torch.cuda.get_device_name(0)}"
-        decode = self.session.decode_device if self.session is not None else "cpu"
+        decode = self.workspace.decode_device if self.workspace is not None else "cpu"
         QMessageBox.about(self, "About VAE Studio", (
             f"<h3>VAE Studio {__version__}</h3>"
             "<p>Train variational autoencoders and see what they learn.</p>"
@@ -454,7 +457,7 @@ class MainWindow(QMainWindow):
 
     def unsaved_runs(self) -> list:
         """Runs with trained weights that exist only in memory (never saved, not opened from a folder)."""
-        runs = self.session.runs if self.session is not None else []
+        runs = self.workspace.runs if self.workspace is not None else []
         return [r for r in runs if r.folder is None and (r.history.epochs or r.history.steps)]
 
     def _confirm_close(self) -> bool:

@@ -64,7 +64,7 @@ def cell_at(x: float, y: float, n: int, nrow: int, size: tuple[int, int]) -> int
 
 @dataclass
 class DecodeRequest:
-    model: VAE  # an eval copy for display (Session.decode_model), never the model being trained
+    model: VAE  # an eval copy for display (Workspace.decode_model), never the model being trained
     z: np.ndarray  # (N, D) float32
     labels: np.ndarray | None = None  # (N,) class per image, conditional models only
     nrow: int = 8  # images per row of the grid picture

@@ -5,7 +5,7 @@ Protocol (all signals are queued to slots of GUI-thread objects):
 1. ``thread.started`` runs :meth:`TrainingWorker.run` in the worker thread. It builds the
    :class:`~vae_studio.core.training.Trainer` there (model creation can take a while), emits
    ``prepared(model, history, state)`` and waits until the GUI calls :meth:`go` (the GUI wraps the model in
-   a ``Run`` and adds it to the session while nothing trains it).
+   a ``Run`` and adds it to the workspace while nothing trains it).
 2. While training it emits ``chunk(rows, info)`` at most ``1 / emit_interval`` times a second: ``rows`` is a
    float64 array of ``[step, total, recon, kl]`` rows, ``info`` a dict (epoch, epochs, step,
    steps_per_epoch, step_in_epoch, seconds_left, beta). At each epoch end: ``epochEnded(record, state)``
@@ -79,6 +79,7 @@ def cpu_state(model) -> dict:
 class TrainingWorker(QObject):
     prepared = Signal(object, object, object)  # model, History, CPU state: waiting for go()
     chunk = Signal(object, object)  # np.ndarray (k, 4) [step, total, recon, kl]; info dict
+    snapshot = Signal(object)  # CPU state dict within an epoch (only with set_snapshot_interval > 0)
     epochEnded = Signal(object, object)  # history record dict, CPU state dict
     paused = Signal()
     resumed = Signal()
@@ -103,6 +104,8 @@ class TrainingWorker(QObject):
         self._active_seconds = 0.0  # training time, pauses excluded (for the time-left estimate)
         self._t_resume = 0.0
         self._steps_at_start = 0
+        self._snapshot_interval = 0.0
+        self._last_snapshot = 0.0
 
     # -- called from the GUI thread ----------------------------------------------------------------
     def go(self) -> None:
@@ -118,6 +121,10 @@ class TrainingWorker(QObject):
     def stop(self) -> None:
         self.control.stop()
         self._go.set()
+
+    def set_snapshot_interval(self, seconds: float) -> None:
+        """Also emit ``snapshot`` with the weights every ``seconds`` while training (0: only at epoch ends)."""
+        self._snapshot_interval = max(0.0, float(seconds))
 
     @property
     def paused_by_user(self) -> bool:
@@ -189,6 +196,9 @@ class TrainingWorker(QObject):
         ctl = self.control
         if now - self._last_emit >= self.emit_interval or ctl.user_paused or ctl.stop_requested:
             self._flush()
+        if self._snapshot_interval and now - self._last_snapshot >= self._snapshot_interval:
+            self._last_snapshot = now
+            self.snapshot.emit(cpu_state(trainer.model))
 
     def _flush(self) -> None:
         if not self._rows:
@@ -227,7 +237,7 @@ class TrainingJob:
 
     def __init__(self, config, data, log_every: int = LOG_EVERY, emit_interval: float = EMIT_INTERVAL):
         self.config = config
-        self.run = None  # the session's Run, once the worker is prepared
+        self.run = None  # the workspace's Run, once the worker is prepared
         self.thread = QThread()
         self.thread.setObjectName("vae-studio-training")
         self.worker = TrainingWorker(config, data, log_every=log_every, emit_interval=emit_interval)

@@ -1,6 +1,6 @@
 """The latent explorer: scatter of the test split's means, a draggable probe, and a traversal grid.
 
-State -> view: the panel follows the session (selected run, new weights, data, decode device, user
+State -> view: the panel follows the workspace (selected run, new weights, data, decode device, user
 points, probe requests) and reports what the user does (``set_probe``, ``pick_point``).
 
 The probe is a full latent vector ``z``. The marker gives its two shown coordinates (two latent
@@ -33,10 +33,10 @@ DIMS, PCA_MODE = "dims", "pca"
 class LatentPanel(QWidget):
     scatterUpdated = Signal()  # all new points are drawn (after an encoding or a projection change)
 
-    def __init__(self, session, parent=None):
+    def __init__(self, workspace, parent=None):
         super().__init__(parent)
         self.setObjectName("latentPanel")
-        self.session = session
+        self.workspace = workspace
         self._run = None
         self._dim = 0
         self._mu = self._logvar = self._labels = None
@@ -51,7 +51,7 @@ class LatentPanel(QWidget):
         self._encoding_epoch = 0
         self._last_dims: tuple = (None, None)
         self._build()
-        s = session
+        s = workspace
         s.selectedRunChanged.connect(self._on_selected_run_changed)
         s.runUpdated.connect(self._on_run_updated)
         s.dataChanged.connect(self._on_data_changed)
@@ -252,7 +252,7 @@ class LatentPanel(QWidget):
 
     def _class_names(self) -> list[str]:
         names = list(self._run.class_names) if self._run is not None else []
-        data = self.session.data
+        data = self.workspace.data
         if not names and data is not None:
             names = list(data.class_names)
         return names
@@ -274,11 +274,11 @@ class LatentPanel(QWidget):
 
     def _probe_vector_changed(self, immediate_traversal: bool = False) -> None:
         self._decode_probe()
-        self.session.set_probe(self._z)
+        self.workspace.set_probe(self._z)
         self._update_traversal(immediate_traversal)
 
     def _decode_probe(self) -> None:
-        model = self.session.decode_model(self._run)
+        model = self.workspace.decode_model(self._run)
         if model is None:
             self.probe_pane.set_image(None)
             return
@@ -292,7 +292,7 @@ class LatentPanel(QWidget):
         return max(c, 0)
 
     def _update_traversal(self, immediate: bool = False) -> None:
-        model = self.session.decode_model(self._run) if self._run is not None else None
+        model = self.workspace.decode_model(self._run) if self._run is not None else None
         self.traversal.set_inputs(model, self._z if model is not None else None, self._kl, self._class(),
                                   immediate=immediate)
 
@@ -347,12 +347,12 @@ class LatentPanel(QWidget):
             self.class_combo.setCurrentIndex(int(self._labels[index]))
             self.class_combo.blockSignals(False)
         self.scatter.set_picked(self._project(self._mu[index])[0])
-        self.session.pick_point(index)
+        self.workspace.pick_point(index)
         self._show_picked()
         self._move_probe_to(self._mu[index])
 
     def _show_picked(self) -> None:
-        i, data = self._anchor_index, self.session.data
+        i, data = self._anchor_index, self.workspace.data
         if i is None or self._mu is None or data is None or i >= len(data.test_x) or i >= len(self._mu):
             self.original_pane.set_image(None)
             self.recon_pane.set_image(None)
@@ -365,7 +365,7 @@ class LatentPanel(QWidget):
             names = self._class_names()
             name = f", {names[label]}" if label < len(names) else f", class {label}"
         self.original_pane.set_title(f"Original #{i}{name}")
-        model = self.session.decode_model(self._run)
+        model = self.workspace.decode_model(self._run)
         cls = label if self._run.model.conditional else None
         self.recon_pane.set_image(to_uint8(decode(model, self._mu[i][None], cls))[0])
 
@@ -384,7 +384,7 @@ class LatentPanel(QWidget):
         if self._run is None:
             return
         if len(z) != self._dim:
-            self.session.statusMessage.emit(
+            self.workspace.show_message(
                 f"Cannot move the probe: the vector has {len(z)} dimensions, the model has {self._dim}")
             return
         self._set_anchor(z, None, "vector from another panel")
@@ -452,7 +452,7 @@ class LatentPanel(QWidget):
             self._pca = _fit_pca(self._mu)
             self._reproject()
 
-    # -- session -----------------------------------------------------------------------------------
+    # -- workspace -----------------------------------------------------------------------------------
     @Slot(object)
     def _on_selected_run_changed(self, run) -> None:
         self._run = run
@@ -539,7 +539,7 @@ class LatentPanel(QWidget):
     def _update_user_points(self) -> None:
         pts = []
         if self._run is not None and (self.projection_mode() == DIMS or self._pca is not None):
-            for label, z in self.session.user_points:
+            for label, z in self.workspace.user_points:
                 z = np.asarray(z).reshape(-1)
                 if len(z) == self._dim:
                     pts.append((label, self._project(z)[0]))
@@ -561,12 +561,12 @@ class LatentPanel(QWidget):
         return ""
 
     def _request_encoding(self) -> None:
-        run, data = self._run, self.session.data
+        run, data = self._run, self.workspace.data
         problem = self._data_problem(run, data)
         if problem:
             self.status.setText(problem)
             return
-        model = copy.deepcopy(self.session.decode_model(run))
+        model = copy.deepcopy(self.workspace.decode_model(run))
         self._ensure_worker()
         self._encoding_epoch = len(run.history.epochs)
         self._ticket = self._worker.request(model, data.test_x, data.test_y)

@@ -1,6 +1,6 @@
 """Model quality: the selected run's metrics, and every run compared (a table and a rate-distortion plot).
 
-State -> view: the panel follows the session (runs added, updated, removed, selected; data changed). The
+State -> view: the panel follows the workspace (runs added, updated, removed, selected; data changed). The
 comparison table and the plot read each run's last history record (test recon, KL, -ELBO, beta), so they
 show without computing anything. The full metrics (IWAE bound, active units, MIG, FactorVAE score) are
 computed off the GUI thread by a :class:`~vae_studio.workers.metrics_worker.MetricsWorker`, on "Compute
@@ -116,20 +116,20 @@ class MetricsPanel(QWidget):
     metricsFailed = Signal(object, str)  # Run, the message shown
     computationStarted = Signal(object)  # Run: the worker began computing its metrics
 
-    def __init__(self, session, parent=None):
+    def __init__(self, workspace, parent=None):
         super().__init__(parent)
         self.setObjectName("metricsPanel")
-        self.session = session
-        self._cache: dict[int, tuple[int, dict]] = {}  # id(run) -> (weights version, metrics)
-        self._pending: dict[int, tuple] = {}  # id(run) -> key of the request in flight
+        self.workspace = workspace
+        self._pending: dict[int, tuple] = {}  # run.id -> key of the request in flight
         self._errors: dict[int, str] = {}
         self._labels: list[pg.TextItem] = []
         self._rows: list = []  # the runs in table order
         self._thread = None
         self._worker: MetricsWorker | None = None
         self._build()
-        s = session
+        s = workspace
         s.runAdded.connect(self._on_runs_changed)
+        s.runRenamed.connect(self._on_runs_changed)
         s.runRemoved.connect(self._on_run_removed)
         s.runUpdated.connect(self._on_run_updated)
         s.selectedRunChanged.connect(self._on_selected_changed)
@@ -246,68 +246,70 @@ class MetricsPanel(QWidget):
     # -- cached metrics ----------------------------------------------------------------------------
     def metrics_for(self, run) -> dict | None:
         """The computed metrics of ``run`` for its current weights, or None."""
-        hit = self._cache.get(id(run))
-        if hit is None or hit[0] != self.session.weights_version(run):
-            return None
-        return hit[1]
+        metrics, current = self._any_metrics_for(run)
+        return metrics if current else None
 
     def _any_metrics_for(self, run) -> tuple[dict | None, bool]:
-        """(metrics, current): the last computed metrics, and whether they are for the current weights."""
-        hit = self._cache.get(id(run))
-        if hit is None:
+        """(metrics, current): the run's last computed metrics (kept by the workspace, saved with the run),
+        and whether they are for its current weights."""
+        entry = self.workspace.entry(run)
+        if entry is None or not entry.metrics:
             return None, False
-        return hit[1], hit[0] == self.session.weights_version(run)
+        return entry.metrics, entry.metrics.get("weights_version") == entry.weights_version
 
     # -- computing ---------------------------------------------------------------------------------
     @Slot()
     def compute_selected(self) -> None:
-        run = self.session.selected
+        run = self.workspace.selected
         if run is not None:
             self.compute(run)
 
     def compute(self, run) -> bool:
         """Ask the worker for ``run``'s metrics; False (with the reason in the status line) if it cannot."""
-        data = self.session.data
+        run = self.workspace.entry(run)
+        if run is None:
+            return False
+        data = self.workspace.data
         if data is None:
-            self._errors[id(run)] = "Load the data set this run was trained on to compute its metrics"
+            self._errors[run.id] = "Load the data set this run was trained on to compute its metrics"
             self._refresh_selected()
             return False
-        model = self.session.decode_model(run)
+        model = self.workspace.decode_model(run)
         try:
             check_compatible(model, data)
         except ValueError as e:
-            self._errors[id(run)] = f"Cannot compute metrics: {e}"
+            self._errors[run.id] = f"Cannot compute metrics: {e}"
             self._refresh_selected()
             return False
-        key = (id(run), self.session.weights_version(run), self.iwae_k.value(), data.name)
-        if self._pending.get(id(run)) == key:
+        key = (run.id, self.workspace.weights_version(run), self.iwae_k.value(), data.name)
+        if self._pending.get(run.id) == key:
             return True
         if self._worker is None:
             self._thread, self._worker = start_metrics_thread(self)
             self._worker.started.connect(self._on_started)
             self._worker.computed.connect(self._on_computed)
             self._worker.failed.connect(self._on_failed)
-        if id(run) in self._pending:
-            self._worker.cancel(self._pending[id(run)])
-        self._pending[id(run)] = key
-        self._errors.pop(id(run), None)
+        if run.id in self._pending:
+            self._worker.cancel(self._pending[run.id])
+        self._pending[run.id] = key
+        self._errors.pop(run.id, None)
         t = run.config.train
-        # a private copy: the worker may use it while the GUI decodes with the session's model
+        # a private copy: the worker may use it while the GUI decodes with the workspace's model
         self._worker.request(MetricsRequest(key, copy.deepcopy(model), data, t.recon, t.beta, t.gamma,
                                             self.iwae_k.value(), t.seed))
         self._refresh_selected()
         return True
 
     def _run_for_key(self, key):
-        for run in self.session.runs:
-            if id(run) == key[0]:
+        for run in self.workspace.runs:
+            if run.id == key[0]:
                 return run
         return None
 
     @Slot(object)
     def _on_started(self, key) -> None:
         run = self._run_for_key(key)
-        if run is not None and run is self.session.selected and self._pending.get(id(run)) == key:
+        if run is not None and run is self.workspace.selected and self._pending.get(run.id) == key:
             self.status.setText(f"Computing metrics of {run.name or 'the run'}\u2026 (IWAE with K={key[2]}, "
                                 "active units, disentanglement when the data has known factors)")
         if run is not None:
@@ -316,35 +318,34 @@ class MetricsPanel(QWidget):
     @Slot(object, object)
     def _on_computed(self, key, res) -> None:
         run = self._run_for_key(key)
-        if run is None or self._pending.get(id(run)) != key:
+        if run is None or self._pending.get(run.id) != key:
             return  # removed, or a newer request replaced this one
-        del self._pending[id(run)]
-        self._cache[id(run)] = (key[1], dict(res, data_name=key[3]))
+        del self._pending[run.id]
+        self.workspace.set_metrics(run, dict(res, data_name=key[3], weights_version=key[1]))
         self._refresh_all()
         self.metricsReady.emit(run)
 
     @Slot(object, str)
     def _on_failed(self, key, message: str) -> None:
         run = self._run_for_key(key)
-        if run is None or self._pending.get(id(run)) != key:
+        if run is None or self._pending.get(run.id) != key:
             return
-        del self._pending[id(run)]
-        self._errors[id(run)] = f"Computing the metrics failed: {message}"
+        del self._pending[run.id]
+        self._errors[run.id] = f"Computing the metrics failed: {message}"
         self._refresh_selected()
-        self.metricsFailed.emit(run, self._errors[id(run)])
+        self.metricsFailed.emit(run, self._errors[run.id])
 
-    # -- session signals ---------------------------------------------------------------------------
+    # -- workspace signals ---------------------------------------------------------------------------
     @Slot(object)
     def _on_runs_changed(self, _run=None) -> None:
         self._refresh_all()
 
     @Slot(object)
     def _on_run_removed(self, run) -> None:
-        key = self._pending.pop(id(run), None)
+        key = self._pending.pop(run.id, None)
         if key is not None and self._worker is not None:
             self._worker.cancel(key)
-        self._cache.pop(id(run), None)
-        self._errors.pop(id(run), None)
+        self._errors.pop(run.id, None)
         self._refresh_all()
 
     @Slot(object)
@@ -367,12 +368,12 @@ class MetricsPanel(QWidget):
         rows = {i.row() for i in self.compare_table.selectedIndexes()}
         if len(rows) == 1:
             r = rows.pop()
-            if 0 <= r < len(self._rows) and self._rows[r] is not self.session.selected:
-                self.session.select_run(self._rows[r])
+            if 0 <= r < len(self._rows) and self._rows[r] is not self.workspace.selected:
+                self.workspace.select_run(self._rows[r])
 
     # -- views -------------------------------------------------------------------------------------
     def _refresh_all(self) -> None:
-        has_runs = bool(self.session.runs)
+        has_runs = bool(self.workspace.runs)
         self.empty_label.setVisible(not has_runs)
         self.splitter.setVisible(has_runs)
         self._refresh_compare()
@@ -380,7 +381,7 @@ class MetricsPanel(QWidget):
         self._refresh_selected()
 
     def _refresh_selected(self) -> None:
-        run = self.session.selected
+        run = self.workspace.selected
         self.compute_button.setEnabled(run is not None)
         if run is None:
             self.run_label.setText("No run selected")
@@ -398,9 +399,9 @@ class MetricsPanel(QWidget):
             item = self.metrics_table.item(r, 1)
             item.setText(self._metric_text(key, values, res))
             item.setToolTip(self._metric_tip(key, values))
-        if id(run) in self._errors:
-            self.status.setText(self._errors[id(run)])
-        elif id(run) in self._pending:
+        if run.id in self._errors:
+            self.status.setText(self._errors[run.id])
+        elif run.id in self._pending:
             self.status.setText(f"Computing metrics of {run.name or 'the run'}\u2026")
         elif res is not None and current:
             self.status.setText(f"Computed on {res['n']} test images of {res.get('data_name') or 'the data set'}"
@@ -444,7 +445,7 @@ class MetricsPanel(QWidget):
 
     def _refresh_compare(self) -> None:
         table = self.compare_table
-        self._rows = list(self.session.runs)
+        self._rows = list(self.workspace.runs)
         table.blockSignals(True)
         table.setRowCount(len(self._rows))
         for r, run in enumerate(self._rows):
@@ -467,7 +468,7 @@ class MetricsPanel(QWidget):
                 item.setToolTip("" if res or c < 6 else "Select the run and press Compute metrics")
         rows = min(max(len(self._rows), 1), 6)
         table.set_rows_shown(rows, 2, table.horizontalScrollBar().sizeHint().height())  # room for a scroll bar
-        sel = self._rows.index(self.session.selected) if self.session.selected in self._rows else -1
+        sel = self._rows.index(self.workspace.selected) if self.workspace.selected in self._rows else -1
         table.clearSelection()
         if sel >= 0:
             table.selectRow(sel)
@@ -475,14 +476,14 @@ class MetricsPanel(QWidget):
 
     def plotted_runs(self) -> list:
         """The runs that have a point in the rate-distortion plot (those with a finished epoch)."""
-        return [run for run in self.session.runs if run.history.last]
+        return [run for run in self.workspace.runs if run.history.last]
 
     def _refresh_plot(self) -> None:
         runs = self.plotted_runs()
         xs = np.array([run.history.last.get("test_kl", np.nan) for run in runs], dtype=float)
         ys = np.array([run.history.last.get("test_recon", np.nan) for run in runs], dtype=float)
         self.points.setData(x=xs, y=ys)
-        sel = [i for i, run in enumerate(runs) if run is self.session.selected]
+        sel = [i for i, run in enumerate(runs) if run is self.workspace.selected]
         self.selected_point.setData(x=xs[sel], y=ys[sel])
         xspan, yspan = axis_span(xs), axis_span(ys)
         if xspan is not None and yspan is not None:

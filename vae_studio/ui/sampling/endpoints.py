@@ -30,10 +30,10 @@ class EndpointPicker(QWidget):
 
     changed = Signal()
 
-    def __init__(self, name: str, session, parent=None, default_index: int = 0):
+    def __init__(self, name: str, workspace, parent=None, default_index: int = 0):
         super().__init__(parent)
         self.name = name
-        self.session = session
+        self.workspace = workspace
         self.file_path: str | None = None
         self.prior_z: np.ndarray | None = None
         self._file_cache: tuple | None = None  # ((path, size, channels, invert), tensor)
@@ -76,7 +76,7 @@ class EndpointPicker(QWidget):
         self.combo.currentIndexChanged.connect(self._on_source)
         self.index.valueChanged.connect(self._on_detail)
         self.file_button.clicked.connect(self._on_open)
-        self.session.pointPicked.connect(self._on_picked)
+        self.workspace.pointPicked.connect(self._on_picked)
         self._on_picked()
 
     # -- state -------------------------------------------------------------------------------------
@@ -119,7 +119,7 @@ class EndpointPicker(QWidget):
         """This endpoint's latent vector (D,) for ``model``; EndpointError says what is missing."""
         src, d = self.source, model.latent_dim
         if src in ("test", "picked"):
-            i = self.index.value() if src == "test" else self.session.picked_index
+            i = self.index.value() if src == "test" else self.workspace.picked_index
             if i is None:
                 raise EndpointError(f"{self.name}: click a point in the latent explorer's scatter first")
             return self._encode_test(model, int(i))
@@ -131,7 +131,7 @@ class EndpointPicker(QWidget):
                 return posterior_mean(model, x, label)[0]
             except ImageInputError as e:
                 raise EndpointError(f"{self.name}: {e}") from None
-        z = self.session.probe if src == "probe" else self.prior_z
+        z = self.workspace.probe if src == "probe" else self.prior_z
         if z is None and src == "probe":
             raise EndpointError(f"{self.name}: move the latent explorer's probe first")
         if z is None:
@@ -143,7 +143,7 @@ class EndpointPicker(QWidget):
         return z
 
     def _encode_test(self, model, i: int) -> np.ndarray:
-        data = self.session.data
+        data = self.workspace.data
         if data is None:
             raise EndpointError(f"{self.name}: no data set is loaded")
         if not 0 <= i < len(data.test_x):
@@ -183,7 +183,7 @@ class EndpointPicker(QWidget):
 
     @Slot(int)
     def _on_picked(self, _index: int = -1) -> None:
-        i = self.session.picked_index
+        i = self.workspace.picked_index
         self.picked.setText("none yet: click a point in the scatter" if i is None else f"test image #{i}")
         if self.source == "picked":
             self.changed.emit()

@@ -41,17 +41,17 @@ class InterpolationBox(QGroupBox):
 
     message = Signal(str)  # a short status line ("Saved ...")
 
-    def __init__(self, session, label_fn, parent=None):
+    def __init__(self, workspace, label_fn, parent=None):
         super().__init__("Interpolation", parent)
-        self.session = session
+        self.workspace = workspace
         self._label_fn = label_fn  # () -> class for a conditional model, or None
         self.images: np.ndarray | None = None  # (N, C, H, W) float32 in [0, 1]
         self.frames: list[np.ndarray] = []  # uint8 (H, W) or (H, W, 3)
         self.latents: np.ndarray | None = None  # (N, D)
         self.frame = 0
 
-        self.a = EndpointPicker("A", session, default_index=0)
-        self.b = EndpointPicker("B", session, default_index=1)
+        self.a = EndpointPicker("A", workspace, default_index=0)
+        self.b = EndpointPicker("B", workspace, default_index=1)
         self.path = ElidedComboBox(min_chars=10)
         self.path.addItem("Linear (lerp)", "lerp")
         self.path.addItem("Spherical (slerp)", "slerp")
@@ -134,10 +134,10 @@ class InterpolationBox(QGroupBox):
         self.save_strip.clicked.connect(self._on_save_strip)
         self.save_gif_button.clicked.connect(self._on_save_gif)
         self.save_frames.clicked.connect(self._on_save_frames)
-        session.probeChanged.connect(self._on_probe)
-        session.dataChanged.connect(self._on_data)
+        workspace.probeChanged.connect(self._on_probe)
+        workspace.dataChanged.connect(self._on_data)
         self._on_speed(self.speed.value())
-        self._on_data(session.data)
+        self._on_data(workspace.data)
         self._set_exports_enabled(False)
 
     # -- computing ---------------------------------------------------------------------------------
@@ -148,7 +148,7 @@ class InterpolationBox(QGroupBox):
     @Slot()
     def refresh(self) -> None:
         """Resolve A and B for the current decoding model and decode the path between them."""
-        model = self.session.decode_model()
+        model = self.workspace.decode_model()
         if model is None:
             self._clear("")
             return
@@ -252,7 +252,7 @@ class InterpolationBox(QGroupBox):
         if self.latents is not None and i < len(self.latents):
             self.frame = i
             self._show_frame()
-            self.session.request_probe(self.latents[i])
+            self.workspace.request_probe(self.latents[i])
 
     @Slot(bool)
     def _on_play(self, on: bool) -> None:

@@ -1,6 +1,6 @@
 """The sampling canvas: prior samples, interpolation between two endpoints, and the user's own image.
 
-Everything shown is decoded with ``session.decode_model()`` (an eval copy on the decode device chosen in the
+Everything shown is decoded with ``workspace.decode_model()`` (an eval copy on the decode device chosen in the
 main window), never with a model being trained. Grids of more than ``SYNC_LIMIT`` images are decoded by a
 :class:`~vae_studio.workers.decode_worker.DecodeService` thread (latest request wins) while the grid dims.
 """
@@ -28,11 +28,11 @@ EMPTY_TEXT = "Train a model or open a run to sample from it"
 
 
 class SamplingPanel(QWidget):
-    def __init__(self, session, parent=None):
+    def __init__(self, workspace, parent=None):
         super().__init__(parent)
         self.setObjectName("samplingPanel")
         self.setAcceptDrops(True)
-        self.session = session
+        self.workspace = workspace
         self.decoder = DecodeService(self)
         self.images: np.ndarray | None = None  # the grid's images (N, C, H, W) float32
         self.latents: np.ndarray | None = None  # (N, D)
@@ -98,8 +98,8 @@ class SamplingPanel(QWidget):
         pl.addLayout(actions)
 
         # -- interpolation and the user's image ---------------------------------------------------------
-        self.interp = InterpolationBox(session, self.current_label)
-        self.user_image = UserImageBox(session, self.current_label)
+        self.interp = InterpolationBox(workspace, self.current_label)
+        self.user_image = UserImageBox(workspace, self.current_label)
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
@@ -150,19 +150,19 @@ class SamplingPanel(QWidget):
         self.user_image.message.connect(self._on_message)
         self.decoder.decoded.connect(self._on_decoded)
         self.decoder.failed.connect(self._on_decode_failed)
-        session.selectedRunChanged.connect(self._on_run_selected)
-        session.runUpdated.connect(self._on_run_updated)
-        session.decodeDeviceChanged.connect(self._on_device)
-        session.dataChanged.connect(self._on_data)
+        workspace.selectedRunChanged.connect(self._on_run_selected)
+        workspace.runUpdated.connect(self._on_run_updated)
+        workspace.decodeDeviceChanged.connect(self._on_device)
+        workspace.dataChanged.connect(self._on_data)
         app = QCoreApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
-        self._on_run_selected(session.selected)
+        self._on_run_selected(workspace.selected)
 
     # -- state -------------------------------------------------------------------------------------
     def current_label(self) -> int | None:
         """The chosen class for a conditional model, None for a plain VAE."""
-        model = self.session.decode_model()
+        model = self.workspace.decode_model()
         if model is None or not model.conditional:
             return None
         return max(0, self.class_combo.currentIndex())
@@ -205,11 +205,11 @@ class SamplingPanel(QWidget):
         return z, labels, side, caption
 
     def redraw_grid(self) -> None:
-        model = self.session.decode_model()
+        model = self.workspace.decode_model()
         if model is None:
             return
         z, labels, nrow, caption = self.grid_latents(model)
-        caption += f" · decoded on {self.session.decode_device}"
+        caption += f" · decoded on {self.workspace.decode_device}"
         key = (self.grid_side, self.temperature.value(), self.seed.value(), self.per_class.isChecked(),
                self.class_combo.currentIndex())
         if key != self._grid_key:  # other samples: the old selection no longer points at the probe's z
@@ -228,7 +228,7 @@ class SamplingPanel(QWidget):
             return
         self._pending = (z, labels, nrow, caption)
         self._grid_request = self.decoder.submit(DecodeRequest(model, z, labels, nrow))
-        self.grid.set_busy(True, f"Decoding {len(z):,} images on {self.session.decode_device}…")
+        self.grid.set_busy(True, f"Decoding {len(z):,} images on {self.workspace.decode_device}…")
 
     def _show_grid(self, images, grid, z, labels, nrow, caption) -> None:
         self.images, self.latents, self.labels, self.nrow = images, z, labels, nrow
@@ -272,7 +272,7 @@ class SamplingPanel(QWidget):
     def _on_sample_clicked(self, i: int) -> None:
         if self.latents is None or i >= len(self.latents):
             return
-        self.session.request_probe(self.latents[i])
+        self.workspace.request_probe(self.latents[i])
         self._update_selection()
 
     def _selected_description(self) -> str:
@@ -300,7 +300,7 @@ class SamplingPanel(QWidget):
         except (OSError, ValueError) as e:
             self.selection.setText(f"Could not save {path}: {str(e).splitlines()[0]}")
             return None
-        self.session.statusMessage.emit(f"Saved the sample grid to {path}")
+        self.workspace.show_message(f"Saved the sample grid to {path}")
         return path
 
     @Slot()
@@ -315,7 +315,7 @@ class SamplingPanel(QWidget):
 
     @Slot(str)
     def _on_message(self, text: str) -> None:
-        self.session.statusMessage.emit(text)
+        self.workspace.show_message(text)
 
     # -- slots: the decode worker ----------------------------------------------------------------------
     @Slot(int, object, object)
@@ -332,11 +332,11 @@ class SamplingPanel(QWidget):
             self._grid_request, self._pending = 0, None
             self.grid.set_busy(False, message)
 
-    # -- slots: the session --------------------------------------------------------------------------
+    # -- slots: the workspace --------------------------------------------------------------------------
     @Slot(object)
     def _on_run_selected(self, run) -> None:
         self.user_image.reset()
-        model = self.session.decode_model(run) if run is not None else None
+        model = self.workspace.decode_model(run) if run is not None else None
         self.stack.setCurrentIndex(0 if model is None else 1)
         if model is None:
             self.images = self.latents = None
@@ -357,32 +357,32 @@ class SamplingPanel(QWidget):
 
     @Slot(object)
     def _on_run_updated(self, run) -> None:
-        if run is self.session.selected:
+        if run is self.workspace.selected:
             self.redraw_grid()
             self.interp.refresh()
 
     @Slot(str)
     def _on_device(self, _device: str) -> None:
-        if self.session.selected is not None:
+        if self.workspace.selected is not None:
             self._update_model_label()
             self.redraw_grid()
             self.interp.refresh()
 
     @Slot(object)
     def _on_data(self, _data) -> None:
-        if self.session.selected is not None:
+        if self.workspace.selected is not None:
             self.interp.refresh()
 
     def _update_model_label(self) -> None:
-        run = self.session.selected
+        run = self.workspace.selected
         m = run.config.model
         kind = "conditional VAE" if m.kind == "cvae" else "VAE"
         self.model_label.setText(f"<b>{run.name or 'Run'}</b>: {m.arch.upper()} {kind}, {m.latent_dim} latent "
                                  f"dimensions, {m.image_size}×{m.image_size} · decoding on "
-                                 f"{self.session.decode_device}")
+                                 f"{self.workspace.decode_device}")
 
     def _class_names(self, k: int) -> list[str]:
-        run = self.session.selected
+        run = self.workspace.selected
         names = list(run.class_names) if run is not None else []
         return names[:k] if len(names) >= k else [str(i) for i in range(k)]
 
@@ -409,7 +409,7 @@ class SamplingPanel(QWidget):
             event.ignore()
             return
         event.acceptProposedAction()
-        if self.session.selected is None:
+        if self.workspace.selected is None:
             self.empty.setText(EMPTY_TEXT + "\n(then drop your image again)")
             return
         self.user_image.open_file(path)

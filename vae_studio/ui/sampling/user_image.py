@@ -28,9 +28,9 @@ class UserImageBox(QGroupBox):
     useAsEndpoint = Signal(str, str)  # "A" or "B", the image's path
     message = Signal(str)
 
-    def __init__(self, session, label_fn, parent=None):
+    def __init__(self, workspace, label_fn, parent=None):
         super().__init__("Your own image", parent)
-        self.session = session
+        self.workspace = workspace
         self._label_fn = label_fn
         self.path: str | None = None
         self.mu: np.ndarray | None = None
@@ -86,7 +86,7 @@ class UserImageBox(QGroupBox):
 
     def open_file(self, path: str) -> bool:
         """Load, encode and show ``path``; on a bad file show why (inline) and keep the previous image."""
-        model = self.session.decode_model()
+        model = self.workspace.decode_model()
         if model is None:
             return self._fail("Train a model or open a run first, then open your image")
         cfg = model.cfg
@@ -109,7 +109,7 @@ class UserImageBox(QGroupBox):
         self.error.hide()
         for b in (self.use_a, self.use_b):
             b.setEnabled(True)
-        self.session.add_user_point(name, self.mu)
+        self.workspace.add_user_point(name, self.mu)
         self.message.emit(f"Encoded {name} and placed it on the scatter")
         return True
 

@@ -19,17 +19,11 @@ from ..widgets.compact import hint_label
 
 METRICS = ("total", "recon", "kl")
 TITLES = {"total": "Total loss", "recon": "Reconstruction", "kl": "KL divergence"}
-PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-           "#7f7f7f", "#bcbd22")
 SMOOTHING = 0.1  # EMA weight of each new step (TensorBoard's "0.9"): lags about 9 steps
 REDRAW_MS = 33  # the timer's period; a redraw also waits REDRAW_BUDGET times its own cost since the last
 REDRAW_BUDGET = 4  # so drawing takes at most ~1/4 of the GUI thread however large the curves grow
 ACTIVE_KL = 0.01  # nats: a latent dimension with less test KL carries no information (metrics.py)
 MIN_PLOT_WIDTH = 150  # pixels: the least width of each of the two plot columns (the view never gets narrower)
-
-
-def run_colour(index: int) -> str:
-    return PALETTE[index % len(PALETTE)]
 
 
 def run_label(run) -> str:
@@ -136,7 +130,7 @@ class LossPlot(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setObjectName("lossPlot")
-        self.curves: dict[int, RunCurves] = {}  # id(run) -> curves
+        self.curves: dict[int, RunCurves] = {}  # run.id -> curves
         self.shown: list[int] = []  # ids of the runs drawn, in order
         self.current: int | None = None
         self.redraws = 0  # how many times new data reached the screen (the benchmark reads it)
@@ -224,39 +218,39 @@ class LossPlot(QWidget):
 
     # -- data in ---------------------------------------------------------------------------------------
     def add_run(self, run, colour: str) -> RunCurves:
-        c = self.curves.get(id(run))
+        c = self.curves.get(run.id)
         if c is None:
-            c = self.curves[id(run)] = RunCurves(run, colour)
+            c = self.curves[run.id] = RunCurves(run, colour)
             c.load_history(run.history)
         return c
 
     def remove_run(self, run) -> None:
-        c = self.curves.pop(id(run), None)
+        c = self.curves.pop(run.id, None)
         if c is None:
             return
         self._hide(c)
-        if id(run) in self.shown:
-            self.shown.remove(id(run))
+        if run.id in self.shown:
+            self.shown.remove(run.id)
             self._rebuild_legend()
-        if self.current == id(run):
+        if self.current == run.id:
             self.current = None
         self._schedule()
 
     def append(self, run, rows: np.ndarray) -> None:
-        c = self.curves.get(id(run))
+        c = self.curves.get(run.id)
         if c is not None:
             c.append(rows)
             self._schedule()
 
     def add_epoch(self, run, record: dict) -> None:
-        c = self.curves.get(id(run))
+        c = self.curves.get(run.id)
         if c is not None:
             c.add_epoch(record)
             self._schedule()
 
     def set_shown_runs(self, runs) -> None:
         """Overlay exactly these runs (each in its own colour)."""
-        ids = [id(r) for r in runs if id(r) in self.curves]
+        ids = [r.id for r in runs if r.id in self.curves]
         for rid in self.shown:
             if rid not in ids and rid in self.curves:
                 self._hide(self.curves[rid])
@@ -269,18 +263,18 @@ class LossPlot(QWidget):
 
     def set_current(self, run) -> None:
         """The run whose KL per dimension the bar chart shows."""
-        self.current = id(run) if run is not None else None
+        self.current = run.id if run is not None else None
         self._bars_drawn = None
         self._schedule()
 
     def points(self, run) -> np.ndarray:
         """The (step, total, recon, kl) rows received for ``run``."""
-        c = self.curves.get(id(run))
+        c = self.curves.get(run.id)
         return c.steps.copy() if c is not None else np.empty((0, 4))
 
     def drawn_points(self, run, metric: str = "total") -> int:
         """How many step points of ``run`` the ``metric`` plot holds now (0 when not shown)."""
-        c = self.curves.get(id(run))
+        c = self.curves.get(run.id)
         if c is None or metric not in c.items:
             return 0
         x, _y = c.items[metric][1].getOriginalDataset()
@@ -401,7 +395,7 @@ class LossPlot(QWidget):
 
     def set_planned_steps(self, run, steps: int) -> None:
         """How many steps ``run`` will have: the x axis spans that from the start."""
-        c = self.curves.get(id(run))
+        c = self.curves.get(run.id)
         if c is not None and c.planned != steps:
             c.planned = steps
             self._ranges.clear()

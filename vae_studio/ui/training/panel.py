@@ -1,9 +1,9 @@
 """The training panel: every setting of a run, Start / Pause / Stop / Retrain, live curves and the runs list.
 
 Training runs in a :class:`~vae_studio.workers.training_worker.TrainingJob` (a QThread); its signals come
-back to slots here, and the runs it makes go into the session, so every panel sees them. The panel can be
+back to slots here, and the runs it makes go into the workspace, so every panel sees them. The panel can be
 built before torch is imported (the window shows at once) and :meth:`TrainingPanel.attach` gives it the
-session later; nothing here imports torch at module level.
+workspace later; nothing here imports torch at module level.
 """
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
 
 from ...core.config import ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig
 from ..widgets.compact import ElidedComboBox
-from .loss_plot import LossPlot, run_colour
+from ...app.states import TrainingState, format_seconds
+from .loss_plot import LossPlot
 from .runs_list import RunsList
 
 BETA_MAX = 100.0
@@ -80,45 +81,35 @@ def _dspin(lo, hi, value, decimals, step, tip) -> QDoubleSpinBox:
     return s
 
 
-def _fmt_seconds(s) -> str:
-    if s is None or not math.isfinite(s):
-        return "estimating…"
-    s = int(round(s))
-    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
-
-
 class TrainingPanel(QWidget):
     stateChanged = Signal(str)  # idle, loading …, training epoch k/N, paused, stopped, diverged, failed
-    dataLoaded = Signal(int)  # request id of load_data(): the session holds that data set now
+    dataLoaded = Signal(int)  # request id of load_data(): the workspace holds that data set now
     dataFailed = Signal(int, str)  # request id, message
     runSaved = Signal(object, object)  # Run, folder
     stepsReceived = Signal(object, int)  # Run, its last step: new losses reached the plot
     runFinished = Signal(object, str)  # Run (None if it failed before it had one), final status
 
-    def __init__(self, session=None, loader=None, parent=None):
+    def __init__(self, workspace=None, loader=None, parent=None):
         super().__init__(parent)
         self.setObjectName("trainingPanel")
-        self.session = None
+        self.workspace = None
         self.loader = loader
-        self.data_config: DataConfig | None = None  # how session.data was loaded (None: not loaded here)
+        self.data_config: DataConfig | None = None  # how workspace.data was loaded (None: not loaded here)
         self._data_request = None  # the load we wait for
         self._loaded_data_id = None
         self._search_root: str | None = None
         self._load_error = ""
         self._pending_data = None  # (request, config, data) that arrived before attach()
-        self._jobs: list = []  # TrainingJob: every thread alive
-        self._active = None  # the job the buttons control
-        self._colours: dict[int, str] = {}
-        self._run_counter = 0
+        self.controller = None  # the TrainingController, from attach()
+        self._started_at = 0.0
         self.state = "idle"
-        self._closed = False  # after shutdown(): late signals of finished workers are ignored
         self._build()
         if loader is not None:
             loader.loading.connect(self._on_loading)
             loader.loaded.connect(self._on_loaded)
             loader.failed.connect(self._on_load_failed)
-        if session is not None:
-            self.attach(session)
+        if workspace is not None:
+            self.attach(workspace)
         self._update_controls()
 
     # ------------------------------------------------------------------------------------------ build
@@ -313,26 +304,38 @@ class TrainingPanel(QWidget):
         lay.addWidget(split)
         self._show_path_rows()
 
-    # ------------------------------------------------------------------------------------------ session
-    def attach(self, session) -> None:
-        """Connect to the session (after torch is imported): fill the device and data set lists."""
-        if self.session is session:
+    # ------------------------------------------------------------------------------------------ workspace
+    def attach(self, workspace, controller=None) -> None:
+        """Connect to the workspace (after torch is imported): fill the device and data set lists.
+
+        ``controller``: the workspace's TrainingController (the panel makes one if none is given)."""
+        if self.workspace is workspace:
             return
-        self.session = session
+        self.workspace = workspace
+        from ...app.training_controller import TrainingController
+
+        self.controller = c = controller or TrainingController(workspace, self)
+        c.stepsReceived.connect(self._on_steps)
+        c.progressed.connect(self._on_progress)
+        c.epochEnded.connect(self._on_epoch)
+        c.stateChanged.connect(self._on_training_state)
+        c.message.connect(self._show_message)
+        c.runFinished.connect(self._on_run_finished)
         from ...core.devices import list_devices
 
         fill_device_combo(self.device, list_devices(), self.device.currentData())
         self._fill_datasets()
-        session.runAdded.connect(self._on_run_added)
-        session.runRemoved.connect(self._on_run_removed)
-        session.runUpdated.connect(self._on_run_updated)
-        session.selectedRunChanged.connect(self._on_selected)
-        session.dataChanged.connect(self._on_data_changed)
-        self._run_counter = len(session.runs)
-        for run in session.runs:
+        workspace.runAdded.connect(self._on_run_added)
+        workspace.runRemoved.connect(self._on_run_removed)
+        workspace.runUpdated.connect(self._on_run_updated)
+        workspace.runStatusChanged.connect(self._on_run_updated)
+        workspace.runRenamed.connect(self._on_run_updated)
+        workspace.selectedRunChanged.connect(self._on_selected)
+        workspace.dataChanged.connect(self._on_data_changed)
+        for run in workspace.runs:
             self._on_run_added(run)
-        if session.data is not None:
-            self._on_data_changed(session.data)
+        if workspace.data is not None:
+            self._on_data_changed(workspace.data)
         if self._pending_data is not None:
             request, cfg, data = self._pending_data
             self._pending_data = None
@@ -365,7 +368,7 @@ class TrainingPanel(QWidget):
 
     # ------------------------------------------------------------------------------------------ data
     def load_data(self, cfg: DataConfig) -> int | None:
-        """Load ``cfg`` in the background and make it the session's data set; returns the request id."""
+        """Load ``cfg`` in the background and make it the workspace's data set; returns the request id."""
         self._show_data_config(cfg)
         if self.loader is None:
             return None
@@ -389,6 +392,11 @@ class TrainingPanel(QWidget):
         for w in (self.dataset, self.binarize, self.folder_size, self.folder_gray):
             w.blockSignals(False)
         self._show_path_rows()
+
+    @property
+    def data_loading(self) -> bool:
+        """Whether a data set the user chose is being loaded."""
+        return self._data_request is not None
 
     def chosen_data_config(self) -> DataConfig | None:
         """The data set the controls describe (None for an in-memory one)."""
@@ -427,7 +435,7 @@ class TrainingPanel(QWidget):
 
     def _choose_search_root(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Look for data sets in", self._search_root or "")
-        if path and self.session is not None:
+        if path and self.workspace is not None:
             self._search_root = path
             self._fill_datasets()
             self._update_controls()
@@ -458,13 +466,13 @@ class TrainingPanel(QWidget):
     def _on_loaded(self, request, cfg, data) -> None:
         if request != self._data_request:
             return
-        if self.session is None:  # torch became ready but the window has not attached yet
+        if self.workspace is None:  # torch became ready but the window has not attached yet
             self._pending_data = (request, cfg, data)
             return
         self._data_request = None
         self.data_config = cfg
         self._loaded_data_id = id(data)
-        self.session.set_data(data)
+        self.workspace.set_data(data)
         self._set_state("idle")
         self._update_controls()
         self.dataLoaded.emit(request)
@@ -507,7 +515,7 @@ class TrainingPanel(QWidget):
         data = self.data_config or self.chosen_data_config() or DataConfig()
         model = ModelConfig(kind=self.kind.currentData(), arch=self.arch.currentData(),
                             latent_dim=self.latent.value(), hidden=hidden)
-        d = self.session.data if self.session is not None else None
+        d = self.workspace.data if self.workspace is not None else None
         if d is not None:
             model.image_size, model.channels, model.num_classes = d.image_size, d.channels, d.num_classes
         train = TrainConfig(beta=self.beta.value(), gamma=self.gamma.value(), recon=self.recon.currentData(),
@@ -543,14 +551,14 @@ class TrainingPanel(QWidget):
 
     def problem(self) -> str:
         """Why Start is disabled ('' when it is not)."""
-        if self.session is None:
+        if self.workspace is None:
             return "Loading PyTorch…"
         if self._data_request is not None:
             name = self.dataset.currentText() or "the data set"
             return f"Loading {name.split(' (')[0]}…"
         if self._load_error:
             return self._load_error
-        if self.session.data is None:
+        if self.workspace.data is None:
             cfg = self.chosen_data_config()
             if cfg is not None and cfg.dataset in ("folder", "npz") and not cfg.root:
                 return "Choose a folder or .npz file for this data set (Browse…)."
@@ -564,197 +572,88 @@ class TrainingPanel(QWidget):
     # ------------------------------------------------------------------------------------------ training
     @property
     def training(self) -> bool:
-        return self._active is not None
+        return self.controller is not None and self.controller.training
 
     def start(self) -> None:
-        if self.training:
-            return
-        self._start_job()
+        if not self.training:
+            self._launch(self.controller.start if self.controller is not None else None)
 
     def retrain(self) -> None:
-        if self.training:
-            self._active.stop()
-            self._active = None
-        self._start_job()
+        self._launch(self.controller.retrain if self.controller is not None else None)
 
     def toggle_pause(self) -> None:
-        job = self._active
-        if job is None:
-            return
-        if job.worker.paused_by_user:
-            job.worker.resume()
-        else:
-            job.worker.pause()
-            self._set_state("pausing…")
-        self._update_controls()
+        if self.controller is not None:
+            self.controller.toggle_pause()
+            self._update_controls()
 
     def stop(self) -> None:
-        if self._active is not None:
-            self._active.stop()
-            self._set_state("stopping…")
-            self.stop_button.setEnabled(False)
+        if self.controller is not None and self.controller.training:
+            self.controller.stop()
+            self._update_controls()
 
-    def _start_job(self) -> None:
+    def _launch(self, command) -> None:
         why = self.problem()
-        if why:
+        if why or command is None:
             self.validation.setText(why)
             return
-        from ...workers.training_worker import TrainingJob
-
-        config = RunConfig.from_dict(self.current_config().to_dict())
-        job = TrainingJob(config, self.session.data)
-        w = job.worker
-        w.prepared.connect(self._on_prepared)
-        w.chunk.connect(self._on_chunk)
-        w.epochEnded.connect(self._on_epoch)
-        w.paused.connect(self._on_paused)
-        w.resumed.connect(self._on_resumed)
-        w.diverged.connect(self._on_diverged)
-        w.failed.connect(self._on_failed)
-        w.finished.connect(self._on_finished)
-        job.thread.finished.connect(self._reap)
-        job.started_at = time.perf_counter()
-        job.shown_running = False
-        self._jobs.append(job)
-        self._active = job
+        config = self.current_config()
         self.message.setText("")
         self.progress.setRange(0, max(1, config.train.epochs))
         self.progress.setValue(0)
         self.progress.setFormat("building the model…")
-        self._set_state("starting…")
+        if command(config):
+            self._started_at = time.perf_counter()
         self._update_controls()
-        job.start()
-
-    def _job(self):
-        if self._closed:
-            return None
-        sender = self.sender()
-        for job in self._jobs:
-            if job.worker is sender:
-                return job
-        return None
-
-    @Slot(object, object, object)
-    def _on_prepared(self, model, history, state) -> None:
-        job = self._job()
-        if job is None:
-            return
-        from ...core.checkpoint import Run
-
-        self._run_counter += 1
-        data = self.session.data
-        run = Run(config=job.config, model=model, history=history,
-                  class_names=list(data.class_names) if data is not None else [], name=f"run {self._run_counter}")
-        job.run = run
-        self.session.add_run(run)  # reads the weights: nothing trains them until go()
-        job.worker.go()
 
     @Slot(object, object)
-    def _on_chunk(self, rows, info) -> None:
-        job = self._job()
-        if job is None or job.run is None:
-            return
-        self.plot.append(job.run, rows)
-        if not job.shown_running:  # the row says "running" from the first steps on (then: epoch ends)
-            job.shown_running = True
-            self.runs.update_run(job.run)
-        self.stepsReceived.emit(job.run, int(rows[-1, 0]))
-        if job is self._active and info:
-            spe, epochs = info["steps_per_epoch"], info["epochs"]
-            self.plot.set_planned_steps(job.run, epochs * spe)
-            self.progress.setRange(0, epochs * spe)
-            self.progress.setValue(info["step"])
-            self.progress.setFormat(f"epoch {info['epoch']}/{epochs} · step {info['step_in_epoch']}/{spe} · "
-                                    f"{_fmt_seconds(info['seconds_left'])} left")
-            if not job.worker.paused_by_user:
-                self._set_state(f"training epoch {info['epoch']}/{epochs}")
+    def _on_steps(self, entry, rows) -> None:
+        self.plot.append(entry, rows)
+        self.stepsReceived.emit(entry, int(rows[-1, 0]))
+
+    @Slot(object)
+    def _on_progress(self, p) -> None:
+        entry = self.controller.active_run
+        if entry is not None:
+            self.plot.set_planned_steps(entry, p.total_steps)
+        self.progress.setRange(0, p.total_steps)
+        self.progress.setValue(p.step)
+        self.progress.setFormat(f"epoch {p.epoch}/{p.epochs} · step {p.step_in_epoch}/{p.steps_per_epoch} · "
+                                f"{format_seconds(p.seconds_left)} left")
+        if self.controller.state == TrainingState.TRAINING:
+            self._set_state(f"training epoch {p.epoch}/{p.epochs}")
 
     @Slot(object, object)
-    def _on_epoch(self, record, state) -> None:
-        job = self._job()
-        if job is None or job.run is None:
-            return
-        self.plot.add_epoch(job.run, record)
-        self.session.publish_weights(job.run, state)
+    def _on_epoch(self, entry, record) -> None:
+        self.plot.add_epoch(entry, record)
 
-    @Slot()
-    def _on_paused(self) -> None:
-        self._on_pause_toggled("paused")
-
-    @Slot()
-    def _on_resumed(self) -> None:
-        self._on_pause_toggled("training")
-
-    def _on_pause_toggled(self, state: str) -> None:
-        job = self._job()
-        if job is self._active and job is not None:
-            self._set_state(state)
-            if job.run is not None:
-                self.runs.update_run(job.run)
-            self._update_controls()
-
-    @Slot(str)
-    def _on_diverged(self, message) -> None:
-        job = self._job()
-        name = job.run.name if job is not None and job.run is not None else "The run"
-        self._show_message(f"{name} diverged: {message}", error=True)
-
-    @Slot(str)
-    def _on_failed(self, message) -> None:
-        job = self._job()
-        name = job.run.name if job is not None and job.run is not None else "Training"
-        self._show_message(f"{name} failed: {message}", error=True)
-
-    @Slot(str, object)
-    def _on_finished(self, status, state) -> None:
-        job = self._job()
-        if job is None:
-            return
-        if job.run is not None:
-            if state is not None:
-                self.session.publish_weights(job.run, state)
-            self.runs.update_run(job.run)
-            if status == "finished":
-                self._show_message(f"{job.run.name} finished {job.config.train.epochs} epochs in "
-                                   f"{_fmt_seconds(time.perf_counter() - job.started_at)}.")
-            elif status == "stopped" and job.run.history.message:
-                self._show_message(f"{job.run.name}: {job.run.history.message}.")
-        if job is self._active:
-            self._active = None
-            self._set_state({"finished": "idle"}.get(status, status))
-            if status == "finished":
-                self.progress.setFormat("finished")
-            else:
-                self.progress.setFormat(status)
+    @Slot(object)
+    def _on_training_state(self, state) -> None:
+        if state == TrainingState.IDLE:
+            outcome = self.controller.last_outcome
+            self._set_state({"finished": "idle"}.get(outcome, outcome or "idle"))
+            self.progress.setFormat(outcome or "idle")
+        elif state == TrainingState.TRAINING:
+            self._set_state("training")
+        else:
+            self._set_state(state.value + ("…" if state in (TrainingState.STARTING, TrainingState.PAUSING,
+                                                             TrainingState.STOPPING) else ""))
         self._update_controls()
-        self.runFinished.emit(job.run, status)
 
-    @Slot()
-    def _reap(self) -> None:
-        self._jobs = [j for j in self._jobs if not j.thread.isFinished()]
+    @Slot(object, str)
+    def _on_run_finished(self, entry, status) -> None:
+        self.runFinished.emit(entry, status)
 
     def shutdown(self) -> None:
-        """Stop every run and wait for the threads (for closing the window). Each run keeps the weights it
-        has; they are published to the session without a signal, and the workers' last signals, still
-        queued, are ignored: nothing new starts in other panels while the window closes."""
-        self._closed = True
-        for job in list(self._jobs):
-            job.shutdown()
-            if job.run is not None and self.session is not None and any(r is job.run for r in self.session.runs):
-                self.session.publish_weights(job.run, emit=False)
-                self.runs.update_run(job.run)
-        self._active = None
+        """Stop every run and wait for the threads (for closing the window); each run keeps its weights."""
+        if self.controller is not None:
+            self.controller.shutdown()
         self.plot.stop_timer()
 
     # ------------------------------------------------------------------------------------------ runs
-    def colour_of(self, run) -> str:
-        return self._colours.get(id(run), "#808080")
-
     @Slot(object)
     def _on_run_added(self, run) -> None:
-        colour = self._colours.setdefault(id(run), run_colour(len(self._colours)))
-        self.plot.add_run(run, colour)
-        self.runs.add_run(run, colour)
+        self.plot.add_run(run, run.colour)
+        self.runs.add_run(run, run.colour)
 
     @Slot(object)
     def _on_run_removed(self, run) -> None:
@@ -774,16 +673,16 @@ class TrainingPanel(QWidget):
         self.plot.set_shown_runs(runs)
 
     def _on_current_row(self, run) -> None:
-        if self.session is not None and run is not None:
-            self.session.select_run(run)
+        if self.workspace is not None and run is not None:
+            self.workspace.select_run(run)
 
     def _remove_runs(self, runs) -> None:
-        busy = [r for r in runs if any(j.run is r and j.running for j in self._jobs)]
+        busy = [r for r in runs if self.controller is not None and self.controller.is_training(r)]
         if busy:
             QMessageBox.information(self, "Remove runs", "Stop the running run before removing it.")
             return
         for run in runs:
-            self.session.remove_run(run)
+            self.workspace.remove_run(run)
 
     # ------------------------------------------------------------------------------------------ view
     def _beta_from_spin(self, value: float) -> None:
@@ -803,24 +702,27 @@ class TrainingPanel(QWidget):
             self.state = state
             self.stateChanged.emit(state)
 
+    @Slot(str, bool)
     def _show_message(self, text: str, error: bool = False) -> None:
         self.message.setStyleSheet("color: #b00020; font-weight: bold" if error else "color: #2e7d32")
         self.message.setText(text)
-        if self.session is not None:
-            self.session.statusMessage.emit(text)
+        if self.workspace is not None:
+            self.workspace.show_message(text)
 
     @Slot()
     def _update_controls(self, *_):
         why = self.problem()
         self.validation.setText(why)
         self.validation.setVisible(bool(why))
-        job = self._active
-        self.start_button.setEnabled(not why and job is None)
+        c = self.controller
+        training = c is not None and c.training
+        stoppable = training and not c.stop_requested
+        self.start_button.setEnabled(not why and not training)
         self.start_button.setToolTip(why or "Train a new run with these settings")
-        self.retrain_button.setEnabled(not why and (job is not None or bool(self.session and self.session.runs)))
-        self.pause_button.setEnabled(job is not None and not job.worker.control.stop_requested)
-        self.pause_button.setText("Resume" if job is not None and job.worker.paused_by_user else "Pause")
-        self.stop_button.setEnabled(job is not None and not job.worker.control.stop_requested)
+        self.retrain_button.setEnabled(not why and (training or bool(self.workspace and self.workspace.runs)))
+        self.pause_button.setEnabled(stoppable)
+        self.pause_button.setText("Resume" if training and c.paused_by_user else "Pause")
+        self.stop_button.setEnabled(stoppable)
         busy = self._data_request is not None
         for w in (self.dataset, self.browse, self.binarize, self.find_data):
-            w.setEnabled(not busy and self.session is not None)
+            w.setEnabled(not busy and self.workspace is not None)

@@ -1,5 +1,5 @@
-"""The runs of the session in a table: key settings and final test loss; multi-select to overlay curves; the
-current row is the session's selected run; runs can be saved as run folders or removed."""
+"""The runs of the workspace in a table: key settings and final test loss; multi-select to overlay curves; the
+current row is the workspace's selected run; runs can be saved as run folders or removed."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -118,7 +118,7 @@ class RunsList(QWidget):
         self.save_button.setToolTip("Save the current run as a run folder (config, weights, history)")
         self.save_button.clicked.connect(self.save_current)
         self.remove_button = QPushButton("Remove")
-        self.remove_button.setToolTip("Remove the selected runs from this session (their saved folders stay)")
+        self.remove_button.setToolTip("Remove the selected runs from this workspace (their saved folders stay)")
         self.remove_button.clicked.connect(self._remove_selected)
         hint = hint_label("Ctrl/Shift-click: overlay several runs' curves",
                           "Select several runs (Ctrl- or Shift-click) to overlay their curves; the current row is "
@@ -140,14 +140,14 @@ class RunsList(QWidget):
 
     # -- rows ----------------------------------------------------------------------------------------
     def add_run(self, run, colour: str, select: bool = True) -> None:
-        if id(run) in self._items:
+        if run.id in self._items:
             return
         item = QTreeWidgetItem()
         pix = QPixmap(12, 12)
         pix.fill(QColor(colour))
         item.setIcon(0, QIcon(pix))
-        self._items[id(run)] = item
-        self._runs[id(run)] = run
+        self._items[run.id] = item
+        self._runs[run.id] = run
         self.tree.addTopLevelItem(item)
         self.update_run(run)
         if select:
@@ -159,8 +159,8 @@ class RunsList(QWidget):
         self._update_empty()
 
     def remove_run(self, run) -> None:
-        item = self._items.pop(id(run), None)
-        self._runs.pop(id(run), None)
+        item = self._items.pop(run.id, None)
+        self._runs.pop(run.id, None)
         if item is not None:
             self._quiet = True
             self.tree.takeTopLevelItem(self.tree.indexOfTopLevelItem(item))
@@ -169,7 +169,7 @@ class RunsList(QWidget):
         self._update_empty()
 
     def update_run(self, run) -> None:
-        item = self._items.get(id(run))
+        item = self._items.get(run.id)
         if item is None:
             return
         c, h = run.config, run.history
@@ -193,8 +193,8 @@ class RunsList(QWidget):
         self._fit_columns()
 
     def set_current(self, run) -> None:
-        """Follow the session's selected run (without clearing a multi-selection)."""
-        item = self._items.get(id(run)) if run is not None else None
+        """Follow the workspace's selected run (without clearing a multi-selection)."""
+        item = self._items.get(run.id) if run is not None else None
         if item is None or item is self.tree.currentItem():
             return
         self._quiet = True
@@ -208,7 +208,7 @@ class RunsList(QWidget):
         self._quiet = True
         self.tree.clearSelection()
         for run in runs:
-            item = self._items.get(id(run))
+            item = self._items.get(run.id)
             if item is not None:
                 item.setSelected(True)
         self._quiet = False
