@@ -81,6 +81,9 @@ class RunConfig:
     def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
         if not isinstance(d, dict):
             raise ConfigError("the configuration is not a JSON object")
+        unknown = set(d) - {"data", "model", "train"}
+        if unknown:
+            raise ConfigError(f"unknown configuration section(s): {', '.join(sorted(map(str, unknown)))[:80]}")
         try:
             return cls(
                 data=_build(DataConfig, d.get("data", {})),
