@@ -113,7 +113,10 @@ def load_dataset(cfg) -> ImageData:
     ``image_size`` and ``grayscale`` apply to image folders only (CIFAR-10 stays RGB, npz arrays keep their
     own size). Raises :class:`DataError` with a one-line message on any problem.
     """
+    from .config import check_seed
+
     name = cfg.dataset
+    check_seed(cfg.seed, "data.seed")
     try:
         if name in ("sprites", "sprites-full"):
             data = _load_sprites(name, cfg.seed)
