@@ -6,13 +6,16 @@ This module imports no Qt: the GUI is imported only when it is asked for.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import sys
 import time
 from pathlib import Path
 
-EXIT_USAGE, EXIT_FAIL = 2, 1
+EXIT_USAGE, EXIT_FAIL, EXIT_INTERRUPTED = 2, 1, 130
+MAX_SAMPLE_BYTES = 2 << 30  # decoded images of one `sample` call
+MAX_IWAE_K = 100_000
 
 
 class UserError(Exception):
@@ -104,14 +107,22 @@ class _Progress:
             self.stream.flush()
 
 
-def train_run(config, out: str | None, quiet: bool = False, run_name: str = ""):
-    """Train one run from a config, print progress, save it to ``out``; returns the Run."""
-    from .core.checkpoint import Run, save_run
-    from .core.data import load_dataset
-    from .core.training import Diverged, EpochEnd, StepChunk, Trainer
+def train_run(config, out: str | None, quiet: bool = False, run_name: str = "", overwrite: bool = False,
+              ctrl_c_stops: bool = False):
+    """Train one run from a config, print progress, save it to ``out``; returns the Run.
 
+    ``out`` is checked before any training (see :func:`~vae_studio.core.checkpoint.check_destination`).
+    With ``ctrl_c_stops``, Ctrl-C during training is the GUI's Stop: training ends after the current step
+    and what was trained is saved as a stopped run (a second Ctrl-C aborts)."""
+    from .core.checkpoint import Run, check_destination, save_run
+    from .core.data import load_dataset
+    from .core.training import Diverged, EpochEnd, StepChunk, TrainControl, Trainer
+
+    if out is not None:
+        check_destination(out, overwrite)
     data = load_dataset(config.data)
-    trainer = Trainer(config, data)
+    control = TrainControl()
+    trainer = Trainer(config, data, control)
     bar = _Progress() if not quiet else _Progress(stream=False)
     epochs = config.train.epochs
 
@@ -126,20 +137,46 @@ def train_run(config, out: str | None, quiet: bool = False, run_name: str = ""):
         elif isinstance(ev, Diverged):
             bar.line(f"diverged: {ev.message}")
 
-    trainer.train(on_event)
+    with _ctrl_c_stops(control) if ctrl_c_stops else contextlib.nullcontext():
+        trainer.train(on_event)
     run = Run(config=config, model=trainer.model.cpu(), history=trainer.history, class_names=data.class_names,
               name=run_name or (Path(out).name if out else ""))
     if out:
-        save_run(run, out)
-        bar.line(f"saved run to {out}")
+        save_run(run, out, overwrite=overwrite)
+        bar.line(f"saved {'the stopped ' if run.history.status == 'stopped' else ''}run to {out}")
     return run
+
+
+@contextlib.contextmanager
+def _ctrl_c_stops(control):
+    """While training: the first Ctrl-C asks the trainer to stop (like the GUI's Stop), a second one aborts."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_sigint(_signum, _frame):
+        if control.stop_requested:
+            raise KeyboardInterrupt
+        control.stop()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def cmd_train(a) -> int:
     config = config_from_args(a)
-    run = train_run(config, a.out)
+    run = train_run(config, a.out, overwrite=a.overwrite, ctrl_c_stops=True)
     if run.history.status == "diverged":
         raise UserError(run.history.message)
+    if run.history.status == "stopped":
+        return _fail(f"stopped by Ctrl-C after {len(run.history.epochs)} epochs ({run.history.message}); the run "
+                     f"trained so far was saved to {a.out}", EXIT_INTERRUPTED)
     return 0
 
 
@@ -153,9 +190,8 @@ def cmd_eval(a) -> int:
     from .core.data import load_dataset
     from .core.metrics import evaluate_run
 
+    _check_iwae_k(a.iwae_k)
     run = _load(a.run)
-    if a.iwae_k < 0:
-        raise UserError("--iwae-k must be 0 (skip) or a positive number of samples")
     data = load_dataset(run.config.data)
     t = run.config.train
     try:
@@ -165,7 +201,7 @@ def cmd_eval(a) -> int:
     res = {"run": str(a.run), "dataset": run.config.data.dataset, "beta": t.beta, "gamma": t.gamma,
            "recon_loss": t.recon, **res}
     if a.json:
-        print(json.dumps(res))
+        print(json.dumps(_json_safe(res), allow_nan=False))
         return 0
     print(f"{a.run}: on the {res['n']} test images of {res['dataset']}, nats per image")
     print(f"  negative ELBO   {res['neg_elbo']:10.2f}  (recon {res['recon']:.2f} + KL {res['kl']:.2f})")
@@ -183,12 +219,27 @@ def cmd_eval(a) -> int:
     return 0
 
 
+def _check_iwae_k(k: int) -> None:
+    if not 0 <= k <= MAX_IWAE_K:
+        raise UserError(f"--iwae-k must be 0 (skip) or a number of samples up to {MAX_IWAE_K:,}")
+
+
+def _json_safe(obj):
+    """NaN and infinities become null: `eval --json` always prints valid JSON."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    return obj
+
+
 def cmd_sweep(a) -> int:
     from .core.sweep import parse_betas, run_sweep
 
     betas = parse_betas(a.beta)
-    if a.iwae_k < 0:
-        raise UserError("--iwae-k must be 0 (skip) or a positive number of samples")
+    _check_iwae_k(a.iwae_k)
     a.beta = betas[0]  # config_from_args validates one value; each run gets its own below
     config = config_from_args(a)
 
@@ -215,9 +266,23 @@ def cmd_sample(a) -> int:
 
     from .core.latent import sample_prior
 
-    run = _load(a.run)
+    from .core.config import ConfigError, check_seed
+    from .core.safe_io import big_number, human_bytes
+
     if a.n < 1:
         raise UserError("--n must be at least 1")
+    if not (math.isfinite(a.temperature) and a.temperature >= 0):
+        raise UserError(f"--temperature must be a finite number, zero or positive, not {a.temperature}")
+    try:
+        check_seed(a.seed, "--seed")
+    except ConfigError as e:
+        raise UserError(str(e)) from None
+    run = _load(a.run)
+    need = a.n * run.model.cfg.input_dim * 4 * 3  # latents aside: logits, images and the grid, float32
+    if need > MAX_SAMPLE_BYTES:
+        raise UserError(f"--n {big_number(a.n)} would need about {human_bytes(need)} for the images; at most "
+                        f"{human_bytes(MAX_SAMPLE_BYTES)} (about {MAX_SAMPLE_BYTES // (need // a.n):,} images of this "
+                        "model) can be drawn at once")
     k = run.model.num_classes
     if a.label is not None and not run.model.conditional:
         raise UserError("--label applies only to a conditional model (cvae)")
@@ -249,7 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
     t = sub.add_parser("train", help="train a model headless and save a run folder")
     _add_config_flags(t)
-    t.add_argument("--out", required=True, help="run folder to write")
+    t.add_argument("--out", required=True, help="run folder to write (a new folder, or a run with --overwrite)")
+    t.add_argument("--overwrite", action="store_true", help="replace the run already saved in --out")
     t.set_defaults(func=cmd_train)
     e = sub.add_parser("eval", help="test metrics of a saved run")
     e.add_argument("run")
@@ -279,7 +345,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    """The entry point. Ctrl-C at any moment (even while torch is still being imported) ends with one line."""
+    try:
+        _tolerant_output()
+        return _main(sys.argv[1:] if argv is None else argv)
+    except KeyboardInterrupt:
+        return _fail("interrupted", EXIT_INTERRUPTED)
+
+
+def _tolerant_output() -> None:
+    """A path that is not valid in the output's encoding is printed escaped instead of crashing the print."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError, OSError, TypeError):  # None under pythonw, or not a text stream
+            pass
+
+
+def _main(argv: list[str]) -> int:
     if not argv:
         return gui_main()
     try:
@@ -298,8 +381,6 @@ def main(argv: list[str] | None = None) -> int:
         return a.func(a)
     except (UserError, CheckpointError, ConfigError, DataError, DeviceError, TrainingError) as e:
         return _fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
-    except KeyboardInterrupt:
-        return _fail("interrupted", 130)
 
 
 def gui_main() -> int:

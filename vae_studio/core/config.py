@@ -6,6 +6,7 @@ Plain dataclasses that round-trip through JSON (``to_dict`` / ``from_dict``) and
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,6 +81,9 @@ class RunConfig:
     def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
         if not isinstance(d, dict):
             raise ConfigError("the configuration is not a JSON object")
+        unknown = set(d) - {"data", "model", "train"}
+        if unknown:
+            raise ConfigError(f"unknown configuration section(s): {', '.join(sorted(map(str, unknown)))[:80]}")
         try:
             return cls(
                 data=_build(DataConfig, d.get("data", {})),
@@ -90,34 +94,137 @@ class RunConfig:
             raise ConfigError(f"invalid configuration: {e}") from None
 
     def validate(self) -> "RunConfig":
-        m, t = self.model, self.train
+        """Check every field's type and range, and that the model fits in memory; ConfigError (one line,
+        naming the field) otherwise. The CLI, the GUI and run folders all go through here."""
+        for section in ("data", "model", "train"):
+            _check_types(section, getattr(self, section))
+        d, m, t = self.data, self.model, self.train
         if m.kind not in MODEL_KINDS:
             raise ConfigError(f"unknown model kind {m.kind!r}; choose one of {', '.join(MODEL_KINDS)}")
         if m.arch not in ARCHS:
             raise ConfigError(f"unknown architecture {m.arch!r}; choose one of {', '.join(ARCHS)}")
         if t.recon not in RECON_LOSSES:
             raise ConfigError(f"unknown reconstruction loss {t.recon!r}; choose bce or mse")
-        if not 1 <= m.latent_dim <= 512:
-            raise ConfigError(f"latent size must be between 1 and 512, not {m.latent_dim}")
+        if not 1 <= m.latent_dim <= MAX_LATENT:
+            raise ConfigError(f"latent size must be between 1 and {MAX_LATENT}, not {_short_repr(m.latent_dim)}")
         if not m.hidden or any(h < 1 for h in m.hidden):
             raise ConfigError("hidden sizes must be positive integers")
+        if len(m.hidden) > MAX_HIDDEN_LAYERS:
+            raise ConfigError(f"at most {MAX_HIDDEN_LAYERS} hidden layers, not {len(m.hidden)}")
         if m.channels not in (1, 3):
-            raise ConfigError(f"images must have 1 or 3 channels, not {m.channels}")
+            raise ConfigError(f"images must have 1 or 3 channels, not {_short_repr(m.channels)}")
         if m.image_size < 4:
-            raise ConfigError(f"image size {m.image_size} is too small")
+            raise ConfigError(f"image size {_short_repr(m.image_size)} is too small")
+        if not 4 <= d.image_size <= MAX_IMAGE_SIZE:
+            raise ConfigError(f"image size must be between 4 and {MAX_IMAGE_SIZE} pixels, not {_short_repr(d.image_size)}")
         if m.arch == "conv" and m.image_size % 4:
             raise ConfigError(f"the convolutional model needs an image size divisible by 4, not {m.image_size}")
+        if m.num_classes < 0:
+            raise ConfigError(f"the number of classes cannot be negative ({_short_repr(m.num_classes)})")
         if m.kind == "cvae" and m.num_classes < 2:
             raise ConfigError("a conditional VAE needs a data set with class labels")
-        if t.beta < 0 or t.gamma < 0:
-            raise ConfigError("beta and gamma must be zero or positive")
-        if not t.lr > 0:
-            raise ConfigError("the learning rate must be positive")
+        for name in ("beta", "gamma"):
+            v = getattr(t, name)
+            if not (_finite(v) and v >= 0):
+                raise ConfigError(f"{name} must be a finite number, zero or positive, not {_short_repr(v)}")
+        if not (_finite(t.lr) and t.lr > 0):
+            raise ConfigError(f"the learning rate must be a finite positive number, not {_short_repr(t.lr)}")
+        if not (_finite(t.grad_clip) and t.grad_clip >= 0):
+            raise ConfigError(f"gradient clipping must be a finite number, 0 (off) or positive, not {_short_repr(t.grad_clip)}")
         if t.batch_size < 1 or t.epochs < 1:
             raise ConfigError("batch size and epochs must be at least 1")
         if t.kl_warmup_epochs < 0:
             raise ConfigError("KL warm-up epochs cannot be negative")
+        for where, seed in (("train.seed", t.seed), ("data.seed", d.seed)):
+            check_seed(seed, where)
+        check_model_size(m)
         return self
+
+
+MAX_LATENT = 512
+MAX_HIDDEN_LAYERS = 16
+MAX_IMAGE_SIZE = 4096
+MAX_SEED = 2**63  # seeds are 0 <= seed < 2**63: every generator (torch, NumPy) takes them as they are
+MAX_PARAMETERS = 1 << 30  # 4 GiB of float32 weights; training holds about four copies (weights, grads, Adam)
+TRAIN_BYTES_PER_PARAMETER = 16
+
+
+def check_seed(seed: int, where: str = "seed") -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < MAX_SEED:
+        raise ConfigError(f"{where} must be a whole number from 0 to 2^63-1, not {_short_repr(seed)}")
+    return seed
+
+
+def parameter_count(m: ModelConfig) -> int:
+    """How many parameters ``build_model(m)`` would have, computed without building it (exact; tested)."""
+    k = m.num_classes if m.kind == "cvae" else 0
+    c, size, lat = m.channels, m.image_size, m.latent_dim
+
+    def linear(a, b):
+        return a * b + b
+
+    stats = linear(m.hidden[-1] if m.arch == "mlp" else m.hidden[0], 2 * lat) + k * 2 * lat
+    if m.arch == "mlp":
+        enc = sum(linear(a, b) for a, b in zip([m.input_dim, *m.hidden], m.hidden))
+        dec_sizes = [lat + k, *reversed(m.hidden)]
+        dec = sum(linear(a, b) for a, b in zip(dec_sizes, dec_sizes[1:])) + linear(m.hidden[0], m.input_dim)
+        return enc + stats + dec
+    s2, h = (size // 4) ** 2, m.hidden[0]
+    convs = (c * 32 * 16 + 32) + (32 * 64 * 16 + 64)  # Conv2d(c, 32, 4) and Conv2d(32, 64, 4)
+    deconvs = (64 * 32 * 16 + 32) + (32 * c * 16 + c)  # ConvTranspose2d(64, 32, 4) and (32, c, 4)
+    return convs + linear(64 * s2, h) + stats + linear(lat + k, h) + linear(h, 64 * s2) + deconvs
+
+
+def check_model_size(m: ModelConfig) -> int:
+    """The parameter count; ConfigError saying how big the model would be when it cannot fit."""
+    from .safe_io import big_number, human_bytes, physical_memory
+
+    n = parameter_count(m)
+    need = n * TRAIN_BYTES_PER_PARAMETER
+    ram = physical_memory()
+    if n > MAX_PARAMETERS or (ram is not None and need > ram):
+        where = f"; this machine has {human_bytes(ram)}" if ram else ""
+        raise ConfigError(f"the model would have {big_number(n)} parameters ({human_bytes(4 * n)} of weights, about "
+                          f"{human_bytes(need)} to train{where}); at most {MAX_PARAMETERS:,} parameters are "
+                          "supported: choose smaller hidden sizes, latent size or images")
+    return n
+
+
+def _finite(v) -> bool:
+    try:
+        return math.isfinite(v)
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
+def _short_repr(v) -> str:
+    try:
+        text = repr(v)
+    except (ValueError, RecursionError):  # an integer of thousands of digits, a deeply nested list
+        text = f"<{type(v).__name__}>"
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+_TYPES = {"int": "a whole number", "float": "a number", "bool": "true or false", "str": "text",
+          "str | None": "text or null", "list[int]": "a list of whole numbers"}
+
+
+def _check_types(section: str, obj) -> None:
+    """Every field of a config record has the type its annotation names (ints are not bools)."""
+    for f in dataclasses.fields(obj):
+        v, want = getattr(obj, f.name), str(f.type)
+        ok = {
+            "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+            "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+            "bool": lambda v: isinstance(v, bool),
+            "str": lambda v: isinstance(v, str),
+            "str | None": lambda v: v is None or isinstance(v, str),
+            "list[int]": lambda v: isinstance(v, list) and all(isinstance(i, int) and not isinstance(i, bool)
+                                                              for i in v),
+        }[want](v)
+        if not ok:
+            shown = _short_repr(v)
+            raise ConfigError(f"{section}.{f.name} must be {_TYPES[want]}, not {shown} ({type(v).__name__})")
 
 
 def _build(kind, d):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
 import zlib
 from dataclasses import dataclass, field
@@ -112,7 +113,10 @@ def load_dataset(cfg) -> ImageData:
     ``image_size`` and ``grayscale`` apply to image folders only (CIFAR-10 stays RGB, npz arrays keep their
     own size). Raises :class:`DataError` with a one-line message on any problem.
     """
+    from .config import check_seed
+
     name = cfg.dataset
+    check_seed(cfg.seed, "data.seed")
     try:
         if name in ("sprites", "sprites-full"):
             data = _load_sprites(name, cfg.seed)
@@ -129,10 +133,25 @@ def load_dataset(cfg) -> ImageData:
             raise DataError(f"unknown data set {name!r}; choose one of {', '.join(DATASET_NAMES)}")
     except MemoryError:
         raise DataError(f"not enough memory to load {name}") from None
+    check_images(data)
     if cfg.binarize:
         data.binarize = True
         data.test_x = binarize_fixed(data.test_x)
     return data
+
+
+def check_images(data: ImageData) -> None:
+    """What every model needs, whatever the source: square images of 1 or 3 channels, at least 4 pixels wide,
+    at least one training and one test image, one label per image when there are labels."""
+    where = data.name
+    for split, x, y in (("training", data.train_x, data.train_y), ("test", data.test_x, data.test_y)):
+        if x.ndim != 4 or x.shape[1] not in (1, 3) or x.shape[2] != x.shape[3] or x.shape[2] < 4:
+            raise DataError(f"{where}: {split} images must be square, at least 4x4, with 1 or 3 channels; "
+                            f"found shape {tuple(x.shape)}")
+        if len(x) == 0:
+            raise DataError(f"{where}: the {split} split has no images")
+        if y is not None and len(y) != len(x):
+            raise DataError(f"{where}: the {split} split has {len(x)} images but {len(y)} labels")
 
 
 def list_datasets(root: str | None = None) -> list[DatasetInfo]:
@@ -232,31 +251,63 @@ def _find_idx_dir(spec: _Idx, root: str | None) -> tuple[str | None, list[str]]:
     return None, searched
 
 
+MAX_DATA_BYTES = 64 << 30  # one data file's pixels; also never more than this machine's memory
+
+
+def data_budget() -> int:
+    """The most bytes one data file may unpack to: what fits in memory (and at most 64 GiB)."""
+    from .safe_io import physical_memory
+
+    ram = physical_memory()
+    return min(MAX_DATA_BYTES, ram) if ram else MAX_DATA_BYTES
+
+
+def _read_at_most(f, n: int, chunk: int = 16 << 20) -> bytearray:
+    """Up to ``n`` bytes, read in chunks: memory grows with what is really there, not with what was claimed."""
+    out = bytearray()
+    while len(out) < n:
+        part = f.read(min(chunk, n - len(out)))
+        if not part:
+            break
+        out += part
+    return out
+
+
 def read_idx(path: str, expect_dims: int) -> np.ndarray:
-    """An IDX file of unsigned bytes (plain or .gz) as a numpy array; DataError names the file on any fault."""
+    """An IDX file of unsigned bytes (plain or .gz) as a numpy array; DataError names the file on any fault.
+
+    The header's sizes are checked before the data is read: a header whose dimensions multiply past the
+    file (or past memory) is refused without reading more than the header."""
+    from .safe_io import open_regular
+
+    head = 4 + 4 * expect_dims
+    file, _size = open_regular(path, DataError)
     try:
-        if path.endswith(".gz"):
-            with gzip.open(path, "rb") as f:
-                raw = f.read()
-        else:
-            with open(path, "rb") as f:
-                raw = f.read()
+        with file, (gzip.GzipFile(fileobj=file, mode="rb") if path.endswith(".gz") else file) as f:
+            header = f.read(head)
+            expect_magic = 0x0800 | expect_dims
+            magic = int.from_bytes(header[:4], "big") if len(header) >= 4 else None
+            if magic != expect_magic:
+                found = "a file too short" if magic is None else f"magic 0x{magic:08x}"
+                raise DataError(f"{path} is not an IDX file of {expect_dims}-d unsigned bytes (expected magic "
+                                f"0x{expect_magic:08x}, found {found})")
+            if len(header) < head:
+                raise DataError(f"{path} is truncated: {len(header)} bytes, shorter than its header")
+            shape = tuple(int.from_bytes(header[4 + 4 * i : 8 + 4 * i], "big") for i in range(expect_dims))
+            size = math.prod(shape)  # Python integers: no overflow
+            if size > data_budget():
+                raise DataError(f"{path} claims {size:,} bytes of data (shape {shape}), more than can be loaded")
+            if not path.endswith(".gz") and _size != head + size:
+                raise DataError(f"{path} is {'truncated' if _size < head + size else 'longer than its header says'}: "
+                                f"{_size - head} data bytes for shape {shape}, expected {size}")
+            raw = _read_at_most(f, size + 1)
     except (OSError, EOFError, zlib.error) as e:
         raise DataError(f"cannot read {path}: {e}") from None
-    expect_magic = 0x0800 | expect_dims
-    head = 4 + 4 * expect_dims
-    magic = int.from_bytes(raw[:4], "big") if len(raw) >= 4 else None
-    if magic != expect_magic:
-        found = "a file too short" if magic is None else f"magic 0x{magic:08x}"
-        raise DataError(f"{path} is not an IDX file of {expect_dims}-d unsigned bytes (expected magic 0x{expect_magic:08x}, found {found})")
-    if len(raw) < head:
-        raise DataError(f"{path} is truncated: {len(raw)} bytes, shorter than its header")
-    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(expect_dims))
-    size = int(np.prod(shape, dtype=np.int64))
-    if len(raw) != head + size:
-        what = "truncated" if len(raw) < head + size else "longer than its header says"
-        raise DataError(f"{path} is {what}: {len(raw) - head} data bytes for shape {shape}, expected {size}")
-    return np.frombuffer(raw, dtype=np.uint8, offset=head).reshape(shape).copy()
+    if len(raw) != size:
+        what = "truncated" if len(raw) < size else "longer than its header says"
+        raise DataError(f"{path} is {what}: {len(raw)}{'+' if len(raw) > size else ''} data bytes for shape {shape}, "
+                        f"expected {size}")
+    return np.frombuffer(raw, dtype=np.uint8).reshape(shape).copy()  # a copy that owns its memory
 
 
 def _load_idx_set(name: str, root: str | None) -> ImageData:
@@ -268,6 +319,9 @@ def _load_idx_set(name: str, root: str | None) -> ImageData:
     parts = []
     for images_path, labels_path in (paths[:2], paths[2:]):
         images = read_idx(images_path, 3)
+        if images.shape[1] != images.shape[2]:
+            raise DataError(f"{images_path} holds {images.shape[1]}x{images.shape[2]} images; VAE Studio needs "
+                            "square images")
         labels = read_idx(labels_path, 1).astype(np.int64) - spec.label_offset
         if len(images) != len(labels):
             raise DataError(f"{images_path} has {len(images)} images but {labels_path} has {len(labels)} labels")

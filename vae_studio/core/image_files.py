@@ -8,8 +8,11 @@ skipped like unreadable ones.
 """
 from __future__ import annotations
 
+import math
 import os
+import stat
 import warnings
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -17,6 +20,7 @@ import torch
 
 from .data import DataError, ImageData, split_indices
 from .image_input import IMAGE_SUFFIXES, ImageInputError, read_image_array
+from .safe_io import open_regular
 
 
 def _visible(names: list[str]) -> list[str]:
@@ -27,12 +31,48 @@ def _is_image_name(name: str) -> bool:
     return name.lower().endswith(IMAGE_SUFFIXES)
 
 
-def _walk_images(folder: str) -> list[str]:
-    """Image files under folder, recursively, skipping dot-folders and dot-files, in a stable order."""
+def _file_id(path: str, want_dir: bool) -> tuple[int, int] | None:
+    """(device, inode) of a regular file (or a folder, with ``want_dir``) that ``path`` leads to, following
+    symlinks; None for anything else: named pipes, devices, sockets, broken links, symlink loops."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    ok = stat.S_ISDIR(st.st_mode) if want_dir else stat.S_ISREG(st.st_mode)
+    return (st.st_dev, st.st_ino) if ok else None
+
+
+def _walk_images(folder: str, seen: set) -> list[str]:
+    """Image files under folder, recursively, skipping dot-folders and dot-files, in a stable order.
+
+    Only regular files (a named pipe called x.png would block the reader forever). Symlinks are followed,
+    but every folder is entered once and every file taken once (``seen`` holds the (device, inode) of both,
+    shared across class folders): a symlink loop ends the walk instead of multiplying it, and no image can
+    land in both the training and the test split."""
     found = []
-    for here, dirs, files in os.walk(folder, followlinks=True):
-        dirs[:] = _visible(dirs)
-        found += [os.path.join(here, f) for f in _visible(files) if _is_image_name(f)]
+    stack = [folder]
+    while stack:
+        here = stack.pop()
+        key = _file_id(here, want_dir=True)
+        if key is None or ("dir", key) in seen:
+            continue
+        seen.add(("dir", key))
+        try:
+            names = _visible(os.listdir(here))
+        except OSError:
+            continue
+        subdirs = []
+        for name in names:
+            path = os.path.join(here, name)
+            if _is_image_name(name):
+                fid = _file_id(path, want_dir=False)
+                if fid is not None and fid not in seen:
+                    seen.add(fid)
+                    found.append(path)
+                    continue
+            if _file_id(path, want_dir=True) is not None:
+                subdirs.append(path)
+        stack.extend(reversed(subdirs))
     return found
 
 
@@ -71,18 +111,27 @@ def load_folder(cfg) -> ImageData:
     size, mode = int(cfg.image_size), "L" if cfg.grayscale else "RGB"
     if size < 4:
         raise DataError(f"image size {size} is too small")
-    entries = _visible(os.listdir(root))
+    try:
+        entries = _visible(os.listdir(root))
+    except OSError as e:
+        raise DataError(f"cannot read {root}: {e.strerror or e}") from None
     classes, paths, labels = [], [], []
+    seen = {("dir", _file_id(root, want_dir=True))}  # a class folder linking back to the root is not entered
     for name in entries:
         sub = os.path.join(root, name)
-        if os.path.isdir(sub):
-            files = _walk_images(sub)
+        if _file_id(sub, want_dir=True) is not None:
+            files = _walk_images(sub, seen)
             if files:
                 labels += [len(classes)] * len(files)
                 classes.append(name)
                 paths += files
     if not paths:  # no class folders with images: a flat folder
-        paths = [os.path.join(root, n) for n in entries if _is_image_name(n) and os.path.isfile(os.path.join(root, n))]
+        seen = set()
+        for n in entries:
+            fid = _file_id(os.path.join(root, n), want_dir=False)
+            if _is_image_name(n) and fid is not None and fid not in seen:
+                seen.add(fid)
+                paths.append(os.path.join(root, n))
         labels = []
     if not paths:
         raise DataError(f"no images in {root}: {_describe_files(root)}")
@@ -121,25 +170,30 @@ def load_npz(cfg) -> ImageData:
     if not path:
         raise DataError("choose a .npz file for the 'npz' data set")
     path = os.path.abspath(os.path.expanduser(path))
-    if not os.path.isfile(path):
+    if not os.path.lexists(path):
         raise DataError(f"no such file: {path}")
-    try:
-        arrays = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as e:  # not a NumPy file, pickled data
-        raise DataError(f"cannot read {path} as .npz: {_first_line(e)}") from None
-    if not isinstance(arrays, np.lib.npyio.NpzFile):
-        raise DataError(f"{path} holds a single array, not a .npz with x (and optional y)")
-    try:
-        with arrays:
-            keys = list(arrays.files)
-            if "x" not in keys:
-                raise DataError(f"{path} needs an array 'x' of images; found keys {keys or 'none'}")
-            x = arrays["x"]
-            y = arrays["y"] if "y" in keys else None
-    except DataError:
-        raise
-    except Exception as e:  # a corrupt member (zipfile.BadZipFile, ValueError), object arrays (pickle is off)
-        raise DataError(f"cannot read {path} as .npz: {_first_line(e)}") from None
+    file, _size = open_regular(path, DataError)  # a pipe, device or folder is refused, not read
+    with file:
+        try:
+            arrays = np.load(file, allow_pickle=False)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # not NumPy, pickled, truncated zip
+            raise DataError(f"cannot read {path} as .npz: {_first_line(e)}") from None
+        if not isinstance(arrays, np.lib.npyio.NpzFile):
+            raise DataError(f"{path} holds a single array, not a .npz with x (and optional y)")
+        try:
+            with arrays:
+                keys = list(arrays.files)
+                if "x" not in keys:
+                    raise DataError(f"{path} needs an array 'x' of images; found keys {keys or 'none'}")
+                for key in ("x", "y"):
+                    if key in keys:
+                        _check_member_size(arrays, key, path)
+                x = arrays["x"]
+                y = arrays["y"] if "y" in keys else None
+        except DataError:
+            raise
+        except Exception as e:  # a corrupt member (zipfile.BadZipFile, ValueError), object arrays (pickle is off)
+            raise DataError(f"cannot read {path} as .npz: {_first_line(e)}") from None
 
     layout = f"found keys {keys}, x {x.dtype} {tuple(x.shape)}"
     if x.ndim == 3:
@@ -171,8 +225,13 @@ def load_npz(cfg) -> ImageData:
             raise DataError(f"{path}: y must be {n} integer labels, shape ({n},); found y {y.dtype} {tuple(y.shape)}")
         if y.min() < 0:
             raise DataError(f"{path}: labels in y must be 0 or more, found {y.min()}")
-        labels = torch.from_numpy(y.astype(np.int64))
-        class_names = [str(k) for k in range(int(y.max()) + 1)]
+        if int(y.max()) < n:  # labels 0..K-1, K no more than the images: class k is label k
+            labels = torch.from_numpy(y.astype(np.int64))
+            class_names = [str(k) for k in range(int(y.max()) + 1)]
+        else:  # sparse labels (up to 2^40, say): the K labels that occur, numbered 0..K-1, named by value
+            values, dense = np.unique(y, return_inverse=True)
+            labels = torch.from_numpy(dense.reshape(-1).astype(np.int64))
+            class_names = [str(v) for v in values.tolist()]
 
     train_idx, test_idx = split_indices(n, cfg.seed)
     return ImageData(
@@ -183,6 +242,26 @@ def load_npz(cfg) -> ImageData:
         test_y=None if labels is None else labels[test_idx],
         class_names=class_names,
     )
+
+
+def _check_member_size(arrays, key: str, path: str) -> None:
+    """Refuse an array whose header claims more data than its zip member holds or memory can take, before
+    NumPy allocates it (NumPy allocates what the header claims, then reads)."""
+    from .data import data_budget
+
+    try:
+        info = arrays.zip.getinfo(f"{key}.npy")
+        with arrays.zip.open(info) as member:
+            version = np.lib.format.read_magic(member)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape, _fortran, dtype = read_header(member)
+    except KeyError:
+        return  # stored under another member name: NumPy's own checks apply
+    claimed = math.prod(shape) * dtype.itemsize
+    if claimed > info.file_size or claimed > data_budget():
+        raise DataError(f"{path}: array {key} claims shape {shape} of {dtype} ({claimed:,} bytes) but its file "
+                        f"holds {info.file_size:,} bytes")
 
 
 def _first_line(e: BaseException) -> str:
