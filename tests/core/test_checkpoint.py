@@ -152,3 +152,21 @@ def test_every_size_of_model_saved_reopens_including_headers_whose_length_starts
             assert torch.equal(loaded.model.state_dict()[k], v), k
     if arch == "conv" and kind == "vae":
         assert seen_0x80, "the sweep no longer covers a header length with low byte 0x80"
+
+
+def test_metrics_are_saved_with_the_run_and_reopen(saved, tmp_path):
+    folder, run, _ = saved
+    run.metrics = {"neg_elbo": 50.5, "iwae_k": 5, "kl_per_dim": [0.5, float("nan"), 1.0], "data_name": "toy"}
+    save_run(run, tmp_path / "with-metrics")
+    loaded = load_run(tmp_path / "with-metrics")
+    assert loaded.metrics == {"neg_elbo": 50.5, "iwae_k": 5, "kl_per_dim": [0.5, None, 1.0], "data_name": "toy"}
+    assert load_run(folder).metrics == {}  # a run saved without metrics has none
+
+
+def test_damaged_metrics_are_refused_by_the_manifest(saved, tmp_path):
+    _, run, _ = saved
+    run.metrics = {"neg_elbo": 50.5}
+    folder = save_run(run, tmp_path / "m")
+    (folder / "metrics.json").write_text('{"neg_elbo": 51.5}\n')
+    with pytest.raises(CheckpointError, match="manifest"):
+        load_run(folder)

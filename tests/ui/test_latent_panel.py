@@ -312,21 +312,24 @@ def test_selecting_another_run_refreshes_the_scatter(make_panel, qtbot, trained)
     assert panel.scatter.getAxis("bottom").labelText == "z0"
 
 
-def test_training_refreshes_when_finished_or_every_epoch_when_live(make_panel, qtbot):
+def test_a_training_run_is_followed_at_every_epoch_end_and_within_epochs_when_live(make_panel, qtbot):
+    """From the first epoch's end on, the explorer shows the run's latest weights (issue 11, item 1)."""
     workspace, panel = make_panel()
     run = workspace.selected
-    run.history.status = "running"
-    ticket = panel._ticket
-    workspace.publish_weights(run)  # an epoch ended, live is off: no re-encoding
-    assert panel._ticket == ticket
-    assert "Live" in panel.status.text()
-    panel.live.setChecked(True)
+    run.history.status = "running"  # it has finished an epoch (the fixture trained it) and trains on
+    panel.x_spin.setValue(panel.x_spin.value() + 0.3)
+    probe = panel.probe_vector.copy()
+    with qtbot.waitSignal(panel.scatterUpdated, timeout=TIMEOUT):
+        workspace.publish_weights(run)  # an epoch ended: re-encoded in the background, Live or not
+    assert "(training)" in panel.status.text()
+    np.testing.assert_allclose(panel.probe_vector, probe)  # the probe stays where the user left it
+    assert not workspace.live_weights
+    panel.live.setChecked(True)  # Live: the running run publishes its weights within epochs too
+    assert workspace.live_weights
+    run.history.epochs = []  # even before its first epoch ends
     with qtbot.waitSignal(panel.scatterUpdated, timeout=TIMEOUT):
         workspace.publish_weights(run)
-    panel.live.setChecked(False)
-    run.history.status = "finished"
-    with qtbot.waitSignal(panel.scatterUpdated, timeout=TIMEOUT):
-        workspace.publish_weights(run)
+    assert "live" in panel.status.text()
 
 
 def test_a_run_that_just_started_is_encoded_only_when_it_has_something_to_show(make_panel, qtbot, trained):

@@ -36,12 +36,13 @@ class RunEntry:
         self.id = run_id
         self.colour = colour
         self.weights_version = 0
-        self.metrics: dict = {}  # computed quality metrics, kept with the run
+        self.metrics_version = 0  # the weights version the run's metrics were computed for
 
     config = property(lambda self: self.run.config)
     model = property(lambda self: self.run.model)
     history = property(lambda self: self.run.history)
     class_names = property(lambda self: self.run.class_names)
+    metrics = property(lambda self: self.run.metrics)  # saved with the run (metrics.json)
 
     @property
     def name(self) -> str:
@@ -133,7 +134,10 @@ class Workspace(QObject):
         if entry in self.runs:
             return entry
         self.runs.insert(len(self.runs) if index is None else max(0, min(index, len(self.runs))), entry)
+        metrics_current = bool(entry.metrics) and entry.metrics_version == entry.weights_version
         self.publish_weights(entry, emit=False)
+        if metrics_current:  # opened with the metrics saved for its weights, or brought back by undo
+            entry.metrics_version = entry.weights_version
         self.runAdded.emit(entry)
         if select:
             self.select_run(entry)
@@ -175,11 +179,20 @@ class Workspace(QObject):
         if entry is not None:
             self.runStatusChanged.emit(entry)
 
-    def set_metrics(self, run, metrics: dict) -> None:
+    def set_metrics(self, run, metrics: dict, weights_version: int) -> None:
+        """Keep the metrics computed for ``weights_version`` of a run (saved with it from then on)."""
         entry = self.entry(run)
         if entry is not None:
-            entry.metrics = dict(metrics)
+            entry.run.metrics = dict(metrics)
+            entry.metrics_version = weights_version
             self.runStatusChanged.emit(entry)
+
+    def current_metrics(self, run) -> tuple[dict | None, bool]:
+        """(metrics, current): the run's last computed metrics, and whether they are for its current weights."""
+        entry = self.entry(run)
+        if entry is None or not entry.metrics:
+            return None, False
+        return entry.metrics, entry.metrics_version == entry.weights_version
 
     def unique_name(self, base: str = "run") -> str:
         """``base N`` with the least N that no run of the workspace uses (opened runs included)."""

@@ -38,6 +38,7 @@ VERSION = 2  # 2: manifest.json binds the files; 1 (no manifest) is still read
 READABLE_VERSIONS = (1, 2)
 CONFIG_FILE, WEIGHTS_FILE, HISTORY_FILE, MANIFEST_FILE = "config.json", "model.safetensors", "history.json", "manifest.json"
 RUN_FILES = (CONFIG_FILE, WEIGHTS_FILE, HISTORY_FILE)
+METRICS_FILE = "metrics.json"  # optional: quality metrics computed for these weights (metrics panel, eval)
 MAX_CONFIG_BYTES = 4 * MiB  # config.json and manifest.json (class names included)
 MAX_HISTORY_BYTES = 512 * MiB  # about 3 million logged steps
 MAX_HEADER_BYTES = 1 * MiB  # a safetensors header beyond the tensors themselves
@@ -67,6 +68,7 @@ class Run:
     class_names: list[str] = field(default_factory=list)
     folder: Path | None = None
     name: str = ""
+    metrics: dict = field(default_factory=dict)  # computed for these weights; saved as metrics.json
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -121,10 +123,25 @@ def run_files(run: Run) -> dict[str, bytes]:
         WEIGHTS_FILE: st_save(tensors, metadata=meta),
         HISTORY_FILE: _json_bytes(run.history.to_dict(), allow_nan=True),
     }
+    if run.metrics:
+        files[METRICS_FILE] = _json_bytes(_json_safe(run.metrics))
     manifest = {"format": FORMAT, "version": VERSION,
                 "files": {n: {"bytes": len(b), "sha256": hashlib.sha256(b).hexdigest()} for n, b in files.items()}}
     files[MANIFEST_FILE] = _json_bytes(manifest)
     return files
+
+
+def _json_safe(obj):
+    """Metrics as strict JSON: non-finite numbers become null."""
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if hasattr(obj, "item") and callable(obj.item):  # NumPy and torch scalars
+        return _json_safe(obj.item())
+    return obj
 
 
 def side_folders(folder: str | Path) -> tuple[Path, Path]:
@@ -176,7 +193,7 @@ def _is_run_folder(folder: Path) -> bool:
 
 
 def _ours(name: str) -> bool:
-    return name in RUN_FILES or name == MANIFEST_FILE or (name.startswith(".") and name.endswith(".tmp"))
+    return name in RUN_FILES or name in (MANIFEST_FILE, METRICS_FILE) or (name.startswith(".") and name.endswith(".tmp"))
 
 
 _SYSTEM_DIRS = ("/dev", "/proc", "/sys")
@@ -367,7 +384,7 @@ def _read_manifest(folder: Path) -> dict | None:
     files = m.get("files")
     if m.get("format") != FORMAT or not isinstance(files, dict):
         raise CheckpointError(f"{path} is not a VAE Studio manifest (format tag or file table missing)")
-    for name in RUN_FILES:
+    for name in RUN_FILES + ((METRICS_FILE,) if METRICS_FILE in files else ()):
         e = files.get(name)
         if not (isinstance(e, dict) and isinstance(e.get("bytes"), int) and not isinstance(e["bytes"], bool)
                 and 0 <= e["bytes"] < 1 << 62 and isinstance(e.get("sha256"), str) and len(e["sha256"]) == 64):
@@ -514,5 +531,20 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> Run:
     if manifest is not None or os.path.lexists(hist_path):
         h = _parse_object(_read(folder, HISTORY_FILE, MAX_HISTORY_BYTES, manifest), hist_path, "history")
         history = _check_history(h, hist_path, config.model.latent_dim)
+    metrics = {}
+    if manifest is not None and METRICS_FILE in manifest:
+        m_path = folder / METRICS_FILE
+        metrics = _check_metrics(_parse_object(_read(folder, METRICS_FILE, MAX_CONFIG_BYTES, manifest), m_path,
+                                               "metrics"), m_path)
     return Run(config=config, model=model, history=history, class_names=class_names, folder=path,
-               name=name or path.name)
+               name=name or path.name, metrics=metrics)
+
+
+def _check_metrics(m: dict, path: Path) -> dict:
+    """Metrics are names of numbers, short texts, or short lists of numbers; anything else is refused."""
+    for k, v in m.items():
+        ok = v is None or _is_number(v) or (isinstance(v, str) and len(v) <= 1000) or (
+            isinstance(v, list) and len(v) <= 100_000 and all(x is None or _is_number(x) for x in v))
+        if not ok or isinstance(v, bool):
+            raise CheckpointError(f"{path}: field {str(k)[:40]} must be a number, a text or a list of numbers")
+    return m

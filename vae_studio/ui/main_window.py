@@ -20,9 +20,11 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFileDialog
 
 from .. import __version__
 from ..core.config import DataConfig
+from ..app.settings import read_bytes, read_recent, write_recent
 from ..workers.data_worker import DataLoader
 from .training.runs_list import default_runs_dir, save_run_dialog, suggest_name
 from .training.panel import TrainingPanel, fill_device_combo
+from .widgets.undo import new_undo_stack
 
 MAX_RECENT = 8
 PANEL_MODULES = ("vae_studio.app.workspace", "vae_studio.ui.latent.panel", "vae_studio.ui.sampling.panel",
@@ -32,6 +34,7 @@ SESSION_PANELS = {"latent": ("Latent explorer", "LatentPanel", "latent explorer"
                   "sampling": ("Sampling and interpolation", "SamplingPanel", "sampling panel"),
                   "metrics": ("Metrics", "MetricsPanel", "metrics panel")}
 SETTINGS_GEOMETRY, SETTINGS_STATE, SETTINGS_RECENT = "window/geometry", "window/state", "runs/recent"
+SETTINGS_DEMO_SHOWN = "runs/demoShown"
 
 
 def configure_pyqtgraph(app: QApplication | None = None) -> None:
@@ -78,6 +81,8 @@ class MainWindow(QMainWindow):
         self.training.runSaved.connect(self._on_run_saved)
         self.training.device.currentIndexChanged.connect(self._update_status)
         self.panels: dict[str, QWidget] = {}  # the built workspace panels by key (see SESSION_PANELS)
+        self.undo_stack = new_undo_stack(self)  # Edit ▸ Undo / Redo: removed and renamed runs
+        self.setAcceptDrops(True)  # a run folder dropped on the window opens
 
         self.docks: dict[str, QDockWidget] = {}
         self._add_dock("training", "Training", self.training, Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -90,11 +95,12 @@ class MainWindow(QMainWindow):
         self.setDockNestingEnabled(True)
         self._build_actions()
         self._build_status()
-        self.resize(1600, 1000)
-        self.resizeDocks([self.docks["training"], self.docks["latent"]], [800, 800], Qt.Orientation.Horizontal)
+        self._fit_to_screen()
         self._default_state = self.saveState()
         self._restore_settings()
 
+        # first launch (no settings yet): the demo run opens once the built-in sprites are loaded
+        self._open_demo = workspace is None and not QSettings().value(SETTINGS_DEMO_SHOWN, False, type=bool)
         if workspace is not None:
             self.loader.core_ready = True
             self.attach(workspace)
@@ -131,13 +137,32 @@ class MainWindow(QMainWindow):
         self.new_action = self._action(f, "&New run", self.new_run, K.New, "Default settings for a new run")
         self.open_action = self._action(f, "&Open run folder…", self.open_run_dialog, K.Open,
                                         "Open a run saved by VAE Studio")
-        self.save_action = self._action(f, "&Save run as…", self.save_run, K.Save,
-                                        "Save the current run as a run folder")
+        self.save_action = self._action(f, "&Save run", self.save_run, K.Save,
+                                        "Save the current run into its own folder (or choose one)")
+        self.save_as_action = self._action(f, "Save run &as…", self.save_run_as, QKeySequence("Ctrl+Shift+S"),
+                                           "Save the current run as a new run folder")
         self.export_action = self._action(f, "&Export curves as PNG…", self.export_curves, QKeySequence("Ctrl+E"),
                                           "Save the loss curves shown as a PNG image")
         self.recent_menu = f.addMenu("Recent runs")
         f.addSeparator()
         self._action(f, "&Quit", self.close, K.Quit, "Close VAE Studio (a running run is stopped)")
+        e = mb.addMenu("&Edit")
+        self.undo_action = self.undo_stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcut(K.Undo)
+        self.redo_action = self.undo_stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence(K.Redo)])
+        e.addAction(self.undo_action)
+        e.addAction(self.redo_action)
+        t = mb.addMenu("&Training")
+        tp = self.training
+        self.start_action = self._action(t, "&Start", tp.start, QKeySequence("Ctrl+Return"),
+                                         "Train a new run with the settings shown")
+        self.pause_action = self._action(t, "&Pause / Resume", tp.toggle_pause, QKeySequence("Ctrl+P"),
+                                         "Pause the running run, or resume it")
+        self.stop_action = self._action(t, "S&top", tp.stop, QKeySequence("Ctrl+."),
+                                        "Stop training; the run keeps what it has learnt")
+        self.retrain_action = self._action(t, "&Retrain", tp.retrain, QKeySequence("Ctrl+R"),
+                                           "A new run with the current settings (e.g. after changing beta)")
         v = mb.addMenu("&View")
         self._action(v, "&Reset layout", self.reset_layout, QKeySequence("Ctrl+Shift+R"),
                      "Put every panel back where it was at first start")
@@ -145,6 +170,8 @@ class MainWindow(QMainWindow):
         for dock in self.docks.values():
             v.addAction(dock.toggleViewAction())
         h = mb.addMenu("&Help")
+        self.help_action = self._action(h, "VAE Studio &Help", self.show_help, K.HelpContents,
+                                        "What each panel shows, the objective, where runs are kept")
         self._action(h, "&About VAE Studio", self.about, None, "Versions and devices")
         self._rebuild_recent()
 
@@ -197,7 +224,7 @@ class MainWindow(QMainWindow):
         from ..app.training_controller import TrainingController
 
         self.trainer = TrainingController(workspace, self)
-        self.training.attach(workspace, self.trainer)
+        self.training.attach(workspace, self.trainer, self.undo_stack)
         for key, (_title, cls_name, what) in SESSION_PANELS.items():
             panel = self._make_panel(key, cls_name, what)
             if panel is not None:
@@ -251,8 +278,11 @@ class MainWindow(QMainWindow):
         if path:
             self.open_run_folder(path)
 
-    def open_run_folder(self, path: str) -> None:
-        """Load a run folder; load its data set in the background if it differs; then add it to the workspace."""
+    def open_run_folder(self, path: str, remember: bool = True):
+        """Load a run folder; load its data set in the background if it differs; then add it to the workspace.
+
+        Returns the run's entry when it was added at once. Every failure is a message (the window stays as
+        it was), never an exception."""
         if self.workspace is None:
             QMessageBox.information(self, "Open run folder", "PyTorch is still loading; try again in a moment.")
             return
@@ -266,12 +296,18 @@ class MainWindow(QMainWindow):
         except OSError as e:
             QMessageBox.warning(self, "Open run folder", f"Could not read {path}: {e.strerror or e}")
             return
-        self._add_recent(str(run.folder))
+        except Exception as e:  # noqa: BLE001 - out of memory, a bug: a message, never a dead window
+            text = str(e).strip().splitlines()
+            QMessageBox.warning(self, "Open run folder", f"Could not open {path}: "
+                                f"{text[0] if text else type(e).__name__}")
+            return
+        if remember:
+            self._add_recent(str(run.folder))
         self.training.set_config(run.config)
         if same_data(run.config.data, self.training.data_config) and self.workspace.data is not None:
-            self.workspace.add_run(run)
+            entry = self.workspace.add_run(run)
             self._show_message(f"Opened {run.name} from {run.folder}")
-            return
+            return entry
         request = self.training.load_data(run.config.data)
         if request is None:
             QMessageBox.warning(self, "Open run folder", f"Cannot load the data set of {run.name}.")
@@ -279,8 +315,24 @@ class MainWindow(QMainWindow):
         self._pending_runs[request] = run
         self._show_message(f"Loading {run.config.data.dataset} for {run.name}…")
 
+    def open_demo_run(self) -> None:
+        """The small model shipped with VAE Studio (trained on the built-in sprites), to explore at once."""
+        from ..resource_paths import demo_run_path
+
+        QSettings().setValue(SETTINGS_DEMO_SHOWN, True)
+        entry = self.open_run_folder(str(demo_run_path()), remember=False)
+        if entry is not None:
+            entry.run.folder = None  # not the user's folder: Save asks where, nothing overwrites the package
+            self.docks["latent"].raise_()
+            self._show_message("Opened the demo run (sprites, beta 4): drag the probe in the latent explorer; "
+                               "press Start to train your own.")
+
     @Slot(int)
     def _on_data_loaded(self, request: int) -> None:
+        if self._open_demo and self.workspace is not None and self.workspace.data is not None \
+                and self.workspace.data.name == "sprites":
+            self._open_demo = False
+            self.open_demo_run()
         for req in [r for r in self._pending_runs if r != request]:  # superseded by a newer data set
             self._pending_runs.pop(req)
         run = self._pending_runs.pop(request, None)
@@ -296,13 +348,56 @@ class MainWindow(QMainWindow):
                                 f"{run.config.data.dataset}, which could not be loaded: {message}")
 
     def save_run(self) -> None:
+        """Save the current run into its own folder (replacing what was saved there); ask where if it has none."""
+        run = self._run_to_save()
+        if run is None:
+            return
+        if run.folder is None:
+            self.save_run_as()
+            return
+        from ..core.checkpoint import CheckpointError, save_run
+
+        if self.trainer.is_training(run):
+            QMessageBox.information(self, "Save run", f"{run.name} is still training. Stop it or let it finish "
+                                    "before saving it.")
+            return
+        try:
+            save_run(run.run, run.folder, overwrite=True)
+        except (OSError, CheckpointError) as e:
+            QMessageBox.warning(self, "Save run", f"Could not save {run.name} to {run.folder}: "
+                                f"{getattr(e, 'strerror', None) or e}")
+            return
+        self._on_run_saved(run, run.folder)
+
+    def save_run_as(self) -> None:
+        run = self._run_to_save()
+        if run is not None:
+            folder = save_run_dialog(self, run)
+            if folder is not None:
+                self._on_run_saved(run, folder)
+
+    def _run_to_save(self):
         run = self.workspace.selected if self.workspace is not None else None
         if run is None:
             QMessageBox.information(self, "Save run", "There is no run to save yet: train or open one first.")
-            return
-        folder = save_run_dialog(self, run)
-        if folder is not None:
-            self._on_run_saved(run, folder)
+        return run
+
+    def show_help(self) -> None:
+        from .help_page import HelpDialog
+
+        HelpDialog(default_runs_dir(), self).exec()
+
+    # ------------------------------------------------------------------------------------------ drop
+    def dragEnterEvent(self, event) -> None:
+        if _dropped_folders(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        folders = _dropped_folders(event.mimeData())
+        if folders:
+            event.acceptProposedAction()
+            for folder in folders:
+                self.open_run_folder(folder)
 
     @Slot(object, object)
     def _on_run_saved(self, run, folder) -> None:
@@ -325,15 +420,10 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------------------------------ recent
     def recent_runs(self) -> list[str]:
-        try:
-            items = json.loads(QSettings().value(SETTINGS_RECENT, "[]", type=str))
-        except (TypeError, ValueError):
-            return []
-        return [p for p in items if isinstance(p, str)] if isinstance(items, list) else []
+        return read_recent(SETTINGS_RECENT, MAX_RECENT)
 
     def _add_recent(self, path: str) -> None:
-        items = [path] + [p for p in self.recent_runs() if p != path]
-        QSettings().setValue(SETTINGS_RECENT, json.dumps(items[:MAX_RECENT]))
+        write_recent(SETTINGS_RECENT, ([path] + [p for p in self.recent_runs() if p != path])[:MAX_RECENT])
         self._rebuild_recent()
 
     def _rebuild_recent(self) -> None:
@@ -358,7 +448,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _clear_recent(self) -> None:
-        QSettings().setValue(SETTINGS_RECENT, "[]")
+        write_recent(SETTINGS_RECENT, [])
         self._rebuild_recent()
 
     # ------------------------------------------------------------------------------------------ devices
@@ -444,13 +534,24 @@ class MainWindow(QMainWindow):
                          [self.width() // 2, self.width() // 2], Qt.Orientation.Horizontal)
 
     def _restore_settings(self) -> None:
-        s = QSettings()
-        geometry = s.value(SETTINGS_GEOMETRY)
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        state = s.value(SETTINGS_STATE)
-        if state is not None:
-            self.restoreState(state)
+        """Geometry and dock layout from the last session; a value of the wrong type or size is ignored."""
+        geometry = read_bytes(SETTINGS_GEOMETRY)
+        if geometry is not None and not self.restoreGeometry(geometry):
+            self._fit_to_screen()
+        state = read_bytes(SETTINGS_STATE)
+        if state is not None and not self.restoreState(state):
+            self.restoreState(self._default_state)
+
+    def _fit_to_screen(self) -> None:
+        """First size: 90% of the screen's free area (never larger), the docks split evenly."""
+        screen = self.screen() or QApplication.primaryScreen()
+        avail = screen.availableGeometry() if screen is not None else None
+        w, h = 1600, 1000
+        if avail is not None and avail.width() > 0:
+            w, h = min(w, int(avail.width() * 0.9)), min(h, int(avail.height() * 0.9))
+        self.resize(max(w, self.minimumSizeHint().width()), h)
+        self.resizeDocks([self.docks["training"], self.docks["latent"]], [w // 2, w // 2],
+                         Qt.Orientation.Horizontal)
 
     # ------------------------------------------------------------------------------------------ closing
     ask_about_unsaved = True  # tests that do not test the question turn it off (a modal box would wait)
@@ -511,6 +612,7 @@ class MainWindow(QMainWindow):
         s = QSettings()
         s.setValue(SETTINGS_GEOMETRY, self.saveGeometry())
         s.setValue(SETTINGS_STATE, self.saveState())
+        write_recent(SETTINGS_RECENT, self.recent_runs())  # rewritten clean
         self.training.shutdown()  # stops a running run; it keeps the weights it has
         for panel in self.panels.values():
             stop = getattr(panel, "shutdown", None)
@@ -521,6 +623,16 @@ class MainWindow(QMainWindow):
                     traceback.print_exc()
         self.loader.shutdown()
         super().closeEvent(event)
+
+
+def _dropped_folders(mime) -> list[str]:
+    """Local folders (or files inside run folders) among the dropped URLs."""
+    if not mime.hasUrls():
+        return []
+    from pathlib import Path
+
+    paths = [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
+    return [str(p if p.is_dir() else p.parent) for p in paths if p.is_dir() or p.is_file()]
 
 
 def _placeholder(text: str) -> QLabel:

@@ -50,6 +50,7 @@ class LatentPanel(QWidget):
         self._ticket = -1
         self._encoding_epoch = 0
         self._last_dims: tuple = (None, None)
+        self._dims_chosen = False  # the user picked the axes (else they follow the KL order)
         self._build()
         s = workspace
         s.selectedRunChanged.connect(self._on_selected_run_changed)
@@ -85,8 +86,9 @@ class LatentPanel(QWidget):
                                   "kept while the run trains, so that the view stays put.")
         self.refit_pca.setVisible(False)
         self.live = QCheckBox("Live")
-        self.live.setToolTip("Re-encode the test split after every epoch while this run trains "
-                             "(otherwise the scatter is refreshed when training ends)")
+        self.live.setToolTip("Follow a run while it trains within each epoch: its weights are published "
+                             "twice a second and the scatter, probe image and traversal follow them "
+                             "(without Live they follow at every epoch end)")
         self.status = QLabel("")
         self.status.setStyleSheet("color: gray")
         self.status.setWordWrap(True)
@@ -173,6 +175,7 @@ class LatentPanel(QWidget):
         self.refit_pca.clicked.connect(self._on_refit_pca)
         self.class_combo.currentIndexChanged.connect(self._on_class_changed)
         self.reset_anchor.clicked.connect(self._on_reset_anchor)
+        self.live.setChecked(self.workspace.live_weights)
         self.live.toggled.connect(self._on_live_toggled)
         self.scatter.probeMoved.connect(self._on_probe_moved)
         self.scatter.pointClicked.connect(self._on_point_clicked)
@@ -403,7 +406,9 @@ class LatentPanel(QWidget):
         old = self.shown_dims() if keep else (None, None)
         kl = self._kl if self._kl is not None and len(self._kl) == d else None
         order = [int(i) for i in np.argsort(-kl, kind="stable")] if kl is not None else list(range(d))
-        if d == 2 and not keep:
+        if not self._dims_chosen:  # follow the most informative dimensions until the user picks others
+            old = (None, None)
+        if d == 2 and not (keep and self._dims_chosen):
             dx, dy = 0, 1
         else:
             dx = old[0] if old[0] is not None and old[0] < d else order[0]
@@ -427,6 +432,7 @@ class LatentPanel(QWidget):
         self._dims_changed(self.y_dim, self.x_dim)
 
     def _dims_changed(self, changed: QComboBox, other: QComboBox) -> None:
+        self._dims_chosen = True
         if changed.currentData() is not None and changed.currentData() == other.currentData():
             other.blockSignals(True)  # the same dimension twice: swap the other axis to the old one
             other.setCurrentIndex(other.findData(self._last_dims[0 if changed is self.x_dim else 1]))
@@ -473,6 +479,7 @@ class LatentPanel(QWidget):
         self._kl = np.asarray(kl, np.float64) if kl is not None and len(kl) == d else None
         self._set_anchor(np.zeros(d, np.float32), None)
         self._z = np.zeros(d, np.float32)
+        self._dims_chosen = False
         self._fill_dim_combos(keep=False)
         self._last_dims = self.shown_dims()
         self.projection.model().item(1).setEnabled(d > 1)
@@ -491,10 +498,10 @@ class LatentPanel(QWidget):
         self._show_picked()
         self._on_projection_changed(self.projection.currentIndex())
         self._probe_vector_changed(immediate_traversal=True)
-        if run.history.status == "running" and not run.history.epochs and not self.live.isChecked():
+        if self._waits_for_first_epoch(run):
             # a run just started: its random initial weights have nothing to show yet
-            self.status.setText(f"{run.name} is training: its scatter appears when it ends "
-                                "(tick Live to follow every epoch)")
+            self.status.setText(f"{run.name} is training: its scatter appears when the first epoch ends "
+                                "(tick Live to follow it within epochs)")
         else:
             self._request_encoding()
 
@@ -505,17 +512,18 @@ class LatentPanel(QWidget):
         self._decode_probe()  # new weights: the same probe decodes to a new image
         self._show_picked()
         self._update_traversal()
-        if self.live.isChecked() or run.history.status != "running":
-            self._request_encoding()
-        elif self._mu is not None:
-            self.status.setText(self._status_text() + " · training: tick Live to follow every epoch")
+        if not self._waits_for_first_epoch(run):
+            self._request_encoding()  # the latest weights, re-encoded in the background (latest wins)
+
+    def _waits_for_first_epoch(self, run) -> bool:
+        return run.status.active and not run.history.epochs and not self.live.isChecked()
 
     @Slot(bool)
     def _on_live_toggled(self, live: bool) -> None:
+        self.workspace.set_live_weights(live)  # a running run publishes its weights within epochs too
         run = self._run
-        if live and run is not None and run.history.status == "running" \
-                and len(run.history.epochs) != self._encoding_epoch:
-            self._request_encoding()  # catch up now rather than at the next epoch
+        if live and run is not None and run.status.active:
+            self._request_encoding()  # catch up now rather than at the next publication
 
     @Slot(object)
     def _on_data_changed(self, _data) -> None:
@@ -580,7 +588,11 @@ class LatentPanel(QWidget):
 
     def _status_text(self) -> str:
         n = 0 if self._mu is None else len(self._mu)
-        epoch = f"weights of epoch {self._encoding_epoch}" if self._encoding_epoch else "initial weights"
+        training = self._run is not None and self._run.status.active
+        if self._encoding_epoch:
+            epoch = f"weights of epoch {self._encoding_epoch}" + (" (training)" if training else "")
+        else:
+            epoch = "weights during epoch 1 (live)" if training else "initial weights"
         return f"{n:,} test images · {epoch}"
 
     @Slot(int, object, object, object, object)

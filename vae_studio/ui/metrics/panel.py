@@ -252,10 +252,7 @@ class MetricsPanel(QWidget):
     def _any_metrics_for(self, run) -> tuple[dict | None, bool]:
         """(metrics, current): the run's last computed metrics (kept by the workspace, saved with the run),
         and whether they are for its current weights."""
-        entry = self.workspace.entry(run)
-        if entry is None or not entry.metrics:
-            return None, False
-        return entry.metrics, entry.metrics.get("weights_version") == entry.weights_version
+        return self.workspace.current_metrics(run)
 
     # -- computing ---------------------------------------------------------------------------------
     @Slot()
@@ -321,7 +318,7 @@ class MetricsPanel(QWidget):
         if run is None or self._pending.get(run.id) != key:
             return  # removed, or a newer request replaced this one
         del self._pending[run.id]
-        self.workspace.set_metrics(run, dict(res, data_name=key[3], weights_version=key[1]))
+        self.workspace.set_metrics(run, dict(res, data_name=key[3]), weights_version=key[1])
         self._refresh_all()
         self.metricsReady.emit(run)
 

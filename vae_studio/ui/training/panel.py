@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
 
 from ...core.config import ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig
 from ..widgets.compact import ElidedComboBox
+from ..widgets.undo import RemoveRunsCommand, RenameRunCommand, new_undo_stack
 from ...app.states import TrainingState, format_seconds
 from .loss_plot import LossPlot
 from .runs_list import RunsList
@@ -101,6 +102,7 @@ class TrainingPanel(QWidget):
         self._load_error = ""
         self._pending_data = None  # (request, config, data) that arrived before attach()
         self.controller = None  # the TrainingController, from attach()
+        self.undo_stack = new_undo_stack(self)  # the main window gives its own (Edit ▸ Undo) in attach()
         self._started_at = 0.0
         self.state = "idle"
         self._build()
@@ -286,6 +288,7 @@ class TrainingPanel(QWidget):
         self.runs.currentRunChanged.connect(self._on_current_row)
         self.runs.saved.connect(self.runSaved)
         self.runs.remove_requested = self._remove_runs
+        self.runs.renameRequested.connect(self._rename_run)
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.plot)
         right.addWidget(self.runs)
@@ -305,13 +308,15 @@ class TrainingPanel(QWidget):
         self._show_path_rows()
 
     # ------------------------------------------------------------------------------------------ workspace
-    def attach(self, workspace, controller=None) -> None:
+    def attach(self, workspace, controller=None, undo_stack=None) -> None:
         """Connect to the workspace (after torch is imported): fill the device and data set lists.
 
         ``controller``: the workspace's TrainingController (the panel makes one if none is given)."""
         if self.workspace is workspace:
             return
         self.workspace = workspace
+        if undo_stack is not None:
+            self.undo_stack = undo_stack
         from ...app.training_controller import TrainingController
 
         self.controller = c = controller or TrainingController(workspace, self)
@@ -681,8 +686,11 @@ class TrainingPanel(QWidget):
         if busy:
             QMessageBox.information(self, "Remove runs", "Stop the running run before removing it.")
             return
-        for run in runs:
-            self.workspace.remove_run(run)
+        self.undo_stack.push(RemoveRunsCommand(self.workspace, runs))  # Edit ▸ Undo brings them back
+
+    def _rename_run(self, run, name: str) -> None:
+        if name.strip() and name.strip() != run.name:
+            self.undo_stack.push(RenameRunCommand(self.workspace, run, name.strip()))
 
     # ------------------------------------------------------------------------------------------ view
     def _beta_from_spin(self, value: float) -> None:

@@ -87,6 +87,7 @@ class RunsList(QWidget):
     shownRunsChanged = Signal(object)  # list of runs whose curves to overlay
     currentRunChanged = Signal(object)  # Run | None: the row the user made current
     saved = Signal(object, object)  # Run, Path
+    renameRequested = Signal(object, str)  # run, the name the user typed in its row
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -111,6 +112,9 @@ class RunsList(QWidget):
         self.tree.viewport().installEventFilter(self)
         self.tree.itemSelectionChanged.connect(self._on_selection)
         self.tree.currentItemChanged.connect(self._on_current)
+        self.tree.itemChanged.connect(self._on_item_changed)
+        self.tree.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
+                                  | QAbstractItemView.EditTrigger.EditKeyPressed)
         self.empty = QLabel("No runs yet: press Start to train one, or File ▸ Open run folder.")
         self.empty.setStyleSheet("color: gray")
         self.empty.setWordWrap(True)
@@ -143,6 +147,7 @@ class RunsList(QWidget):
         if run.id in self._items:
             return
         item = QTreeWidgetItem()
+        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)  # the name (column 0): double-click or F2
         pix = QPixmap(12, 12)
         pix.fill(QColor(colour))
         item.setIcon(0, QIcon(pix))
@@ -177,8 +182,10 @@ class RunsList(QWidget):
         values = (run.name, h.status, c.model.kind.upper(), c.model.arch.upper(), str(c.model.latent_dim),
                   f"{c.train.beta:g}", f"{c.train.gamma:g}", c.train.recon.upper(),
                   f"{len(h.epochs)}/{c.train.epochs}", _fmt(last.get("test_total")), _fmt(last.get("test_neg_elbo")))
+        quiet, self._quiet = self._quiet, True
         for i, v in enumerate(values):
             item.setText(i, v)
+        self._quiet = quiet
         tip = (f"{run.name}: {c.model.kind.upper()} {c.model.arch.upper()}, z={c.model.latent_dim}, "
                f"β={c.train.beta:g}, γ={c.train.gamma:g}, {c.train.recon.upper()}, {len(h.epochs)} of "
                f"{c.train.epochs} epochs\n{c.data.dataset}, hidden {c.model.hidden}, lr {c.train.lr:g}, "
@@ -238,6 +245,19 @@ class RunsList(QWidget):
         runs = self.shown_runs() or ([self.current_run()] if self.current_run() else [])
         if runs and self.remove_requested is not None:
             self.remove_requested(runs)
+
+    def _on_item_changed(self, item, column: int) -> None:
+        if self._quiet or column != 0:
+            return
+        run = next((self._runs[rid] for rid, it in self._items.items() if it is item), None)
+        if run is None:
+            return
+        name = item.text(0)
+        quiet, self._quiet = self._quiet, True
+        item.setText(0, run.name)  # the workspace renames it (undoably); the row follows its signal
+        self._quiet = quiet
+        if name.strip() and name.strip() != run.name:
+            self.renameRequested.emit(run, name.strip())
 
     # -- internals -----------------------------------------------------------------------------------
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt API

@@ -1,0 +1,52 @@
+"""Undoable changes to the workspace, as Qt undo commands (Edit ▸ Undo / Redo in the main window).
+
+Each command only calls the workspace's own methods; the views follow the workspace's signals as for any
+other change. A removed run keeps its entry (id, colour, weights, metrics), so undo brings it back as it was,
+in its old place in the list.
+"""
+from __future__ import annotations
+
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+
+class RemoveRunsCommand(QUndoCommand):
+    def __init__(self, workspace, entries):
+        names = ", ".join(e.name for e in entries[:3]) + ("…" if len(entries) > 3 else "")
+        super().__init__(f"Remove {names}")
+        self.workspace = workspace
+        self.entries = list(entries)
+        self.places: list[tuple[int, object]] = []
+        self.selected = None
+
+    def redo(self) -> None:
+        self.selected = self.workspace.selected
+        self.places = []
+        for entry in self.entries:
+            index = self.workspace.remove_run(entry)
+            if index is not None:
+                self.places.append((index, entry))
+
+    def undo(self) -> None:
+        for index, entry in reversed(self.places):
+            self.workspace.add_run(entry, select=False, index=index)
+        if self.selected is not None:
+            self.workspace.select_run(self.selected)
+
+
+class RenameRunCommand(QUndoCommand):
+    def __init__(self, workspace, entry, name: str):
+        super().__init__(f"Rename {entry.name} to {name}")
+        self.workspace, self.entry = workspace, entry
+        self.old, self.new = entry.name, name
+
+    def redo(self) -> None:
+        self.workspace.rename_run(self.entry, self.new)
+
+    def undo(self) -> None:
+        self.workspace.rename_run(self.entry, self.old)
+
+
+def new_undo_stack(parent=None) -> QUndoStack:
+    stack = QUndoStack(parent)
+    stack.setUndoLimit(100)
+    return stack
