@@ -26,3 +26,11 @@ def trained_run(data, beta=1.0, name="t") -> Run:
     trainer = Trainer(config, data)
     trainer.train()
     return Run(config=config, model=trainer.model, history=trainer.history, class_names=data.class_names, name=name)
+
+
+def action(window, text):
+    """The window's menu action whose text (without the & accelerator marks) is ``text``."""
+    for a in window.findChildren(type(window.new_action)):
+        if a.text().replace("&", "") == text:
+            return a
+    raise LookupError(text)

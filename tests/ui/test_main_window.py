@@ -5,60 +5,18 @@ import json
 import pytest
 import torch
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QWidget
 
 from vae_studio.core.checkpoint import Run, save_run
 from vae_studio.core.config import DataConfig, ModelConfig, RunConfig
 from vae_studio.core.models import build_model
 from vae_studio.ui.main_window import MainWindow, same_data
-from vae_studio.app.workspace import Workspace
 
-from .helpers import small_data, trained_run
+from .helpers import action, trained_run
 
 TIMEOUT = 20000
 # the offscreen platform (tests only) cannot pass a window's minimum size on; every other warning still fails
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
-
-
-@pytest.fixture
-def make_window(qtbot):
-    windows = []
-
-    def make(data=None):
-        workspace = Workspace()
-        workspace.set_data(data if data is not None else small_data())
-        w = MainWindow(workspace=workspace, load_default_data=False)
-        qtbot.addWidget(w)
-        w.show()
-        tp = w.training
-        tp.latent.setValue(4)
-        tp.hidden.setText("32")
-        tp.batch.setValue(32)
-        tp.epochs.setValue(1)
-        windows.append(w)
-        return w
-
-    yield make
-    for w in windows:
-        w.close()
-        assert w.training.controller.threads_running == 0
-
-
-@pytest.fixture
-def messages(monkeypatch):
-    """QMessageBox calls recorded instead of shown (nothing blocks)."""
-    seen = []
-    for kind in ("warning", "information", "critical", "about"):
-        monkeypatch.setattr(QMessageBox, kind, lambda *a, _k=kind, **kw: seen.append((_k, a[2])))
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
-    return seen
-
-
-def action(window, text):
-    for a in window.findChildren(type(window.new_action)):
-        if a.text().replace("&", "") == text:
-            return a
-    raise LookupError(text)
 
 
 def test_three_panels_in_resizable_docks(make_window):

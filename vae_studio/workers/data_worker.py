@@ -74,7 +74,7 @@ class DataLoader(QObject):
     def __init__(self, parent=None, preload: tuple[str, ...] = ()):
         """``preload``: more modules to import in the background before ``coreReady`` (best effort)."""
         super().__init__(parent)
-        self.preload = tuple(preload)
+        self.preload_modules = tuple(preload)
         self._jobs: list[tuple[QThread, DataWorker]] = []  # every thread alive, with its worker
         self._latest = 0
         self.core_ready = False
@@ -101,7 +101,7 @@ class DataLoader(QObject):
         request = self._latest
         thread = QThread()
         thread.setObjectName("vae-studio-data")
-        worker = DataWorker(request, config, () if self.core_ready else self.preload)
+        worker = DataWorker(request, config, () if self.core_ready else self.preload_modules)
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
         worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)

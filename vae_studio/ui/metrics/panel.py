@@ -401,8 +401,9 @@ class MetricsPanel(QWidget):
         elif run.id in self._pending:
             self.status.setText(f"Computing metrics of {run.name or 'the run'}\u2026")
         elif res is not None and current:
-            self.status.setText(f"Computed on {res['n']} test images of {res.get('data_name') or 'the data set'}"
-                                + (f"; MIG and FactorVAE on {res['disentanglement_n']} images of the whole "
+            self.status.setText(f"Computed on {res.get('n', 'the')} test images of "
+                                f"{res.get('data_name') or 'the data set'}"
+                                + (f"; MIG and FactorVAE on {res.get('disentanglement_n')} images of the whole "
                                    "data set" if res.get("mig") is not None else "") + ".")
         elif res is not None:
             self.status.setText("These metrics are for earlier weights: press Compute metrics to update them.")
@@ -452,7 +453,7 @@ class MetricsPanel(QWidget):
             cells = [run.name or f"run {r + 1}", f"{t.beta:g}", f"{t.gamma:g}", _fmt(last.get("test_neg_elbo")),
                      _fmt(last.get("test_recon")), _fmt(last.get("test_kl")),
                      _fmt(res.get("iwae_nll")) if res else DASH,
-                     str(res["active_units"]) if res else DASH,
+                     str(res.get("active_units", DASH)) if res else DASH,
                      _fmt(res.get("mig"), 3) if res else DASH]
             for c, text in enumerate(cells):
                 item = table.item(r, c)

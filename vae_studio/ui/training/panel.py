@@ -659,11 +659,13 @@ class TrainingPanel(QWidget):
     def _on_run_added(self, run) -> None:
         self.plot.add_run(run, run.colour)
         self.runs.add_run(run, run.colour)
+        self._update_controls()  # Retrain is enabled once there is a run (opened ones too)
 
     @Slot(object)
     def _on_run_removed(self, run) -> None:
         self.plot.remove_run(run)
         self.runs.remove_run(run)
+        self._update_controls()
 
     @Slot(object)
     def _on_run_updated(self, run) -> None:
