@@ -258,3 +258,40 @@ def test_long_data_set_names_are_shortened_but_readable(qtbot):
     assert p._settings_scroll.minimumWidth() <= 360
     assert full in p.dataset.toolTip() and "data set to train on" in p.dataset.toolTip()
     assert p.dataset.itemData(i, Qt.ItemDataRole.ToolTipRole) == full
+
+
+def test_the_beta_slider_lands_on_round_values_such_as_4(panel):
+    values = {slider_to_beta(p) for p in range(BETA_SLIDER + 1)}
+    assert {0.001, 0.01, 0.1, 0.5, 1.0, 2.0, 4.0, 8.0, 10.0, 100.0} <= values
+    panel.beta_slider.setValue(beta_to_slider(4.0))
+    assert panel.beta.value() == 4.0
+    assert "next run" in panel.next_run_note.text()  # a changed beta applies to the next run
+
+
+@pytest.mark.parametrize("box, typed, used, words", [
+    ("latent", "9999", 512, "Latent size 9999 is above the largest allowed value, 512"),
+    ("beta", "1e6", 100.0, "above the largest allowed value, 100"),
+    ("lr", "1e-9", 1e-6, "below the smallest"),
+])
+def test_typed_values_out_of_range_are_clamped_and_said_so(qtbot, panel, box, typed, used, words):
+    spin = getattr(panel, box)
+    spin.setFocus()
+    spin.selectAll()
+    qtbot.keyClicks(spin, typed)
+    qtbot.keyClick(spin, Qt.Key.Key_Return)
+    assert spin.value() == pytest.approx(used)
+    assert words in panel.message.text()
+
+
+def test_scientific_notation_is_accepted_as_typed(qtbot, panel):
+    panel.lr.selectAll()
+    qtbot.keyClicks(panel.lr, "3e-4")
+    qtbot.keyClick(panel.lr, Qt.Key.Key_Return)
+    assert panel.lr.value() == pytest.approx(3e-4) and panel.message.text() == ""
+
+
+def test_a_new_run_is_overlaid_with_the_current_one_only(qtbot, panel):
+    panel.epochs.setValue(1)
+    runs = [train_to_end(qtbot, panel, panel.retrain_button if i else None) for i in range(3)]
+    assert panel.runs.shown_runs() == runs[1:]  # the legend never grows with every run
+    assert [label.text for _sample, label in panel.plot.legend.items] == ["run 2: beta=1", "run 3: beta=1"]

@@ -16,7 +16,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
                                QScrollArea, QSlider, QSpinBox, QSplitter, QVBoxLayout, QWidget)
 
 from ...core.config import ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig
-from ..widgets.compact import ElidedComboBox
+from ..widgets.compact import ElidedComboBox, hint_label
+from ..widgets.spin_boxes import CheckedDoubleSpinBox, CheckedSpinBox
 from ..widgets.undo import RemoveRunsCommand, RenameRunCommand, new_undo_stack
 from ...app.states import TrainingState, format_seconds
 from .loss_plot import LossPlot
@@ -41,7 +42,7 @@ def slider_to_beta(pos: int) -> float:
         return 0.0
     t = (pos - 1) / (BETA_SLIDER - 1)
     beta = 10 ** (BETA_LOG_MIN + t * (BETA_LOG_MAX - BETA_LOG_MIN))
-    return float(f"{beta:.3g}")
+    return float(f"{beta:.2g}")  # two significant digits: the slider lands on 4, 0.5, 10 ...
 
 
 def fill_device_combo(combo: QComboBox, devices, current: str | None = None) -> None:
@@ -61,8 +62,8 @@ def fill_device_combo(combo: QComboBox, devices, current: str | None = None) -> 
     combo.blockSignals(False)
 
 
-def _spin(lo, hi, value, tip, step=1) -> QSpinBox:
-    s = QSpinBox()
+def _spin(lo, hi, value, tip, step=1, what="value") -> CheckedSpinBox:
+    s = CheckedSpinBox(what)
     s.setRange(lo, hi)
     s.setValue(value)
     s.setSingleStep(step)
@@ -71,8 +72,8 @@ def _spin(lo, hi, value, tip, step=1) -> QSpinBox:
     return s
 
 
-def _dspin(lo, hi, value, decimals, step, tip) -> QDoubleSpinBox:
-    s = QDoubleSpinBox()
+def _dspin(lo, hi, value, decimals, step, tip, what="value") -> CheckedDoubleSpinBox:
+    s = CheckedDoubleSpinBox(what)
     s.setRange(lo, hi)
     s.setDecimals(decimals)
     s.setSingleStep(step)
@@ -134,7 +135,7 @@ class TrainingPanel(QWidget):
         self.binarize.setToolTip("Train on random black/white draws of each image (the literature's MNIST)")
         self.binarize.toggled.connect(self._request_data)
         self.folder_size = _spin(8, 256, DataConfig().image_size, "Image folders: images are resized and "
-                                 "centre-cropped to this square size (pixels)", 4)
+                                 "centre-cropped to this square size (pixels)", 4, what="Image size")
         self.folder_size.valueChanged.connect(self._request_data)
         self.folder_gray = QCheckBox("Greyscale")
         self.folder_gray.setChecked(True)
@@ -150,31 +151,37 @@ class TrainingPanel(QWidget):
                              "layer")
         self.arch.addItem("MLP (fully connected)", "mlp")
         self.arch.addItem("Convolutional", "conv")
-        self.latent = _spin(1, 512, m.latent_dim, "Number of latent dimensions (z)")
+        self.latent = _spin(1, 512, m.latent_dim, "Number of latent dimensions (z)", what="Latent size")
         self.hidden = QLineEdit(",".join(map(str, m.hidden)))
         self.hidden.setToolTip("MLP: hidden layer sizes, comma-separated (e.g. 512,256).\n"
                                "Convolutional: the size of the fully connected layer after the convolutions.")
         # loss
         self.beta = _dspin(0.0, BETA_MAX, t.beta, 3, 0.1, "beta: weight on the KL term (1 = the true ELBO; "
-                           "larger values push towards disentangled, blurrier codes)")
+                           "larger values push towards disentangled, blurrier codes)", what="β")
         self.beta_slider = QSlider(Qt.Orientation.Horizontal)
         self.beta_slider.setRange(0, BETA_SLIDER)
         self.beta_slider.setValue(beta_to_slider(t.beta))
         self.beta_slider.setToolTip("beta on a log scale: 0, then 0.001 … 100")
         self.beta.valueChanged.connect(self._beta_from_spin)
         self.beta_slider.valueChanged.connect(self._beta_from_slider)
-        self.gamma = _dspin(0.0, 1000.0, t.gamma, 3, 0.1, "gamma: weight on the reconstruction term")
+        self.gamma = _dspin(0.0, 1000.0, t.gamma, 3, 0.1, "gamma: weight on the reconstruction term", what="γ")
         self.recon = ElidedComboBox(min_chars=8)
         self.recon.addItem("BCE (Bernoulli)", "bce")
         self.recon.addItem("MSE (Gaussian)", "mse")
         self.recon.setToolTip("Reconstruction loss, summed over pixels")
-        self.warmup = _spin(0, 10000, t.kl_warmup_epochs, "beta ramps up linearly from 0 over this many epochs")
+        self.warmup = _spin(0, 10000, t.kl_warmup_epochs, "beta ramps up linearly from 0 over this many epochs",
+                            what="KL warm-up")
         # optimisation
-        self.lr = _dspin(1e-6, 1.0, t.lr, 6, 1e-4, "Adam learning rate")
-        self.batch = _spin(1, 65536, t.batch_size, "Images per training step", 16)
-        self.epochs = _spin(1, 100000, t.epochs, "Passes over the training split")
-        self.seed = _spin(0, 2**31 - 1, t.seed, "Random seed: same settings and seed give the same run")
-        self.grad_clip = _dspin(0.0, 1e6, t.grad_clip, 2, 1.0, "Largest gradient norm (0 = no clipping)")
+        self.lr = _dspin(1e-6, 1.0, t.lr, 6, 1e-4, "Adam learning rate", what="Learning rate")
+        self.batch = _spin(1, 65536, t.batch_size, "Images per training step", 16, what="Batch size")
+        self.epochs = _spin(1, 100000, t.epochs, "Passes over the training split", what="Epochs")
+        self.seed = _spin(0, 2**31 - 1, t.seed, "Random seed: same settings and seed give the same run",
+                          what="Seed")
+        self.grad_clip = _dspin(0.0, 1e6, t.grad_clip, 2, 1.0, "Largest gradient norm (0 = no clipping)",
+                                what="Gradient clip")
+        for box in (self.folder_size, self.latent, self.beta, self.gamma, self.warmup, self.lr, self.batch,
+                    self.epochs, self.seed, self.grad_clip):
+            box.clamped.connect(self._on_value_clamped)
         self.device = ElidedComboBox(min_chars=8)
         self.device.addItem("CPU", "cpu")
         self.device.setToolTip("Where the model trains")
@@ -220,6 +227,11 @@ class TrainingPanel(QWidget):
         form_loss.addRow("γ (recon weight)", self.gamma)
         form_loss.addRow("Reconstruction", self.recon)
         form_loss.addRow("KL warm-up (epochs)", self.warmup)
+        self.next_run_note = hint_label("Settings apply to the next run: press Start, or Retrain to compare.",
+                                        "A run keeps the settings it was started with; change beta here and "
+                                        "press Retrain to train a new run beside the old one.")
+        self.next_run_note.setWordWrap(True)
+        form_loss.addRow(self.next_run_note)
         form_opt = QFormLayout()
         form_opt.addRow("Learning rate", self.lr)
         form_opt.addRow("Batch size", self.batch)
@@ -711,6 +723,10 @@ class TrainingPanel(QWidget):
         if state != self.state:
             self.state = state
             self.stateChanged.emit(state)
+
+    @Slot(str)
+    def _on_value_clamped(self, text: str) -> None:
+        self._show_message(text, error=True)  # a typed value was out of range: say what was used instead
 
     @Slot(str, bool)
     def _show_message(self, text: str, error: bool = False) -> None:

@@ -155,8 +155,12 @@ class RunsList(QWidget):
         self._runs[run.id] = run
         self.tree.addTopLevelItem(item)
         self.update_run(run)
-        if select:
+        if select:  # the new run is shown beside the one that was current (to compare), not beside all
+            current = self.tree.currentItem()
             self._quiet = True
+            self.tree.clearSelection()
+            if current is not None:
+                current.setSelected(True)
             item.setSelected(True)
             self.tree.setCurrentItem(item, 0, _no_clear())
             self._quiet = False
