@@ -7,7 +7,6 @@ need it. Tests pass a ready :class:`~vae_studio.app.workspace.Workspace` (and th
 """
 from __future__ import annotations
 
-import json
 import platform
 import sys
 import traceback

@@ -11,9 +11,9 @@ import math
 import time
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox,
                                QHBoxLayout, QLabel, QLineEdit, QMessageBox, QProgressBar, QPushButton,
-                               QScrollArea, QSlider, QSpinBox, QSplitter, QVBoxLayout, QWidget)
+                               QScrollArea, QSlider, QSplitter, QVBoxLayout, QWidget)
 
 from ...core.config import ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig
 from ..widgets.compact import ElidedComboBox, hint_label
