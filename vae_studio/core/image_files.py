@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 
-from .data import DataError, ImageData, split_indices
+from .records import DataError, ImageData, data_budget, split_indices
 from .image_input import IMAGE_SUFFIXES, ImageInputError, read_image_array
 from .safe_io import open_regular
 
@@ -247,7 +247,6 @@ def load_npz(cfg) -> ImageData:
 def _check_member_size(arrays, key: str, path: str) -> None:
     """Refuse an array whose header claims more data than its zip member holds or memory can take, before
     NumPy allocates it (NumPy allocates what the header claims, then reads)."""
-    from .data import data_budget
 
     try:
         info = arrays.zip.getinfo(f"{key}.npy")
