@@ -295,3 +295,14 @@ def test_a_new_run_is_overlaid_with_the_current_one_only(qtbot, panel):
     runs = [train_to_end(qtbot, panel, panel.retrain_button if i else None) for i in range(3)]
     assert panel.runs.shown_runs() == runs[1:]  # the legend never grows with every run
     assert [label.text for _sample, label in panel.plot.legend.items] == ["run 2: beta=1", "run 3: beta=1"]
+
+
+def test_log_axis_labels_are_few_and_plain():
+    from vae_studio.ui.training.loss_plot import LossAxis
+
+    axis = LossAxis("left")
+    axis.setLogMode(False, True)
+    exps = np.log10([60, 70, 80, 90, 100, 200, 300, 400, 500, 600, 700, 800, 900])
+    labels = axis.tickStrings(list(exps), 1.0, 0.1)
+    assert [lab for lab in labels if lab] == ["100", "200", "500"]
+    assert [lab for lab in axis.tickStrings(list(np.log10([230, 260, 290])), 1.0, 0.05) if lab] == ["230", "260", "290"]

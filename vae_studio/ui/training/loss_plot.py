@@ -111,6 +111,27 @@ class RunCurves:
         return max(last, float(np.nanmax(self.epochs[:, 0])) if len(self.epochs) else 0.0)
 
 
+def log_tick_label(value: float) -> str:
+    """A loss as a tick label: 200, 50, 0.5, 2e+05 (never 2·10² squeezed beside 3·10², 4·10², ...)."""
+    if value >= 1e5 or value < 1e-3:
+        return f"{value:.0e}"
+    return f"{value:.0f}" if value >= 1 else f"{value:g}"
+
+
+class LossAxis(pg.AxisItem):
+    """In log mode, label only the ticks at 1, 2 and 5 times a power of ten (all of them if that leaves none),
+    as plain numbers: the minor ticks stay, their crowded labels go."""
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph API
+        if not self.logMode:
+            return super().tickStrings(values, scale, spacing)
+        xs = [10.0 ** v for v in values]
+        nice = [round(x / 10 ** math.floor(math.log10(x) + 1e-9), 6) in (1.0, 2.0, 5.0) for x in xs]
+        if not any(nice):
+            nice = [True] * len(xs)
+        return [log_tick_label(x) if keep else "" for x, keep in zip(xs, nice)]
+
+
 class _TimedView(pg.GraphicsLayoutWidget):
     """A GraphicsLayoutWidget that remembers how long its last repaint took (for redraw pacing)."""
 
@@ -145,7 +166,7 @@ class LossPlot(QWidget):
         self.glw.ci.setContentsMargins(2, 2, 2, 2)
         self.plots: dict[str, pg.PlotItem] = {}
         for i, metric in enumerate(METRICS):
-            p = self.glw.addPlot(row=i // 2, col=i % 2)
+            p = self.glw.addPlot(row=i // 2, col=i % 2, axisItems={"left": LossAxis("left")})
             p.setTitle(TITLES[metric], size="10pt")  # units (nats per image) in the hint above the plots
             p.setLabel("bottom", "step")
             # no grid and ticks outside: then a curve update repaints the plot area only, not the axes
@@ -433,7 +454,13 @@ class LossPlot(QWidget):
             self._update_min_width()
 
     def _rebuild_legend(self) -> None:
+        """A legend only when runs are overlaid (one run's colour is in the runs list, and its label would
+        cover the curve)."""
         self.legend.clear()
+        if len(self.shown) < 2:
+            self.legend.setVisible(False)
+            return
+        self.legend.setVisible(True)
         for rid in self.shown:
             c = self.curves.get(rid)
             if c is not None:
