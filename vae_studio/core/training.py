@@ -84,10 +84,12 @@ class TrainControl:
             pass
 
 
-def to_float_batch(xb: torch.Tensor, binarize: bool = False) -> torch.Tensor:
-    """uint8 images -> float in [0, 1] (or Bernoulli draws of them for dynamic binarisation)."""
+def to_float_batch(xb: torch.Tensor, binarize: bool = False, generator: torch.Generator | None = None
+                   ) -> torch.Tensor:
+    """uint8 images -> float in [0, 1] (or Bernoulli draws of them, from ``generator``, for dynamic
+    binarisation)."""
     x = xb.float().div_(255.0)
-    return torch.bernoulli(x) if binarize else x
+    return torch.bernoulli(x, generator=generator) if binarize else x
 
 
 @dataclass
@@ -136,8 +138,14 @@ class Trainer:
         m.image_size, m.channels, m.num_classes = data.image_size, data.channels, data.num_classes
         config.validate()
         self.device = resolve_device(config.train.device)
-        torch.manual_seed(config.train.seed)
-        self.model: VAE = build_model(m).to(self.device)
+        seed = config.train.seed
+        # Every random draw of the run comes from its own generators, never torch's global one (which other
+        # threads, decoding or estimating metrics, also draw from): the initial weights (a CPU generator, so
+        # they are the same on every device), the epochs' shuffles (CPU) and the reparameterisation noise and
+        # binarisation draws (on the training device).
+        self.model: VAE = build_model(m, seed=seed).to(self.device)
+        self.shuffle_generator = torch.Generator().manual_seed(seed)
+        self.noise_generator = torch.Generator(device=self.device).manual_seed(seed)
         self.optimizer = make_adam(self.model.parameters(), config.train.lr)
         self.history = History()
         self.epoch = 0
@@ -163,7 +171,6 @@ class Trainer:
         n = len(x_all)
         bs = min(cfg.batch_size, n)
         steps_per_epoch = (n + bs - 1) // bs
-        gen = torch.Generator().manual_seed(cfg.seed)
         buf = torch.zeros(self.log_every, 3, device=dev)
         snaps: list[tuple[int, dict]] = [(self.step, self._snapshot())]
         self.history.status = "running"
@@ -191,7 +198,7 @@ class Trainer:
             while self.epoch < cfg.epochs:
                 epoch = self.epoch + 1
                 t0 = time.perf_counter()
-                perm = torch.randperm(n, generator=gen).to(dev)
+                perm = torch.randperm(n, generator=self.shuffle_generator).to(dev)
                 sums = torch.zeros(3, device=dev)
                 k, beta = 0, cfg.beta
                 for i in range(steps_per_epoch):
@@ -208,7 +215,7 @@ class Trainer:
                             self.history.message = f"stopped by the user at epoch {epoch}, step {self.step}"
                             return
                     idx = perm[i * bs:(i + 1) * bs]
-                    x = to_float_batch(x_all[idx], data.binarize)
+                    x = to_float_batch(x_all[idx], data.binarize, self.noise_generator)
                     y = y_all[idx] if y_all is not None else None
                     beta = self._beta_at(epoch - 1 + (i + 1) / steps_per_epoch)
                     terms = self._train_step(x, y, beta)
@@ -258,7 +265,7 @@ class Trainer:
 
     def _train_step(self, x, y, beta: float):
         cfg = self.config.train
-        logits, mu, logvar = self.model(x, y)
+        logits, mu, logvar = self.model(x, y, self.noise_generator)
         terms = vae_loss(logits, x, mu, logvar, beta=beta, gamma=cfg.gamma, recon=cfg.recon)
         self.optimizer.zero_grad(set_to_none=True)
         terms.total.backward()
