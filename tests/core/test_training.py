@@ -8,6 +8,7 @@ import torch
 from tests.core.helpers import toy_data
 from vae_studio.core.config import ConfigError, RunConfig
 from vae_studio.core.devices import DeviceError, resolve_device
+from vae_studio.core.steps import WARMUP_STEPS, GraphSteps
 from vae_studio.core.training import Diverged, EpochEnd, StepChunk, TrainControl, Trainer
 
 
@@ -181,7 +182,7 @@ def test_the_fast_optimiser_gives_the_losses_of_plain_adam(monkeypatch):
 
     fast = Trainer(small_config(epochs=2), toy_data())
     fast.train()
-    monkeypatch.setattr(training, "make_adam", lambda params, lr: torch.optim.Adam(params, lr=lr))
+    monkeypatch.setattr(training, "make_adam", lambda params, lr, **kw: torch.optim.Adam(params, lr=lr, **kw))
     plain = Trainer(small_config(epochs=2), toy_data())
     plain.train()
     a, b = np.asarray(fast.history.steps), np.asarray(plain.history.steps)
@@ -241,3 +242,39 @@ def test_training_leaves_the_global_generator_alone():
     before = torch.get_rng_state()
     _trained(small_config(epochs=1), toy_data())
     assert torch.equal(torch.get_rng_state(), before)
+
+
+class EagerlyReplayedGraphSteps(GraphSteps):
+    """The CUDA-graph executor with its capture and replays run eagerly, so that what the graph records (the
+    batch gathered by a device-side counter, the in-graph KL warm-up, the logged terms, the warm-up undone,
+    the partial last batch run eagerly) is checked on the CPU as well. A replay overwrites the gradients,
+    as the captured backward does."""
+
+    def _record(self):
+        for _ in range(WARMUP_STEPS):
+            self.t.optimizer.zero_grad(set_to_none=True)
+            self._body()
+        return "recorded"
+
+    def _replay(self):
+        self.t.optimizer.zero_grad(set_to_none=True)
+        self._body()
+
+
+@pytest.mark.parametrize("settings", [{}, {"kl_warmup_epochs": 2, "grad_clip": 0.5, "binarize": True}])
+def test_the_step_a_cuda_graph_captures_trains_like_the_eager_step(settings):
+    settings = dict(settings)
+    data = toy_data()  # 540 training images: 16 full batches of 32 and a partial one of 28
+    data.binarize = settings.pop("binarize", False)
+    eager = _trained(small_config(epochs=2, **settings), data)
+    graphed = Trainer(small_config(epochs=2, **settings), data, log_every=3)
+    graphed._make_steps = lambda x, y, bs: EagerlyReplayedGraphSteps(graphed, x, y, bs)
+    graphed.train()
+    a, b = np.asarray(eager.history.steps), np.asarray(graphed.history.steps)
+    assert a.shape == b.shape == (2 * 17, 4)
+    np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5)
+    for key in ("train_total", "test_total"):
+        assert [e[key] for e in graphed.history.epochs] == pytest.approx([e[key] for e in eager.history.epochs],
+                                                                         rel=1e-5)
+    for k, v in eager.model.state_dict().items():
+        torch.testing.assert_close(graphed.model.state_dict()[k], v, rtol=1e-5, atol=1e-6)
