@@ -53,7 +53,7 @@ PYEOF
         if [ -e "$data/train-images-idx3-ubyte.gz" ]; then
             step 130 "$PY" benchmarks/train_speed.py --device cuda --arch mlp --epochs 3 \
                 --modes seed,tensor,graph --data "$data" --reference "$CARRY/reference_loop.py" \
-                --reference-timeout 60
+                --reference-timeout 60 --bf16
             step 75 "$PY" benchmarks/train_speed.py --device cuda --arch conv --epochs 2 --modes "" --data "$data"
         else
             echo

@@ -10,7 +10,8 @@ fc 256, 20 latent dimensions).
   layer, which nothing needs) is timed as a ``torch.matmul`` at its own shape and batch size, and summed
   over an epoch's steps. The engine's ratio to it says how much time goes to everything else.
 * **engine**: ``Trainer`` steps only (its per-epoch test evaluation is shown apart); on CUDA both its eager
-  path and its CUDA-graph path (the default).
+  path and its CUDA-graph path (the default); with ``--bf16`` also under bfloat16 autocast (an option; its
+  quality: benchmarks/bf16_quality.py).
 * **reference MODE**: ``reference_loop.py`` (the documents' loop, MLP only) run as a separate process:
   ``seed`` (the documents' DataLoader + PIL + ToTensor path), ``tensor`` (the whole data set as one tensor on
   the device), ``graph`` (``tensor`` with the step captured as a CUDA graph; CUDA only).
@@ -18,7 +19,7 @@ fc 256, 20 latent dimensions).
 Median seconds per epoch over ``--epochs`` epochs (the first one includes warm-up and graph capture).
 
     python benchmarks/train_speed.py [--device cpu|cuda] [--arch mlp,conv] [--epochs 3]
-        [--modes seed,tensor,graph] [--data /usr/share/datasets/fashion-mnist] [--reference PATH]
+        [--modes seed,tensor,graph] [--data /usr/share/datasets/fashion-mnist] [--reference PATH] [--bf16]
 """
 from __future__ import annotations
 
@@ -158,6 +159,7 @@ def main() -> None:
     ap.add_argument("--reference", default=None, help="reference_loop.py (default: ../shared/bench or .gpu_carry)")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
     ap.add_argument("--reference-timeout", type=float, default=600.0, help="seconds per reference run")
+    ap.add_argument("--bf16", action="store_true", help="also time the engine under bfloat16 autocast")
     a = ap.parse_args()
     if a.threads > 0:
         torch.set_num_threads(a.threads)
@@ -179,6 +181,8 @@ def main() -> None:
         variants = [("engine", {})]
         if dev.type == "cuda":
             variants = [("engine graph", {}), ("engine eager", {"cuda_graph": False})]
+        if a.bf16:
+            variants.append(("engine bf16", {"bf16": True}))
         best = None
         for label, kw in variants:
             eng, ev, loss, how = engine_epoch_seconds(config(arch, a.data, a.device, a.epochs), data, **kw)

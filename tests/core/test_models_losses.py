@@ -107,3 +107,22 @@ def test_reparameterisation_noise_comes_from_the_given_generator():
     out3 = model(x, generator=torch.Generator().manual_seed(10))[0]
     assert torch.equal(out1, out2)
     assert not torch.equal(out1, out3)
+
+
+def test_the_cpu_bce_gives_torchs_values_and_gradients_even_for_extreme_logits():
+    from vae_studio.core.losses import bce_with_logits
+
+    g = torch.Generator().manual_seed(0)
+    logits = torch.cat([torch.randn(4, 196, generator=g) * 4,
+                        torch.tensor([[-1e4, -100.0, -20.0, -1e-8, 0.0, 1e-8, 20.0, 100.0, 1e4] * 4]).view(4, 9)], 1)
+    x = torch.rand(logits.shape, generator=g)
+    x[:, -9:] = torch.tensor([0.0, 1.0, 0.5, 1.0, 0.5, 0.0, 1.0, 0.0, 1.0])
+    a = logits.clone().requires_grad_()
+    b = logits.clone().requires_grad_()
+    ours, torchs = bce_with_logits(a, x), F.binary_cross_entropy_with_logits(b, x, reduction="none")
+    assert torch.isfinite(ours).all()
+    torch.testing.assert_close(ours, torchs, rtol=1e-5, atol=2e-7)
+    w = torch.rand(logits.shape, generator=g)  # an arbitrary upstream gradient
+    (ours * w).sum().backward()
+    (torchs * w).sum().backward()
+    torch.testing.assert_close(a.grad, b.grad, rtol=1e-5, atol=1e-7)

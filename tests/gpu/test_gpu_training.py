@@ -92,3 +92,13 @@ def test_a_nan_on_the_cuda_graph_path_rolls_back_to_finite_weights():
     assert all(torch.isfinite(v).all() for v in t.model.state_dict().values())
     assert all(np.isfinite(row).all() for row in t.history.steps)
     assert events
+
+
+def test_bf16_autocast_trains_on_the_cuda_graph_path():
+    data = toy_data()
+    f32 = trained(small_config(device="cuda", epochs=3), data)
+    b16 = trained(small_config(device="cuda", epochs=3), data, bf16=True)
+    assert b16.graphed
+    assert np.isfinite(np.asarray(b16.history.steps)).all()
+    assert b16.history.epochs[-1]["test_neg_elbo"] == pytest.approx(f32.history.epochs[-1]["test_neg_elbo"],
+                                                                    rel=0.03)

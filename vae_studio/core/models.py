@@ -131,7 +131,9 @@ class VAE(nn.Module):
         """(logits, mu, logvar) for one reparameterised draw ``z = mu + eps * sigma``; ``eps`` comes from
         ``generator`` (a run's own, on the model's device), or torch's global generator when None."""
         mu, logvar = self.encode(x, y)
-        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        # float32 noise under bfloat16 autocast too: the same draws at every precision
+        dtype = torch.float32 if mu.dtype in (torch.bfloat16, torch.float16) else mu.dtype
+        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=dtype)
         z = torch.addcmul(mu, eps, torch.exp(0.5 * logvar))
         return self.decode(z, y), mu, logvar
 

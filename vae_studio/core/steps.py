@@ -51,8 +51,8 @@ class EagerSteps:
         from .training import to_float_batch
 
         idx = self.perm[i * self.bs:(i + 1) * self.bs]
-        x = to_float_batch(self.x_all[idx], self.t.data.binarize, self.t.noise_generator)
-        return x, (self.y_all[idx] if self.y_all is not None else None)
+        x = to_float_batch(self.x_all.index_select(0, idx), self.t.data.binarize, self.t.noise_generator)
+        return x, (self.y_all.index_select(0, idx) if self.y_all is not None else None)
 
     def step(self, i: int, beta: float) -> None:
         """Train on batch ``i`` of the epoch and log its loss terms in ``log[i]``."""
