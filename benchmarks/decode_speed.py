@@ -2,7 +2,15 @@
 
 Models: the source documents' MLP 784-400-20 and the convolutional model (fc 256, 20 latent dimensions),
 both at 28x28, untrained (decoding time does not depend on the weights). For each device (the CPU, and
-CUDA when torch finds it) the median over ``--repeats`` runs, after warm-up, of:
+CUDA when torch finds it) the median over ``--repeats`` runs, after warm-up, of (core, every time includes
+the copy of the images back to the CPU):
+
+* ``probe``: one latent point decoded (what dragging the probe costs);
+* ``decode 8x8``: 64 prior samples decoded (``core.latent.sample_prior``);
+* ``decode interp``: a 10-step slerp between two latents decoded;
+* ``decode 32x32``: 1,024 prior samples decoded.
+
+and, where PySide6 is installed (not with ``--core-only``), of the GUI around them:
 
 * ``decode 8x8``: 64 prior samples decoded (``core.latent.sample_prior``, result on the CPU);
 * ``panel 8x8``: the sampling canvas redrawing its 8x8 grid for a new seed (decode + make_grid + ImageItem)
@@ -23,7 +31,11 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # time the tree this script sits in
 
 if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -47,6 +59,7 @@ def device_name(dev: str) -> str:
 
 
 def median_ms(fn, repeats: int, warmup: int = 3) -> float:
+    """Median milliseconds of ``fn()``; ``fn`` must finish its device work (a ``.cpu()`` copy does)."""
     for _ in range(warmup):
         fn()
     times = []
@@ -61,8 +74,22 @@ def make_run(arch: str, hidden: list[int]) -> Run:
     c = RunConfig()
     c.model.arch, c.model.hidden, c.model.latent_dim, c.model.image_size = arch, hidden, 20, 28
     c.validate()
-    torch.manual_seed(0)
-    return Run(config=c, model=build_model(c.model), name=f"{arch}")
+    return Run(config=c, model=build_model(c.model, seed=0), name=f"{arch}")
+
+
+def bench_core(dev: str, repeats: int) -> None:
+    """Decoding alone, on ``dev``, images copied back to the CPU."""
+    print(f"\ndevice: {device_name(dev)} (core: decode + copy back)")
+    print(f"  {'model':20s} {'probe':>8s} {'decode 8x8':>11s} {'decode interp':>14s} {'decode 32x32':>13s}   "
+          f"(ms, median of {repeats})")
+    z = np.random.default_rng(0).standard_normal((2, 20)).astype(np.float32)
+    for title, (arch, hidden) in MODELS.items():
+        model = make_run(arch, hidden).model.to(dev).eval()
+        probe = median_ms(lambda: decode(model, z[:1]), repeats)
+        grid = median_ms(lambda: sample_prior(model, 64, 1.0, 0), repeats)
+        interp = median_ms(lambda: decode(model, slerp(z[0], z[1], 10)), repeats)
+        big = median_ms(lambda: sample_prior(model, 1024, 1.0, 0), repeats)
+        print(f"  {title:20s} {probe:8.2f} {grid:11.2f} {interp:14.2f} {big:13.2f}", flush=True)
 
 
 def bench_device(app, dev: str, repeats: int) -> None:
@@ -72,7 +99,7 @@ def bench_device(app, dev: str, repeats: int) -> None:
     g = torch.Generator().manual_seed(0)
     data = ImageData("bench", torch.randint(0, 256, (64, 1, 28, 28), dtype=torch.uint8, generator=g),
                      torch.randint(0, 256, (64, 1, 28, 28), dtype=torch.uint8, generator=g))
-    print(f"\ndevice: {device_name(dev)}")
+    print(f"\ndevice: {device_name(dev)} (GUI: sampling canvas)")
     print(f"  {'model':20s} {'decode 8x8':>11s} {'panel 8x8':>10s} {'decode interp':>14s} {'panel interp':>13s} "
           f"{'32x32 worker':>13s}   (ms, median of {repeats})")
     for title, (arch, hidden) in MODELS.items():
@@ -119,25 +146,40 @@ def bench_device(app, dev: str, repeats: int) -> None:
         app.processEvents()
 
 
+def has_gui() -> bool:
+    try:
+        import PySide6.QtWidgets  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--devices", default="", help="comma-separated (default: cpu, and cuda when available)")
     ap.add_argument("--threads", type=int, default=0,
                     help="torch CPU threads (default: what the GUI uses, workspace.torch_threads_for_gui)")
+    ap.add_argument("--core-only", action="store_true", help="decoding alone, without the GUI (PySide6)")
     a = ap.parse_args()
+    gui = not a.core_only and has_gui()
     if a.threads > 0:
         torch.set_num_threads(a.threads)
-    else:
+    elif gui:
         from vae_studio.app.workspace import torch_threads_for_gui
 
         torch_threads_for_gui()
     devices = a.devices.split(",") if a.devices else ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-
+    print(f"torch {torch.__version__}; 28x28 images, 20 latent dimensions; {time.strftime('%Y-%m-%d %H:%M')}"
+          + ("" if gui else "; GUI part skipped (no PySide6 or --core-only)"))
+    for dev in devices:
+        bench_core(dev, a.repeats)
+    if not gui:
+        return
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([])
-    print(f"torch {torch.__version__}; 28x28 images, 20 latent dimensions; Qt platform {app.platformName()}")
+    print(f"Qt platform {app.platformName()}")
     for dev in devices:
         bench_device(app, dev, a.repeats)
 

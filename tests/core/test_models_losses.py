@@ -76,3 +76,53 @@ def test_extreme_logvar_is_clamped_so_the_loss_stays_finite():
         m.to_stats.bias.fill_(1e4)
     logits, mu, logvar = m(torch.rand(2, 1, 4, 4))
     assert torch.isfinite(vae_loss(logits, torch.rand(2, 1, 4, 4), mu, logvar).total)
+
+
+@pytest.mark.parametrize("arch", ["mlp", "conv"])
+def test_a_seeded_model_starts_from_the_same_weights_without_the_global_generator(arch):
+    cfg = ModelConfig(arch=arch, hidden=[48], latent_dim=5, image_size=16)
+    state = torch.get_rng_state()
+    a, b, c = build_model(cfg, seed=3), build_model(cfg, seed=3), build_model(cfg, seed=4)
+    assert torch.equal(torch.get_rng_state(), state)  # no draw from (or reseed of) the global generator
+    for (name, pa), pb, pc in zip(a.named_parameters(), b.parameters(), c.parameters()):
+        assert torch.equal(pa, pb), name
+        assert not torch.equal(pa, pc), name
+    # torch's default initialisation: weights and biases uniform in +-1/sqrt(fan_in), spread over that range
+    for m in a.modules():
+        if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
+            fan_in, _ = torch.nn.init._calculate_fan_in_and_fan_out(m.weight)
+            bound = fan_in ** -0.5
+            for p in (m.weight, m.bias):
+                assert p.abs().max() <= bound
+                if p.numel() >= 16:
+                    assert p.abs().max() > 0.5 * bound
+
+
+def test_reparameterisation_noise_comes_from_the_given_generator():
+    model = build_model(ModelConfig(hidden=[16], latent_dim=3, image_size=8), seed=0)
+    x = torch.rand(4, 1, 8, 8)
+    out1 = model(x, generator=torch.Generator().manual_seed(9))[0]
+    torch.randn(100)  # global draws in between change nothing
+    out2 = model(x, generator=torch.Generator().manual_seed(9))[0]
+    out3 = model(x, generator=torch.Generator().manual_seed(10))[0]
+    assert torch.equal(out1, out2)
+    assert not torch.equal(out1, out3)
+
+
+def test_the_cpu_bce_gives_torchs_values_and_gradients_even_for_extreme_logits():
+    from vae_studio.core.losses import bce_with_logits
+
+    g = torch.Generator().manual_seed(0)
+    logits = torch.cat([torch.randn(4, 196, generator=g) * 4,
+                        torch.tensor([[-1e4, -100.0, -20.0, -1e-8, 0.0, 1e-8, 20.0, 100.0, 1e4] * 4]).view(4, 9)], 1)
+    x = torch.rand(logits.shape, generator=g)
+    x[:, -9:] = torch.tensor([0.0, 1.0, 0.5, 1.0, 0.5, 0.0, 1.0, 0.0, 1.0])
+    a = logits.clone().requires_grad_()
+    b = logits.clone().requires_grad_()
+    ours, torchs = bce_with_logits(a, x), F.binary_cross_entropy_with_logits(b, x, reduction="none")
+    assert torch.isfinite(ours).all()
+    torch.testing.assert_close(ours, torchs, rtol=1e-5, atol=2e-7)
+    w = torch.rand(logits.shape, generator=g)  # an arbitrary upstream gradient
+    (ours * w).sum().backward()
+    (torchs * w).sum().backward()
+    torch.testing.assert_close(a.grad, b.grad, rtol=1e-5, atol=1e-7)

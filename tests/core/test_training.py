@@ -8,6 +8,7 @@ import torch
 from tests.core.helpers import toy_data
 from vae_studio.core.config import ConfigError, RunConfig
 from vae_studio.core.devices import DeviceError, resolve_device
+from vae_studio.core.steps import WARMUP_STEPS, GraphSteps
 from vae_studio.core.training import Diverged, EpochEnd, StepChunk, TrainControl, Trainer
 
 
@@ -181,9 +182,114 @@ def test_the_fast_optimiser_gives_the_losses_of_plain_adam(monkeypatch):
 
     fast = Trainer(small_config(epochs=2), toy_data())
     fast.train()
-    monkeypatch.setattr(training, "make_adam", lambda params, lr: torch.optim.Adam(params, lr=lr))
+    monkeypatch.setattr(training, "make_adam", lambda params, lr, **kw: torch.optim.Adam(params, lr=lr, **kw))
     plain = Trainer(small_config(epochs=2), toy_data())
     plain.train()
     a, b = np.asarray(fast.history.steps), np.asarray(plain.history.steps)
     assert a.shape == b.shape and len(a) > 10
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+class GlobalRngHammer:
+    """Another thread that keeps drawing from torch's global generator, as decoding, sampling and metrics
+    threads do while a run trains in the GUI."""
+
+    def __init__(self):
+        self._stop = threading.Event()
+        self.draws = 0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            torch.randn(64)
+            torch.rand(8).bernoulli_()
+            self.draws += 1
+            time.sleep(0.0002)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(5)
+
+
+def _trained(config, data):
+    t = Trainer(config, data, log_every=3)
+    t.train()
+    return t
+
+
+@pytest.mark.parametrize("binarize", [False, True])
+def test_same_seed_gives_a_bit_identical_run_while_other_threads_draw_random_numbers(binarize):
+    data = toy_data()
+    data.binarize = binarize  # dynamic binarisation draws too
+    with GlobalRngHammer() as hammer:
+        a = _trained(small_config(epochs=2, seed=5), data)
+        torch.manual_seed(1234)  # someone else reseeding the global generator changes nothing either
+        b = _trained(small_config(epochs=2, seed=5), data)
+    assert hammer.draws > 10
+    assert a.history.steps == b.history.steps  # every step's losses, exactly
+    assert [e["test_total"] for e in a.history.epochs] == [e["test_total"] for e in b.history.epochs]
+    sa, sb = a.model.state_dict(), b.model.state_dict()
+    for k in sa:
+        assert torch.equal(sa[k], sb[k]), k
+
+
+def test_training_leaves_the_global_generator_alone():
+    torch.manual_seed(7)
+    before = torch.get_rng_state()
+    _trained(small_config(epochs=1), toy_data())
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+class EagerlyReplayedGraphSteps(GraphSteps):
+    """The CUDA-graph executor with its capture and replays run eagerly, so that what the graph records (the
+    batch gathered by a device-side counter, the in-graph KL warm-up, the logged terms, the warm-up undone,
+    the partial last batch run eagerly) is checked on the CPU as well. A replay overwrites the gradients,
+    as the captured backward does."""
+
+    def _record(self):
+        for _ in range(WARMUP_STEPS):
+            self.t.optimizer.zero_grad(set_to_none=True)
+            self._body()
+        return "recorded"
+
+    def _replay(self):
+        self.t.optimizer.zero_grad(set_to_none=True)
+        self._body()
+
+
+@pytest.mark.parametrize("settings", [{}, {"kl_warmup_epochs": 2, "grad_clip": 0.5, "binarize": True}])
+def test_the_step_a_cuda_graph_captures_trains_like_the_eager_step(settings):
+    settings = dict(settings)
+    data = toy_data()  # 540 training images: 16 full batches of 32 and a partial one of 28
+    data.binarize = settings.pop("binarize", False)
+    eager = _trained(small_config(epochs=2, **settings), data)
+    graphed = Trainer(small_config(epochs=2, **settings), data, log_every=3)
+    graphed._make_steps = lambda x, y, bs: EagerlyReplayedGraphSteps(graphed, x, y, bs)
+    graphed.train()
+    a, b = np.asarray(eager.history.steps), np.asarray(graphed.history.steps)
+    assert a.shape == b.shape == (2 * 17, 4)
+    np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5)
+    for key in ("train_total", "test_total"):
+        assert [e[key] for e in graphed.history.epochs] == pytest.approx([e[key] for e in eager.history.epochs],
+                                                                         rel=1e-5)
+    for k, v in eager.model.state_dict().items():
+        torch.testing.assert_close(graphed.model.state_dict()[k], v, rtol=1e-5, atol=1e-6)
+
+
+def test_bf16_autocast_trains_to_the_quality_of_float32():
+    """The bfloat16 option (faster matrix products on CPUs with AVX512-BF16 and on GPUs) keeps the weights,
+    the noise and the loss in float32 and reaches the same test -ELBO (within a few percent on this toy)."""
+    data = toy_data()
+    f32 = _trained(small_config(epochs=3), data)
+    b16 = Trainer(small_config(epochs=3), data, log_every=3, bf16=True)
+    b16.train()
+    assert b16.history.status == "finished"
+    assert all(p.dtype == torch.float32 for p in b16.model.parameters())
+    assert np.isfinite(np.asarray(b16.history.steps)).all()
+    assert b16.history.steps != f32.history.steps  # it did run in bfloat16
+    assert b16.history.epochs[-1]["test_neg_elbo"] == pytest.approx(f32.history.epochs[-1]["test_neg_elbo"],
+                                                                    rel=0.03)

@@ -276,10 +276,11 @@ def test_hide_inactive_drops_a_collapsed_dimension(make_panel, qtbot, trained):
     with qtbot.waitSignal(panel.scatterUpdated, timeout=TIMEOUT):
         workspace.publish_weights(run)
     assert panel._kl[1] < INACTIVE_KL
+    active = [d for d in range(4) if panel._kl[d] >= INACTIVE_KL]  # the tiny model may have let others collapse too
     tv = panel.traversal
     tv.hide_inactive.setChecked(True)
-    assert 1 not in tv.rows and len(tv.rows) == 3
-    assert tv.images.shape[0] == 3
+    assert 1 not in tv.rows and sorted(tv.rows) == active
+    assert tv.images.shape[0] == len(active)
     tv.hide_inactive.setChecked(False)
     assert 1 in tv.rows and tv.images.shape[0] == 4
 

@@ -24,10 +24,41 @@ class LossTerms:
     kl_per_dim: torch.Tensor  # (latent_dim,), mean over the batch; sums to ``kl``
 
 
+class _BCEWithLogits(torch.autograd.Function):
+    """Elementwise binary cross-entropy of logits ``l`` against targets ``x``, for the CPU:
+    ``max(l, 0) - x * l + log(1 + exp(-|l|))``, gradient ``sigmoid(l) - x``.
+
+    torch's CPU kernels for ``log_sigmoid`` / ``log1p`` (which ``binary_cross_entropy_with_logits`` uses) are
+    not vectorised: 1.3 ms for one 128x784 batch on this machine against about 0.2 ms for this form built of
+    vectorised ops (``exp``, ``log``), a quarter of the documents' MLP training step. ``log(1 + e)`` instead of
+    ``log1p(e)`` (with e <= 1) is off by at most 1.2e-7 nats per pixel."""
+
+    @staticmethod
+    def forward(ctx, logits, x):
+        ctx.save_for_backward(logits, x)
+        softplus = logits.abs().neg_().exp_().add_(1).log_()
+        return logits.clamp_min(0).sub_(x * logits).add_(softplus)
+
+    @staticmethod
+    def backward(ctx, grad):
+        logits, x = ctx.saved_tensors
+        d_logits = torch.sigmoid(logits).sub_(x).mul_(grad) if ctx.needs_input_grad[0] else None
+        d_x = (-logits * grad) if ctx.needs_input_grad[1] else None
+        return d_logits, d_x
+
+
+def bce_with_logits(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Elementwise ``-log p(x|logits)`` of a Bernoulli decoder: torch's fused kernel on GPUs, the vectorised
+    form of :class:`_BCEWithLogits` on the CPU."""
+    if logits.device.type == "cpu":
+        return _BCEWithLogits.apply(logits, x.to(logits.dtype))
+    return F.binary_cross_entropy_with_logits(logits, x, reduction="none")
+
+
 def recon_per_sample(logits: torch.Tensor, x: torch.Tensor, kind: str = "bce") -> torch.Tensor:
     """Reconstruction term of each sample, summed over pixels: shape (B,)."""
     if kind == "bce":
-        r = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
+        r = bce_with_logits(logits, x)
     elif kind == "mse":
         r = (torch.sigmoid(logits) - x).square()
     else:

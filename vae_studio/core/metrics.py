@@ -33,17 +33,19 @@ def iter_batches(x: torch.Tensor, y: torch.Tensor | None, batch_size: int, devic
 
 @torch.no_grad()
 def evaluate_elbo(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None, *, beta: float = 1.0,
-                  gamma: float = 1.0, recon: str = "bce", seed: int = 0, batch_size: int = 1000) -> dict:
+                  gamma: float = 1.0, recon: str = "bce", seed: int = 0, batch_size: int = 1000,
+                  generator: torch.Generator | None = None) -> dict:
     """Single-sample ELBO terms over a whole split (uint8 images), averaged per sample.
 
     Returns ``recon``, ``kl``, ``kl_per_dim`` (list), ``neg_elbo`` (recon + KL: the true negative ELBO
-    for BCE) and ``total`` (the training objective gamma*recon + beta*KL). The noise is seeded so the
-    same model gives the same numbers.
+    for BCE) and ``total`` (the training objective gamma*recon + beta*KL). The noise comes from
+    ``generator`` (on the model's device) or, by default, from a new one seeded with ``seed``, so the same
+    model gives the same numbers; torch's global generator is never used.
     """
     was_training = model.training
     model.eval()
     dev = _device(model)
-    g = torch.Generator(device=dev).manual_seed(seed)
+    g = generator if generator is not None else torch.Generator(device=dev).manual_seed(seed)
     rec_sum = torch.zeros((), device=dev, dtype=torch.float64)
     kld_sum = torch.zeros(model.latent_dim, device=dev, dtype=torch.float64)
     yb_needed = y if model.conditional else None
@@ -71,14 +73,16 @@ def _log_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torc
 
 @torch.no_grad()
 def iwae_nll(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None, *, k: int = 100, seed: int = 0,
-             batch_size: int = 100, max_decodes: int = 5000, should_stop=None) -> dict:
+             batch_size: int = 100, max_decodes: int = 5000, should_stop=None,
+             generator: torch.Generator | None = None) -> dict:
     """Importance-weighted bound (Burda et al. 2016) on the negative log-likelihood, nats per sample.
 
     ``log p(x) >= log (1/K) sum_k p(x|z_k) p(z_k) / q(z_k|x)`` with ``z_k ~ q(z|x)``, where ``p(x|z)`` is the
     Bernoulli decoder (``-recon_per_sample`` with BCE) and ``p(z) = N(0, I)``. Returns ``iwae_nll`` (the
     negative bound averaged over the split: lower is better; it is at most the negative ELBO up to noise and
     tightens as K grows), ``iwae_k`` and ``n``. Images go through in batches of ``batch_size`` and their K
-    samples in chunks of at most ``max_decodes`` decodes, so memory stays bounded for any K. Seeded.
+    samples in chunks of at most ``max_decodes`` decodes, so memory stays bounded for any K. The samples come
+    from ``generator`` (on the model's device) or a new one seeded with ``seed``, never torch's global one.
     ``should_stop`` (a callable) is polled between chunks; when it returns True, :class:`Cancelled` is raised.
     """
     if k < 1:
@@ -86,7 +90,7 @@ def iwae_nll(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None, *, k: i
     was_training = model.training
     model.eval()
     dev = _device(model)
-    g = torch.Generator(device=dev).manual_seed(seed)
+    g = generator if generator is not None else torch.Generator(device=dev).manual_seed(seed)
     total = torch.zeros((), device=dev, dtype=torch.float64)
     log_k = math.log(k)
     try:

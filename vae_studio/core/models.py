@@ -7,6 +7,8 @@ numerically stable with-logits form); MSE compares ``sigmoid(logits)`` with the 
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -125,14 +127,44 @@ class VAE(nn.Module):
     def decode_images(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         return torch.sigmoid(self.decode(z, y))
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None):
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, generator: torch.Generator | None = None):
+        """(logits, mu, logvar) for one reparameterised draw ``z = mu + eps * sigma``; ``eps`` comes from
+        ``generator`` (a run's own, on the model's device), or torch's global generator when None."""
         mu, logvar = self.encode(x, y)
-        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        # float32 noise under bfloat16 autocast too: the same draws at every precision
+        dtype = torch.float32 if mu.dtype in (torch.bfloat16, torch.float16) else mu.dtype
+        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=dtype)
+        z = torch.addcmul(mu, eps, torch.exp(0.5 * logvar))
         return self.decode(z, y), mu, logvar
 
 
-def build_model(cfg: ModelConfig) -> VAE:
-    return VAE(cfg)
+def init_parameters(model: nn.Module, generator: torch.Generator) -> nn.Module:
+    """Give every linear and (transposed) convolution layer torch's default initialisation (Kaiming-uniform
+    weights with a = sqrt(5), uniform biases in +-1/sqrt(fan_in)), drawn from ``generator`` instead of
+    torch's global generator, so that building a run's model neither depends on nor disturbs what other
+    threads draw."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+                nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=generator)
+                if m.bias is not None:
+                    fan_in, _ = nn.init._calculate_fan_in_and_fan_out(m.weight)
+                    bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+                    nn.init.uniform_(m.bias, -bound, bound, generator=generator)
+    return model
+
+
+def build_model(cfg: ModelConfig, seed: int | None = None) -> VAE:
+    """A new VAE. With ``seed``, its initial weights come from a generator of its own seeded with it (the
+    same weights on every device and whatever other threads draw; torch's global generator is not used);
+    without, from torch's global generator as plain ``nn.Module`` construction does (fine for models whose
+    weights are loaded next)."""
+    if seed is None:
+        return VAE(cfg)
+    with torch.device("meta"):  # no storage, no random draws
+        model = VAE(cfg)
+    model = model.to_empty(device="cpu")
+    return init_parameters(model, torch.Generator().manual_seed(seed))
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -22,6 +22,7 @@ from .devices import resolve_device
 from .losses import vae_loss
 from .metrics import evaluate_elbo
 from .models import VAE, build_model
+from .steps import EagerSteps, GraphSteps, graph_unavailable_reason
 
 
 class TrainingError(RuntimeError):
@@ -84,12 +85,6 @@ class TrainControl:
             pass
 
 
-def to_float_batch(xb: torch.Tensor, binarize: bool = False) -> torch.Tensor:
-    """uint8 images -> float in [0, 1] (or Bernoulli draws of them for dynamic binarisation)."""
-    x = xb.float().div_(255.0)
-    return torch.bernoulli(x) if binarize else x
-
-
 @dataclass
 class History:
     """What a run has done: per-epoch records and every step's losses."""
@@ -112,22 +107,31 @@ class History:
         return self.epochs[-1] if self.epochs else None
 
 
-def make_adam(params, lr: float) -> torch.optim.Adam:
+def make_adam(params, lr: float, capturable: bool = False) -> torch.optim.Adam:
     """Adam with the fused kernel where this torch and device have one (CPU and CUDA since torch 2.4): one
     kernel over all parameters instead of a dozen small ops each, about 25% less time per step for the
-    documents' MLP on this CPU (benchmarks/train_speed.py). Same update rule, so the same losses."""
+    documents' MLP on this CPU (benchmarks/train_speed.py). Same update rule, so the same losses.
+    ``capturable``: its state stays on the device so that a CUDA graph can capture its step."""
     params = list(params)
+    extra = {"capturable": True} if capturable else {}
     try:
-        return torch.optim.Adam(params, lr=lr, fused=True)
+        return torch.optim.Adam(params, lr=lr, fused=True, **extra)
     except (RuntimeError, TypeError, ValueError):  # an older torch, or a device without the fused kernel
-        return torch.optim.Adam(params, lr=lr)
+        return torch.optim.Adam(params, lr=lr, **extra)
 
 
 class Trainer:
     """Holds the model, optimiser and history of one run and trains it with :meth:`iter_train`."""
 
     def __init__(self, config: RunConfig, data: ImageData, control: TrainControl | None = None,
-                 log_every: int = 20):
+                 log_every: int = 20, cuda_graph: bool | None = None, bf16: bool = False):
+        """``log_every``: most steps per :class:`StepChunk` (each reads the losses back from the device once).
+        ``cuda_graph``: on a CUDA device the training step is captured as a CUDA graph and replayed
+        (``None``, the default: where this torch can, falling back to eager steps if the capture fails;
+        ``True``: required, a failed capture is an error; ``False``: eager steps).
+        ``bf16``: the network's forward and backward passes run under bfloat16 autocast (the loss, the noise
+        and the weights stay float32): about 2x faster matrix products on CPUs with AVX512-BF16 or AMX and on
+        recent GPUs; benchmarks/bf16_quality.py shows the test -ELBO it reaches."""
         self.config = config
         self.data = data
         self.control = control or TrainControl()
@@ -136,9 +140,24 @@ class Trainer:
         m.image_size, m.channels, m.num_classes = data.image_size, data.channels, data.num_classes
         config.validate()
         self.device = resolve_device(config.train.device)
-        torch.manual_seed(config.train.seed)
-        self.model: VAE = build_model(m).to(self.device)
-        self.optimizer = make_adam(self.model.parameters(), config.train.lr)
+        seed = config.train.seed
+        # Every random draw of the run comes from its own generators, never torch's global one (which other
+        # threads, decoding or estimating metrics, also draw from): the initial weights (a CPU generator, so
+        # they are the same on every device), the epochs' shuffles (CPU) and the reparameterisation noise and
+        # binarisation draws (on the training device).
+        self.model: VAE = build_model(m, seed=seed).to(self.device)
+        self.shuffle_generator = torch.Generator().manual_seed(seed)
+        self.noise_generator = torch.Generator(device=self.device).manual_seed(seed)
+        reason = graph_unavailable_reason(self.device)
+        if cuda_graph and reason is not None:
+            raise TrainingError(f"cannot train with a CUDA graph: {reason}")
+        self.cuda_graph = cuda_graph
+        self.bf16 = bool(bf16)
+        self.graphed = False  # whether the running loop replays a CUDA graph (set by iter_train)
+        self.graph_note = ""  # why a CUDA run trains eagerly after all, if it does
+        self._grads_to_none = True
+        self.optimizer = make_adam(self.model.parameters(), config.train.lr,
+                                   capturable=cuda_graph is not False and reason is None)
         self.history = History()
         self.epoch = 0
         self.step = 0
@@ -155,50 +174,65 @@ class Trainer:
                 return step
         raise TrainingError("no finite weights to go back to")
 
+    def _make_steps(self, x_all, y_all, bs: int) -> EagerSteps:
+        """The CUDA-graph executor where it can be used (and was not turned off), else the eager one."""
+        if self.cuda_graph is False or graph_unavailable_reason(self.device) is not None:
+            return EagerSteps(self, x_all, y_all, bs)
+        try:
+            return GraphSteps(self, x_all, y_all, bs)
+        except torch.cuda.OutOfMemoryError:
+            raise
+        except RuntimeError as e:  # a capture this torch or driver refuses: train eagerly instead
+            if self.cuda_graph:
+                raise TrainingError(f"the training step cannot be captured as a CUDA graph: {e}") from None
+            self.graph_note = f"trained eagerly: CUDA graph capture failed ({str(e).splitlines()[0]})"
+            self._grads_to_none = False  # the failed capture may have left gradients in its pool
+            return EagerSteps(self, x_all, y_all, bs)
+
     def iter_train(self) -> Iterator[TrainEvent]:
         cfg, data, ctl = self.config.train, self.data, self.control
         dev = self.device
-        x_all = data.train_x.to(dev)
-        y_all = data.train_y.to(dev) if (data.train_y is not None and self.model.conditional) else None
-        n = len(x_all)
+        n = len(data.train_x)
         bs = min(cfg.batch_size, n)
         steps_per_epoch = (n + bs - 1) // bs
-        gen = torch.Generator().manual_seed(cfg.seed)
-        buf = torch.zeros(self.log_every, 3, device=dev)
-        snaps: list[tuple[int, dict]] = [(self.step, self._snapshot())]
         self.history.status = "running"
         self.model.train()
-
-        def flush(k: int, epoch: int, beta: float):
-            """Synchronise the last k steps once; check them; returns the chunk or a Diverged."""
-            rows = buf[:k].cpu().numpy().astype(np.float64)
-            steps = np.arange(self.step - k + 1, self.step + 1)
-            bad = ~np.isfinite(rows).all(axis=1)
-            if bad.any():
-                at = int(steps[np.argmax(bad)])
-                kept = self._restore_last_good(snaps)
-                msg = (f"the loss became {rows[np.argmax(bad)][0]} at epoch {epoch}, step {at}; "
-                       f"training stopped and the weights of step {kept} are kept. "
-                       "Try a lower learning rate or gradient clipping.")
-                self.history.status, self.history.message = "diverged", msg
-                return Diverged(epoch, at, msg)
-            self.history.steps.extend([[int(s), *map(float, r)] for s, r in zip(steps, rows)])
-            snaps.append((self.step, self._snapshot()))
-            del snaps[:-2]
-            return StepChunk(epoch, steps, rows, steps_per_epoch, beta)
-
         try:
+            x_all = data.train_x.to(dev)
+            y_all = data.train_y.to(dev) if (data.train_y is not None and self.model.conditional) else None
+            steps = self._make_steps(x_all, y_all, bs)
+            self.graphed = steps.graphed and getattr(steps, "graph", None) is not None
+            snaps: list[tuple[int, dict]] = [(self.step, self._snapshot())]
+
+            def flush(k0: int, k1: int, epoch: int, beta: float):
+                """Read steps k0..k1-1 of the epoch back from the device at once; check them; returns the
+                chunk, or a Diverged after going back to the last good weights."""
+                rows = steps.log[k0:k1].cpu().numpy().astype(np.float64)
+                at_steps = np.arange(self.step - (k1 - k0) + 1, self.step + 1)
+                bad = ~np.isfinite(rows).all(axis=1)
+                if bad.any():
+                    at = int(at_steps[np.argmax(bad)])
+                    kept = self._restore_last_good(snaps)
+                    msg = (f"the loss became {rows[np.argmax(bad)][0]} at epoch {epoch}, step {at}; "
+                           f"training stopped and the weights of step {kept} are kept. "
+                           "Try a lower learning rate or gradient clipping.")
+                    self.history.status, self.history.message = "diverged", msg
+                    return Diverged(epoch, at, msg)
+                self.history.steps.extend([[int(s), *map(float, r)] for s, r in zip(at_steps, rows)])
+                snaps.append((self.step, self._snapshot()))
+                del snaps[:-2]
+                return StepChunk(epoch, at_steps, rows, steps_per_epoch, beta)
+
             while self.epoch < cfg.epochs:
                 epoch = self.epoch + 1
                 t0 = time.perf_counter()
-                perm = torch.randperm(n, generator=gen).to(dev)
-                sums = torch.zeros(3, device=dev)
-                k, beta = 0, cfg.beta
+                steps.start_epoch(epoch, torch.randperm(n, generator=self.shuffle_generator))
+                k0, beta = 0, cfg.beta  # k0: the first step of the epoch not yet read back
                 for i in range(steps_per_epoch):
                     if ctl.paused or ctl.stop_requested:
-                        if k:
-                            ev = flush(k, epoch, beta)
-                            k = 0
+                        if i > k0:
+                            ev = flush(k0, i, epoch, beta)
+                            k0 = i
                             yield ev
                             if isinstance(ev, Diverged):
                                 return
@@ -207,29 +241,22 @@ class Trainer:
                             self.history.status = "stopped"
                             self.history.message = f"stopped by the user at epoch {epoch}, step {self.step}"
                             return
-                    idx = perm[i * bs:(i + 1) * bs]
-                    x = to_float_batch(x_all[idx], data.binarize)
-                    y = y_all[idx] if y_all is not None else None
                     beta = self._beta_at(epoch - 1 + (i + 1) / steps_per_epoch)
-                    terms = self._train_step(x, y, beta)
+                    steps.step(i, beta)
                     self.step += 1
-                    row = torch.stack([terms.total, terms.recon, terms.kl]).detach()
-                    buf[k] = row
-                    sums += row * len(x)
-                    k += 1
-                    if k == self.log_every:
-                        ev = flush(k, epoch, beta)
-                        k = 0
+                    if i + 1 - k0 == self.log_every:
+                        ev = flush(k0, i + 1, epoch, beta)
+                        k0 = i + 1
                         yield ev
                         if isinstance(ev, Diverged):
                             return
-                if k:
-                    ev = flush(k, epoch, beta)
+                if steps_per_epoch > k0:
+                    ev = flush(k0, steps_per_epoch, epoch, beta)
                     yield ev
                     if isinstance(ev, Diverged):
                         return
                 self.epoch = epoch
-                train = (sums / n).tolist()
+                train = steps.epoch_means().tolist()
                 train_seconds = time.perf_counter() - t0
                 test = evaluate_elbo(self.model, data.test_x, data.test_y, beta=cfg.beta, gamma=cfg.gamma,
                                      recon=cfg.recon, seed=cfg.seed)
@@ -256,14 +283,27 @@ class Trainer:
             return self.config.train.beta
         return self.config.train.beta * min(1.0, progress_epochs / w)
 
-    def _train_step(self, x, y, beta: float):
+    def _loss_terms(self, x, y, beta):
+        """Forward pass and loss of one batch; ``beta`` is a float or a device scalar."""
         cfg = self.config.train
-        logits, mu, logvar = self.model(x, y)
-        terms = vae_loss(logits, x, mu, logvar, beta=beta, gamma=cfg.gamma, recon=cfg.recon)
-        self.optimizer.zero_grad(set_to_none=True)
+        if self.bf16:
+            # no cast cache: each weight is used once per pass, and a CUDA graph must not keep cached casts
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, cache_enabled=False):
+                logits, mu, logvar = self.model(x, y, self.noise_generator)
+            logits, mu, logvar = logits.float(), mu.float(), logvar.float()
+        else:
+            logits, mu, logvar = self.model(x, y, self.noise_generator)
+        return vae_loss(logits, x, mu, logvar, beta=beta, gamma=cfg.gamma, recon=cfg.recon)
+
+    def _clip_gradients(self) -> None:
+        if self.config.train.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.train.grad_clip)
+
+    def _train_step(self, x, y, beta: float):
+        terms = self._loss_terms(x, y, beta)
+        self.optimizer.zero_grad(set_to_none=self._grads_to_none)
         terms.total.backward()
-        if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        self._clip_gradients()
         self.optimizer.step()
         return terms
 
