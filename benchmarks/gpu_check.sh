@@ -43,7 +43,7 @@ for name in ("torchvision", "numpy", "safetensors", "PIL", "PySide6"):
 PYEOF
     cuda=$("$PY" -c "import torch; print(int(torch.cuda.is_available()))" 2>/dev/null || echo 0)
 
-    step 120 "$PY" -m pytest -q -p no:cacheprovider -rs tests/gpu
+    step 100 "$PY" -m pytest -q -p no:cacheprovider -rs tests/gpu
 
     if [ "$cuda" != 1 ]; then
         echo
@@ -51,15 +51,15 @@ PYEOF
     else
         data=$CARRY/fashion-mnist
         if [ -e "$data/train-images-idx3-ubyte.gz" ]; then
-            step 130 "$PY" benchmarks/train_speed.py --device cuda --arch mlp --epochs 3 \
+            step 120 "$PY" benchmarks/train_speed.py --device cuda --arch mlp --epochs 3 \
                 --modes seed,tensor,graph --data "$data" --reference "$CARRY/reference_loop.py" \
                 --reference-timeout 60 --bf16
-            step 75 "$PY" benchmarks/train_speed.py --device cuda --arch conv --epochs 2 --modes "" --data "$data"
+            step 70 "$PY" benchmarks/train_speed.py --device cuda --arch conv --epochs 2 --modes "" --data "$data"
         else
             echo
             echo "=== no $data/train-images-idx3-ubyte.gz (run benchmarks/prepare_gpu_carry.sh and carry .gpu_carry): training benchmarks skipped"
         fi
-        step 45 "$PY" benchmarks/decode_speed.py --devices cuda,cpu --repeats 20 --core-only
+        step 40 "$PY" benchmarks/decode_speed.py --devices cuda,cpu --repeats 20 --core-only
     fi
     echo
     echo "gpu_check done $(date -u +%FT%TZ)"

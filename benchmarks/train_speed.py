@@ -105,8 +105,13 @@ def time_matmul(m: int, k: int, n: int, device: torch.device, repeats: int = 30)
     return min(times)
 
 
-def floor(arch: str, n: int, device: torch.device) -> tuple[float, float]:
-    """(seconds, GFLOP) of an epoch's matrix products."""
+def floor(arch: str, n: int, device: torch.device, passes: int = 2) -> tuple[float, float]:
+    """(seconds, GFLOP) of an epoch's matrix products: the best of ``passes`` measurements (the first one in a
+    process is often slow while the BLAS library and its threads warm up)."""
+    return min(_floor_once(arch, n, device) for _ in range(passes))
+
+
+def _floor_once(arch: str, n: int, device: torch.device) -> tuple[float, float]:
     cfg = ARCHS[arch]
     c = ModelConfig(arch=cfg.arch, latent_dim=cfg.latent_dim, hidden=list(cfg.hidden), image_size=28)
     model = build_model(c, seed=0)
@@ -183,10 +188,11 @@ def main() -> None:
             variants = [("engine graph", {}), ("engine eager", {"cuda_graph": False})]
         if a.bf16:
             variants.append(("engine bf16", {"bf16": True}))
-        best = None
+        default_s = None  # seconds per epoch of the default engine
         for label, kw in variants:
             eng, ev, loss, how = engine_epoch_seconds(config(arch, a.data, a.device, a.epochs), data, **kw)
-            best = eng if best is None else min(best, eng)
+            if default_s is None:  # the default engine (the graph path on CUDA) is what the references are held to
+                default_s = eng
             print(f"  {label:16s} {eng:7.3f} s/epoch  {eng / fl_s:5.2f}x the floor  (loss/sample {loss:.2f}; "
                   f"{how}; test evaluation {ev:.3f} s)", flush=True)
         if arch != "mlp" or not modes:
@@ -205,7 +211,7 @@ def main() -> None:
                 print(f"  reference {mode:6s} failed: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
                 continue
             print(f"  reference {mode:6s} {ref:7.3f} s/epoch  {ref / fl_s:5.2f}x the floor  (loss/sample "
-                  f"{ref_loss:.2f})  engine is {ref / best:.2f}x faster", flush=True)
+                  f"{ref_loss:.2f})  engine is {ref / default_s:.2f}x faster", flush=True)
 
 
 if __name__ == "__main__":

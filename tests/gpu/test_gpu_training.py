@@ -61,11 +61,17 @@ def test_the_cuda_graph_path_gives_the_losses_of_the_eager_path(arch, kind, extr
 
 def test_the_same_seed_gives_the_same_cuda_run_while_other_threads_use_the_gpu():
     stop = threading.Event()
+    errors = []
 
-    def hammer():  # a decode or metrics thread drawing from torch's global generators meanwhile
-        while not stop.is_set():
-            torch.randn(256, device="cuda")
-            torch.randn(64)
+    def hammer():  # a decode or metrics thread meanwhile: GPU work, its own CUDA generator, the CPU's global one
+        g = torch.Generator(device="cuda").manual_seed(0)
+        w = torch.randn(256, 256, device="cuda", generator=g)
+        try:
+            while not stop.is_set():
+                (torch.randn(64, 256, device="cuda", generator=g) @ w).sum().item()
+                torch.randn(64)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(repr(e))
 
     thread = threading.Thread(target=hammer, daemon=True)
     thread.start()
@@ -76,6 +82,7 @@ def test_the_same_seed_gives_the_same_cuda_run_while_other_threads_use_the_gpu()
     finally:
         stop.set()
         thread.join(10)
+    assert errors == []  # the captures did not disturb the other thread
     assert a.graphed and b.graphed
     assert a.history.steps == b.history.steps
     for k, v in a.model.state_dict().items():

@@ -11,7 +11,6 @@ import math
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from .config import ModelConfig
 
@@ -111,7 +110,9 @@ class VAE(nn.Module):
             return h
         if y is None:
             raise ValueError("a conditional VAE needs class labels")
-        return torch.cat([h, F.one_hot(y.long(), self.num_classes).to(h.dtype)], dim=1)
+        # a comparison rather than F.one_hot, whose label checks may wait for the device (not in a CUDA graph)
+        one_hot = y.long().unsqueeze(1) == torch.arange(self.num_classes, device=y.device)
+        return torch.cat([h, one_hot.to(h.dtype)], dim=1)
 
     def encode(self, x: torch.Tensor, y: torch.Tensor | None = None):
         """x: float images in [0, 1], (B, C, H, W). Returns (mu, logvar), each (B, latent_dim)."""

@@ -8,7 +8,9 @@ trainer reads back once per chunk: no step waits for the host.
 forward, loss, backward, gradient clipping, Adam, log the terms, advance the counter) as a CUDA graph and
 replays it for every full batch of an epoch; the last, partial batch runs eagerly on the same weights and
 optimiser. The run's own noise generator is registered with the graph, so a replay draws what the eager step
-would have drawn, and the two paths give the same losses (tests/gpu).
+would have drawn, and the two paths give the same losses (tests/gpu). torch also registers its default CUDA
+generator with every graph, and refuses draws from it by other threads during the capture (a few
+milliseconds at the start of a run): VAE Studio never draws from torch's global generators.
 """
 from __future__ import annotations
 

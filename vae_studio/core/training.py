@@ -187,6 +187,11 @@ class Trainer:
                 raise TrainingError(f"the training step cannot be captured as a CUDA graph: {e}") from None
             self.graph_note = f"trained eagerly: CUDA graph capture failed ({str(e).splitlines()[0]})"
             self._grads_to_none = False  # the failed capture may have left gradients in its pool
+            # a failed capture can leave a registered generator in its capturing state: go on with a fresh
+            # one at the same point of the stream
+            fresh = torch.Generator(device=self.device)
+            fresh.set_state(self.noise_generator.get_state())
+            self.noise_generator = fresh
             return EagerSteps(self, x_all, y_all, bs)
 
     def iter_train(self) -> Iterator[TrainEvent]:
