@@ -185,3 +185,35 @@ def test_the_first_launch_opens_the_demo_run(qtbot):
     z = torch.zeros(1, demo.config.model.latent_dim)
     assert w.workspace.decode_model(demo).decode(z).shape[-1] == 32
     w.close()
+
+
+def test_the_same_seed_gives_the_same_run_in_the_window_bit_for_bit(make_window, qtbot):
+    """Two Starts with the same settings while the other panels decode, encode and score (their random draws
+    must not reach the run): identical weights and losses (issue 11, item 3)."""
+    import threading
+
+    stop = threading.Event()
+
+    def other_thread():  # e.g. a sampling grid drawn with torch.randn meanwhile
+        while not stop.is_set():
+            torch.randn(64)
+
+    w = make_window()
+    tp = w.training
+    tp.epochs.setValue(2)
+    runs = []
+    hammer = threading.Thread(target=other_thread, daemon=True)
+    hammer.start()
+    try:
+        for button in (tp.start_button, tp.retrain_button):
+            with qtbot.waitSignal(tp.runFinished, timeout=TIMEOUT) as done:
+                click(qtbot, button)
+            qtbot.waitUntil(lambda: tp.controller.threads_running == 0, timeout=TIMEOUT)
+            runs.append(done.args[0])
+    finally:
+        stop.set()
+        hammer.join(5)
+    a, b = runs
+    assert a is not b and a.history.steps == b.history.steps
+    for k, v in a.model.state_dict().items():
+        assert torch.equal(v, b.model.state_dict()[k]), k
