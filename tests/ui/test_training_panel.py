@@ -306,3 +306,4 @@ def test_log_axis_labels_are_few_and_plain():
     labels = axis.tickStrings(list(exps), 1.0, 0.1)
     assert [lab for lab in labels if lab] == ["100", "200", "500"]
     assert [lab for lab in axis.tickStrings(list(np.log10([230, 260, 290])), 1.0, 0.05) if lab] == ["230", "260", "290"]
+

@@ -265,7 +265,10 @@ class RunsList(QWidget):
 
     # -- internals -----------------------------------------------------------------------------------
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt API
-        if obj is self.tree.viewport() and event.type() == QEvent.Type.Resize:
+        # only a change of width matters (a height change, e.g. a scroll bar coming or going, used to refit
+        # the columns in a loop thousands of times a second)
+        if obj is self.tree.viewport() and event.type() == QEvent.Type.Resize \
+                and event.size().width() != event.oldSize().width():
             self._fit_columns()
         return super().eventFilter(obj, event)
 
