@@ -22,6 +22,7 @@ from .. import __version__
 from ..core.config import DataConfig
 from ..app.settings import read_bytes, read_recent, write_recent
 from ..workers.data_worker import DataLoader
+from ..workers.tasks import TaskHub
 from .training.runs_list import default_runs_dir, save_run_dialog, suggest_name
 from .training.panel import TrainingPanel, fill_device_combo
 from .widgets.undo import new_undo_stack
@@ -70,6 +71,7 @@ class MainWindow(QMainWindow):
         self.workspace = None
         self.versions: dict = {}
         self._pending_runs: dict[int, object] = {}  # data request id -> run waiting for its data set
+        self.tasks = TaskHub(self)  # every panel's background runner; shut down together on close
         # the panels' modules import torchvision (seconds): import them in the background too
         self.loader = DataLoader(self, preload=PANEL_MODULES)
         self.loader.coreReady.connect(self._on_core_ready)
@@ -256,7 +258,7 @@ class MainWindow(QMainWindow):
         """Build the panel class ``cls_name`` of ``vae_studio.ui.<key>.panel``; a panel that fails to build shows why instead."""
         try:
             module = __import__(f"vae_studio.ui.{key}.panel", fromlist=[cls_name])
-            panel = getattr(module, cls_name)(self.workspace)
+            panel = getattr(module, cls_name)(self.workspace, tasks=self.tasks)
         except Exception as e:  # noqa: BLE001 - one broken panel must not take the window down
             traceback.print_exc()
             panel = _placeholder(f"The {what} could not be started: {e}")
@@ -614,13 +616,7 @@ class MainWindow(QMainWindow):
         s.setValue(SETTINGS_STATE, self.saveState())
         write_recent(SETTINGS_RECENT, self.recent_runs())  # rewritten clean
         self.training.shutdown()  # stops a running run; it keeps the weights it has
-        for panel in self.panels.values():
-            stop = getattr(panel, "shutdown", None)
-            if callable(stop):
-                try:
-                    stop()
-                except Exception:  # noqa: BLE001 - closing must go on
-                    traceback.print_exc()
+        self.tasks.shutdown_all()  # every panel's background thread: stop flag, quit, wait
         self.loader.shutdown()
         super().closeEvent(event)
 
