@@ -9,6 +9,7 @@ from vae_studio.core.latent import encode_dataset
 from vae_studio.core.models import build_model
 from vae_studio.workers.decoding import GRID_PADDING, cell_at, decode_grid, decode_latents, grid_image
 from vae_studio.workers.encoding import encode_split, kl_per_dim
+from vae_studio.workers.metrics import compute_metrics
 
 
 class FakeState:
@@ -74,3 +75,10 @@ def test_decode_grid_gives_up_when_cancelled(model):
     state = FakeState(cancel_after=2)
     assert decode_grid(state, model, z, None, nrow=5, chunk=4) is None
     assert len(state.progress) == 2  # two chunks decoded, then it stopped
+
+
+def test_compute_metrics_returns_the_metrics_or_none_when_cancelled(data, model):
+    res = compute_metrics(FakeState(), model, data, "bce", 1.0, 1.0, 3, 0)
+    assert res["iwae_k"] == 3 and res["active_units"] <= 3 and np.isfinite(res["neg_elbo"])
+    state = FakeState(cancel_after=0)  # cancelled from the start: stops at its first check
+    assert compute_metrics(state, model, data, "bce", 1.0, 1.0, 3, 0) is None and state.checks >= 1
