@@ -1,7 +1,7 @@
 """The main window: the three panels as dock widgets, menus, the decode-device selector and the status bar.
 
 Start-up is staged so the window shows before torch is imported: the window and the training panel's
-controls need only Qt; a :class:`~vae_studio.workers.data_worker.DataLoader` imports torch and loads the
+controls need only Qt; a :class:`~vae_studio.workers.data_loader.DataLoader` imports torch and loads the
 built-in sprites in the background, then :meth:`MainWindow.attach` creates the workspace and the panels that
 need it. Tests pass a ready :class:`~vae_studio.app.workspace.Workspace` (and their own small data set).
 """
@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFileDialog
 from .. import __version__
 from ..core.config import DataConfig
 from ..app.settings import read_bytes, read_recent, write_recent
-from ..workers.data_worker import DataLoader
+from ..workers.data_loader import DataLoader
 from ..workers.tasks import TaskHub
 from .training.runs_list import default_runs_dir, save_run_dialog, suggest_name
 from .training.panel import TrainingPanel, fill_device_combo
@@ -71,9 +71,9 @@ class MainWindow(QMainWindow):
         self.workspace = None
         self.versions: dict = {}
         self._pending_runs: dict[int, object] = {}  # data request id -> run waiting for its data set
-        self.tasks = TaskHub(self)  # every panel's background runner; shut down together on close
+        self.tasks = TaskHub(self)  # every background runner (data, panels); shut down together on close
         # the panels' modules import torchvision (seconds): import them in the background too
-        self.loader = DataLoader(self, preload=PANEL_MODULES)
+        self.loader = DataLoader(self, preload=PANEL_MODULES, tasks=self.tasks)
         self.loader.coreReady.connect(self._on_core_ready)
         self.loader.failed.connect(self._on_core_failed)
         self.training = TrainingPanel(None, self.loader)
@@ -616,8 +616,7 @@ class MainWindow(QMainWindow):
         s.setValue(SETTINGS_STATE, self.saveState())
         write_recent(SETTINGS_RECENT, self.recent_runs())  # rewritten clean
         self.training.shutdown()  # stops a running run; it keeps the weights it has
-        self.tasks.shutdown_all()  # every panel's background thread: stop flag, quit, wait
-        self.loader.shutdown()
+        self.tasks.shutdown_all()  # every background thread (data, panels): stop flag, quit, wait
         super().closeEvent(event)
 
 
