@@ -199,3 +199,23 @@ def test_a_task_function_needs_no_thread():
     assert not state.is_cancelled()
     state.cancel()
     assert state.is_cancelled()
+
+
+def test_deleting_the_owner_without_shutdown_stops_the_thread(qtbot):
+    """A panel collected without closing must not destroy a running thread (that aborts the app)."""
+    from shiboken6 import Shiboken
+
+    owner = QObject()
+    runner = TaskRunner(Mode.LATEST, "orphan", parent=owner)
+    entered = threading.Event()
+
+    def forever(state):
+        entered.set()
+        while not state.is_cancelled():
+            time.sleep(0.001)
+
+    runner.submit(forever)
+    assert entered.wait(5) and runner.running
+    Shiboken.delete(owner)  # the C++ owner and the runner go; the runner's thread is stopped and joined
+    del runner  # the QThread wrapper is freed: with a running thread this would abort the process
+    qtbot.wait(10)

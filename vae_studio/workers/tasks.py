@@ -23,6 +23,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from functools import partial
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -100,16 +101,18 @@ class _Worker(QObject):
         self.queue: deque[_Task] = deque()
         self.lock = threading.Condition()
         self.stopping = False
+        self.current: _Task | None = None
 
     @Slot()
     def run(self) -> None:
         while True:
             with self.lock:
+                self.current = None
                 while not self.queue and not self.stopping:
                     self.lock.wait()
                 if self.stopping:
                     return
-                task = self.queue.popleft()
+                task = self.current = self.queue.popleft()
             self._run_one(task)
 
     def _run_one(self, task: _Task) -> None:
@@ -243,6 +246,8 @@ class TaskRunner(QObject):
         w.progress.connect(self._on_progress)
         w.status.connect(self._on_status)
         self._thread.started.connect(w.run)
+        # an owner deleted without shutdown() (a panel collected) must not destroy a running thread
+        self.destroyed.connect(partial(_stop_thread, self._thread, w))
         self._thread.start()
 
     # -- results (GUI thread) ---------------------------------------------------------------------
@@ -295,13 +300,22 @@ class TaskRunner(QObject):
         if self._worker is not None:
             with self._worker.lock:
                 self._cancel_where(lambda _t: True)
-                self._worker.stopping = True
-                self._worker.lock.notify_all()
-            self._thread.quit()
-            self._thread.wait()
+            _stop_thread(self._thread, self._worker)
         self._live.clear()
         if was_busy:
             self.busyChanged.emit(False)
+
+
+def _stop_thread(thread: QThread, worker: _Worker, *_destroyed) -> None:
+    """Stop the worker's loop (a running task sees ``is_cancelled()``), end the thread and wait for it."""
+    with worker.lock:
+        for task in (*worker.queue, *([worker.current] if worker.current else [])):
+            task.state.cancel()
+        worker.queue.clear()
+        worker.stopping = True
+        worker.lock.notify_all()
+    thread.quit()
+    thread.wait()
 
 
 class TaskHub(QObject):
