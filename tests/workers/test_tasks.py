@@ -17,7 +17,9 @@ class Recorder(QObject):
     def __init__(self, runner: TaskRunner):
         super().__init__()
         self.done, self.failed, self.progress, self.started, self.busy = [], [], [], [], []
+        self.status = []
         runner.done.connect(self.on_done)
+        runner.status.connect(self.on_status)
         runner.failed.connect(self.on_failed)
         runner.progress.connect(self.on_progress)
         runner.started.connect(self.on_started)
@@ -34,6 +36,10 @@ class Recorder(QObject):
     @Slot(int, float)
     def on_progress(self, ticket, fraction):
         self.progress.append((ticket, fraction))
+
+    @Slot(int, str)
+    def on_status(self, ticket, text):
+        self.status.append(text)
 
     @Slot(int)
     def on_started(self, ticket):
@@ -145,6 +151,7 @@ def test_progress_is_throttled(qtbot, make_runner):
     def busy_loop(state):
         t0 = time.monotonic()
         for i in range(20_000):
+            state.set_status("first half" if i < 10_000 else "second half")
             state.set_progress(i / 20_000)
         span["seconds"] = time.monotonic() - t0
         return "ok"
@@ -155,6 +162,7 @@ def test_progress_is_throttled(qtbot, make_runner):
     # at most one signal per PROGRESS_INTERVAL (0.1 s) of the loop, plus the first one
     assert len(rec.progress) <= 1 + span["seconds"] / 0.1 + 1
     assert all(0.0 <= f <= 1.0 for _t, f in rec.progress)
+    assert rec.status == ["first half", "second half"]  # sent when it changes
 
 
 def test_shutdown_is_idempotent_stops_a_running_task_and_leaves_no_thread(qtbot, make_runner):

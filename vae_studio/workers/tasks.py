@@ -170,10 +170,6 @@ class TaskRunner(QObject):
         """Whether a task is pending or running."""
         return bool(self._live)
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
     def is_current(self, ticket: int) -> bool:
         """Whether ``ticket``'s task is pending or running and not cancelled."""
         task = self._live.get(ticket)
