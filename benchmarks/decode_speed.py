@@ -133,7 +133,7 @@ def bench_device(app, dev: str, repeats: int) -> None:
         def worker_grid():
             panel.set_grid_side(32)
             panel.seed.setValue(next(seeds))
-            while panel._grid_request:  # the GUI thread stays free: it only processes events meanwhile
+            while panel.decoder.busy:  # the GUI thread stays free: it only processes events meanwhile
                 app.processEvents()
                 time.sleep(0.0005)
             panel.grid.view.viewport().repaint()

@@ -4,7 +4,7 @@ Model: the source documents' MLP 784-400-20 at 28x28, trained for one epoch on (
 training split when it is installed, else on random 28x28 images (the timings do not depend on the data).
 
 * ``encode + draw``: from selecting the run to its test split drawn in the scatter (deep copy of the decode
-  model, encoding in the ``EncodeWorker`` thread, the result crossing to the GUI, ``setData`` per class,
+  model, encoding in the latent panel's TaskRunner thread, the result crossing to the GUI, ``setData`` per class,
   the repaint), for a 10,000-image test split and for 70,000 points; also the GUI thread's CPU time in it
   and the longest freeze: the longest gap between the ticks of a 2 ms timer (big scatters are drawn in
   chunks of 8,000 points, one per turn of the event loop, so that the window keeps answering).

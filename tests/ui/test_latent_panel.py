@@ -19,7 +19,8 @@ from vae_studio.core.training import Trainer
 from vae_studio.ui.latent.panel import EMPTY_TEXT, LatentPanel
 from vae_studio.app.workspace import Workspace
 from vae_studio.ui.latent.traversal import INACTIVE_KL
-from vae_studio.workers.encode_worker import start_encode_thread, stop_encode_thread
+from vae_studio.workers.encoding import encode_split
+from vae_studio.workers.tasks import Mode, TaskRunner
 
 SIZE = 16
 TIMEOUT = 10_000
@@ -80,7 +81,7 @@ def make_panel(qtbot, trained):
     yield make
     for panel in panels:
         panel.close()  # closeEvent stops the encoding thread
-        assert panel._thread is None
+        assert not panel.encoder.running
 
 
 def mouse(widget, kind, pos: QPointF, button=Qt.MouseButton.NoButton, buttons=Qt.MouseButton.NoButton):
@@ -456,8 +457,8 @@ class _Receiver(QObject):
         super().__init__()
         self.tickets = []
 
-    @Slot(int, object, object, object, object)
-    def on_encoded(self, ticket, mu, logvar, labels, kl):
+    @Slot(int, object)
+    def on_encoded(self, ticket, result):
         self.tickets.append(ticket)
 
 
@@ -473,18 +474,20 @@ def test_encode_worker_drops_stale_requests(qtbot, trained):
 
     slow = Slow(c.model)
     slow.load_state_dict(model.state_dict())
-    thread, worker = start_encode_thread()
+    runner = TaskRunner(Mode.LATEST, "encode")
     rec = _Receiver()
-    worker.encoded.connect(rec.on_encoded)
+    runner.done.connect(rec.on_encoded)
     try:
-        first = worker.request(slow, data.test_x, data.test_y)
-        second = worker.request(copy.deepcopy(model), data.test_x, data.test_y)
+        first = runner.submit(encode_split, slow, data.test_x, data.test_y)
+        second = runner.submit(encode_split, copy.deepcopy(model), data.test_x, data.test_y)
         gate.set()
         qtbot.waitUntil(lambda: bool(rec.tickets), timeout=TIMEOUT)
+        qtbot.waitUntil(lambda: not runner.busy, timeout=TIMEOUT)
         assert rec.tickets == [second] and first != second
     finally:
         gate.set()
-        stop_encode_thread(thread, worker)
+        runner.shutdown()
+    assert not runner.running
 
 
 @pytest.mark.gpu

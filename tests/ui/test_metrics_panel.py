@@ -89,7 +89,7 @@ def test_compute_metrics_runs_in_the_background_and_fills_both_views(qtbot, pane
     assert panel.metrics_table.item(4, 1).text() == f"{res['active_units']} of 3"
     assert panel.compare_table.item(0, 7).text() == str(res["active_units"])
     assert "no known factors" in panel.metrics_table.item(5, 1).text()  # MIG needs factors
-    assert panel._thread.isRunning()
+    assert panel.evaluator.running and not panel.evaluator.busy
     # new weights make the cached metrics stale: the table shows dashes again
     panel.auto.setChecked(False)  # (the run's status is "finished": auto would compute again)
     workspace.publish_weights(runs[0])
@@ -104,7 +104,7 @@ def test_metrics_are_computed_when_training_finishes(qtbot, panel, workspace, da
     run.history.status = "running"
     run = workspace.add_run(run)
     workspace.publish_weights(run)  # an epoch ended: not finished, nothing is computed
-    assert panel._worker is None
+    assert not panel.evaluator.busy and not panel.evaluator.running
     run.history.status = "finished"
     panel.iwae_k.setValue(3)
     with qtbot.waitSignal(panel.metricsReady, timeout=20000):
@@ -133,7 +133,7 @@ def test_bad_input_gives_a_message_not_a_computation(panel, workspace, data, run
     workspace.set_data(toy_data(n=50, size=16))  # another image size
     assert panel.compute(runs[0]) is False
     assert "12x12" in panel.status.text() and "16x16" in panel.status.text()
-    assert panel._worker is None
+    assert not panel.evaluator.busy and not panel.evaluator.running
 
 
 def test_closing_during_a_computation_stops_the_worker(qtbot, panel, workspace, data, runs):
@@ -142,11 +142,39 @@ def test_closing_during_a_computation_stops_the_worker(qtbot, panel, workspace, 
     panel.iwae_k.setValue(5000)  # long enough to be running when the panel closes
     with qtbot.waitSignal(panel.computationStarted, timeout=20000):
         panel.compute_selected()
-    thread = panel._thread
+    assert panel.evaluator.running
     with qtbot.assertNotEmitted(panel.metricsReady):
         panel.close()  # closeEvent: stop flag, quit, wait
         qtbot.wait(50)
-    assert thread.isFinished() and panel._worker is None
+    assert not panel.evaluator.running
+
+
+def test_several_runs_are_computed_in_request_order(qtbot, panel, workspace, data, runs):
+    workspace.set_data(data)
+    entries = [workspace.add_run(run) for run in runs]
+    panel.iwae_k.setValue(2)
+    ready = []
+    panel.metricsReady.connect(ready.append)  # a GUI-thread signal: a plain callable is fine here
+    for run in entries:
+        assert panel.compute(run)
+    qtbot.waitUntil(lambda: len(ready) == 3, timeout=30000)
+    assert ready == entries and all(panel.metrics_for(run) is not None for run in entries)
+
+
+def test_new_weights_cancel_the_run_s_computation_in_flight(qtbot, panel, workspace, data, runs):
+    workspace.set_data(data)
+    run = workspace.add_run(runs[0])
+    panel.iwae_k.setValue(5000)  # long: still running when the new weights arrive
+    with qtbot.waitSignal(panel.computationStarted, timeout=20000):
+        panel.compute(run)
+    ready = []
+    panel.metricsReady.connect(ready.append)
+    workspace.publish_weights(run)  # new weights: the metrics being computed are for the old ones
+    panel.iwae_k.setValue(2)
+    assert panel.compute(run)  # cancels the old request at its next batch, then computes the new one
+    qtbot.waitUntil(lambda: bool(ready), timeout=30000)
+    qtbot.waitUntil(lambda: not panel.evaluator.busy, timeout=30000)
+    assert ready == [run] and panel.metrics_for(run)["iwae_k"] == 2  # for the current weights, once
 
 
 def test_axis_span_is_never_zero_wide():

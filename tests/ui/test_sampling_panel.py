@@ -16,7 +16,8 @@ from vae_studio.core.latent import decode, encode_dataset, lerp, prior_latents, 
 from vae_studio.core.training import Trainer
 from vae_studio.ui.sampling.panel import EMPTY_TEXT, SYNC_LIMIT, SamplingPanel
 from vae_studio.app.workspace import Workspace
-from vae_studio.workers.decode_worker import DecodeRequest, DecodeService
+from vae_studio.workers.decoding import decode_grid
+from vae_studio.workers.tasks import Mode, TaskRunner
 
 SIZE = 16
 
@@ -59,6 +60,7 @@ def make_panel(qtbot, trained):
     yield make
     for p in panels:
         p.shutdown()
+        assert not p.decoder.running
 
 
 def strip_images(panel):
@@ -332,13 +334,13 @@ def test_a_wrong_file_gives_a_message_and_nothing_breaks(make_panel, trained, tm
 def test_a_large_grid_decodes_in_the_background_and_the_latest_request_wins(make_panel, qtbot):
     workspace, panel = make_panel()
     model = workspace.decode_model()
-    with qtbot.waitSignal(panel.decoder.decoded, timeout=20000):
+    with qtbot.waitSignal(panel.decoder.done, timeout=20000):
         panel.set_grid_side(32)
         assert 32 * 32 > SYNC_LIMIT and panel.decoder.running
         assert panel.grid.image.opacity() < 1 and "Decoding 1,024" in panel.grid.caption.text()  # busy state
         panel.seed.setValue(5)
         panel.seed.setValue(6)
-    qtbot.waitUntil(lambda: panel._grid_request == 0, timeout=20000)
+    qtbot.waitUntil(lambda: not panel.decoder.busy, timeout=20000)
     assert panel.grid.count == 1024 and panel.grid.image.opacity() == 1
     assert torch.allclose(torch.from_numpy(panel.images), sample_prior(model, 1024, 1.0, 6), atol=1e-6)
     panel.set_grid_side(8)  # small again: decoded directly, any late worker result is ignored
@@ -367,23 +369,23 @@ class GatedModel(torch.nn.Module):
 def test_decode_worker_serves_only_the_newest_request(qtbot, trained):
     _, runs = trained
     model = GatedModel(runs["vae"][1]).eval()
-    service = DecodeService()
+    runner = TaskRunner(Mode.LATEST, "decode")
     got = []
     try:
         z = np.zeros((4, 4), np.float32)
-        first = service.submit(DecodeRequest(model, z, nrow=2))
+        first = runner.submit(decode_grid, model, z, None, 2)
         assert model.entered.wait(10)  # the worker is inside the first decode
-        service.submit(DecodeRequest(model, z + 1, nrow=2))
-        last = service.submit(DecodeRequest(model, z + 2, nrow=2))
-        with qtbot.waitSignal(service.decoded, timeout=10000) as blocker:
+        runner.submit(decode_grid, model, z + 1, None, 2)
+        last = runner.submit(decode_grid, model, z + 2, None, 2)
+        with qtbot.waitSignal(runner.done, timeout=10000) as blocker:
             model.gate.set()
         got.append(blocker.args)
-        with qtbot.assertNotEmitted(service.decoded, wait=100):
+        with qtbot.assertNotEmitted(runner.done, wait=100):
             pass
     finally:
         model.gate.set()
-        service.shutdown()
+        runner.shutdown()
     assert got[0][0] == last != first
     assert model.calls == 2  # the first (already running) and the last; the middle one was never decoded
-    assert np.allclose(got[0][1], decode(runs["vae"][1], z + 2).numpy(), atol=1e-6)
-    assert not service.running
+    assert np.allclose(got[0][1].images, decode(runs["vae"][1], z + 2).numpy(), atol=1e-6)
+    assert not runner.running

@@ -1,7 +1,7 @@
 """The main window: the three panels as dock widgets, menus, the decode-device selector and the status bar.
 
 Start-up is staged so the window shows before torch is imported: the window and the training panel's
-controls need only Qt; a :class:`~vae_studio.workers.data_worker.DataLoader` imports torch and loads the
+controls need only Qt; a :class:`~vae_studio.workers.data_loader.DataLoader` imports torch and loads the
 built-in sprites in the background, then :meth:`MainWindow.attach` creates the workspace and the panels that
 need it. Tests pass a ready :class:`~vae_studio.app.workspace.Workspace` (and their own small data set).
 """
@@ -20,7 +20,8 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFileDialog
 from .. import __version__
 from ..core.config import DataConfig
 from ..app.settings import read_bytes, read_recent, write_recent
-from ..workers.data_worker import DataLoader
+from ..workers.data_loader import DataLoader
+from ..workers.tasks import TaskHub
 from .training.runs_list import default_runs_dir, save_run_dialog, suggest_name
 from .training.panel import TrainingPanel, fill_device_combo
 from .widgets.undo import new_undo_stack
@@ -69,8 +70,9 @@ class MainWindow(QMainWindow):
         self.workspace = None
         self.versions: dict = {}
         self._pending_runs: dict[int, object] = {}  # data request id -> run waiting for its data set
+        self.tasks = TaskHub(self)  # every background runner (data, panels); shut down together on close
         # the panels' modules import torchvision (seconds): import them in the background too
-        self.loader = DataLoader(self, preload=PANEL_MODULES)
+        self.loader = DataLoader(self, preload=PANEL_MODULES, tasks=self.tasks)
         self.loader.coreReady.connect(self._on_core_ready)
         self.loader.failed.connect(self._on_core_failed)
         self.training = TrainingPanel(None, self.loader)
@@ -255,7 +257,7 @@ class MainWindow(QMainWindow):
         """Build the panel class ``cls_name`` of ``vae_studio.ui.<key>.panel``; a panel that fails to build shows why instead."""
         try:
             module = __import__(f"vae_studio.ui.{key}.panel", fromlist=[cls_name])
-            panel = getattr(module, cls_name)(self.workspace)
+            panel = getattr(module, cls_name)(self.workspace, tasks=self.tasks)
         except Exception as e:  # noqa: BLE001 - one broken panel must not take the window down
             traceback.print_exc()
             panel = _placeholder(f"The {what} could not be started: {e}")
@@ -613,14 +615,7 @@ class MainWindow(QMainWindow):
         s.setValue(SETTINGS_STATE, self.saveState())
         write_recent(SETTINGS_RECENT, self.recent_runs())  # rewritten clean
         self.training.shutdown()  # stops a running run; it keeps the weights it has
-        for panel in self.panels.values():
-            stop = getattr(panel, "shutdown", None)
-            if callable(stop):
-                try:
-                    stop()
-                except Exception:  # noqa: BLE001 - closing must go on
-                    traceback.print_exc()
-        self.loader.shutdown()
+        self.tasks.shutdown_all()  # every background thread (data, panels): stop flag, quit, wait
         super().closeEvent(event)
 
 

@@ -8,19 +8,21 @@ dimensions, or the first two principal components of the means); the *anchor* gi
 the last data point clicked, a vector another panel asked for, or zero. Whenever the projection changes
 (other axes, PCA on or off, a refreshed scatter) the probe's vector is kept and the marker moves to its
 new projection. Decoding the probe runs straight on the GUI thread (well under a millisecond for an MLP);
-encoding the test split runs in an :class:`~vae_studio.workers.encode_worker.EncodeWorker`, latest wins.
+encoding the test split (:func:`~vae_studio.workers.encoding.encode_split`) runs in a latest-wins
+:class:`~vae_studio.workers.tasks.TaskRunner`.
 """
 from __future__ import annotations
 
 import copy
 
 import numpy as np
-from PySide6.QtCore import QCoreApplication, Qt, Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton,
                                QSplitter, QStackedLayout, QVBoxLayout, QWidget)
 
 from ...core.latent import PCA, decode, fit_pca, to_uint8
-from ...workers.encode_worker import EncodeWorker, start_encode_thread, stop_encode_thread
+from ...workers.encoding import EncodedSplit, encode_split
+from ...workers.tasks import Mode, runner_for
 from ..widgets.compact import ElidedComboBox, ElidedLabel, FlowLayout, labelled, row_widget
 from ..widgets.image_pane import ImagePane
 from .scatter import LatentScatter
@@ -33,7 +35,8 @@ DIMS, PCA_MODE = "dims", "pca"
 class LatentPanel(QWidget):
     scatterUpdated = Signal()  # all new points are drawn (after an encoding or a projection change)
 
-    def __init__(self, workspace, parent=None):
+    def __init__(self, workspace, parent=None, tasks=None):
+        """``tasks``: the window's TaskHub (the panel makes its own runner without one)."""
         super().__init__(parent)
         self.setObjectName("latentPanel")
         self.workspace = workspace
@@ -45,9 +48,7 @@ class LatentPanel(QWidget):
         self._anchor = np.zeros(0, np.float32)
         self._anchor_index: int | None = None
         self._z = np.zeros(0, np.float32)
-        self._thread = None
-        self._worker: EncodeWorker | None = None
-        self._ticket = -1
+        self.encoder = runner_for(self, tasks, "encode", Mode.LATEST)  # encodes the test split
         self._encoding_epoch = 0
         self._last_dims: tuple = (None, None)
         self._dims_chosen = False  # the user picked the axes (else they follow the KL order)
@@ -59,9 +60,8 @@ class LatentPanel(QWidget):
         s.decodeDeviceChanged.connect(self._on_decode_device_changed)
         s.probeRequested.connect(self._on_probe_requested)
         s.userPointsChanged.connect(self._update_user_points)
-        app = QCoreApplication.instance()
-        if app is not None:
-            app.aboutToQuit.connect(self.shutdown)
+        self.encoder.done.connect(self._on_encoded)
+        self.encoder.failed.connect(self._on_encode_failed)
         self._on_selected_run_changed(s.selected)
 
     # -- layout ------------------------------------------------------------------------------------
@@ -462,7 +462,7 @@ class LatentPanel(QWidget):
     @Slot(object)
     def _on_selected_run_changed(self, run) -> None:
         self._run = run
-        self._ticket = -1  # a result still on its way belongs to the old run
+        self.encoder.cancel_all()  # a result still on its way belongs to the old run
         self._mu = self._logvar = self._labels = None
         self._pca = None
         self.scatter.clear_points()
@@ -575,16 +575,9 @@ class LatentPanel(QWidget):
             self.status.setText(problem)
             return
         model = copy.deepcopy(self.workspace.decode_model(run))
-        self._ensure_worker()
         self._encoding_epoch = len(run.history.epochs)
-        self._ticket = self._worker.request(model, data.test_x, data.test_y)
+        self.encoder.submit(encode_split, model, data.test_x, data.test_y)  # the newest request wins
         self.status.setText(f"Encoding {len(data.test_x):,} test images…")
-
-    def _ensure_worker(self) -> None:
-        if self._worker is None:
-            self._thread, self._worker = start_encode_thread()
-            self._worker.encoded.connect(self._on_encoded)
-            self._worker.failed.connect(self._on_encode_failed)
 
     def _status_text(self) -> str:
         n = 0 if self._mu is None else len(self._mu)
@@ -595,10 +588,12 @@ class LatentPanel(QWidget):
             epoch = "weights during epoch 1 (live)" if training else "initial weights"
         return f"{n:,} test images · {epoch}"
 
-    @Slot(int, object, object, object, object)
-    def _on_encoded(self, ticket: int, mu, logvar, labels, kl) -> None:
-        if ticket != self._ticket or self._run is None or mu.shape[1] != self._dim:
-            return  # stale: another run or a newer request
+    @Slot(int, object)
+    def _on_encoded(self, _ticket: int, result: EncodedSplit | None) -> None:
+        # the runner delivers only the newest request's result (cancel_all() on a run change)
+        if result is None or self._run is None or result.mu.shape[1] != self._dim:
+            return
+        mu, logvar, labels, kl = result.mu, result.logvar, result.labels, result.kl
         first = self._mu is None  # the first scatter of this run (or of this data set)
         self._mu, self._logvar = mu, logvar
         self._labels = labels
@@ -617,17 +612,14 @@ class LatentPanel(QWidget):
         self.status.setText(self._status_text())
 
     @Slot(int, str)
-    def _on_encode_failed(self, ticket: int, message: str) -> None:
-        if ticket == self._ticket:
-            self.status.setText(message[:1].upper() + message[1:])
+    def _on_encode_failed(self, _ticket: int, message: str) -> None:
+        self.status.setText(f"Could not encode the test split: {message}")
 
     # -- shutting down -----------------------------------------------------------------------------
     @Slot()
     def shutdown(self) -> None:
-        """Stop the encoding thread (idempotent); the main window calls this when it closes."""
-        if self._worker is not None:
-            stop_encode_thread(self._thread, self._worker)
-            self._worker = self._thread = None
+        """Stop the encoding thread (idempotent); the main window's TaskHub also does it when it closes."""
+        self.encoder.shutdown()
 
     def closeEvent(self, event) -> None:
         self.shutdown()

@@ -3,8 +3,8 @@
 State -> view: the panel follows the workspace (runs added, updated, removed, selected; data changed). The
 comparison table and the plot read each run's last history record (test recon, KL, -ELBO, beta), so they
 show without computing anything. The full metrics (IWAE bound, active units, MIG, FactorVAE score) are
-computed off the GUI thread by a :class:`~vae_studio.workers.metrics_worker.MetricsWorker`, on "Compute
-metrics" or automatically when a run finishes training, and cached per run and weights version.
+computed off the GUI thread (:func:`~vae_studio.workers.metrics.compute_metrics` in a queue-mode
+:class:`~vae_studio.workers.tasks.TaskRunner`, in request order), on "Compute metrics" or automatically when a run finishes training, and cached per run and weights version.
 """
 from __future__ import annotations
 
@@ -13,13 +13,14 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QCoreApplication, Qt, Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
                                QPushButton, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout,
                                QWidget)
 
 from ...core.metrics import check_compatible
-from ...workers.metrics_worker import MetricsRequest, MetricsWorker, start_metrics_thread
+from ...workers.metrics import compute_metrics
+from ...workers.tasks import Mode, runner_for
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
@@ -116,16 +117,17 @@ class MetricsPanel(QWidget):
     metricsFailed = Signal(object, str)  # Run, the message shown
     computationStarted = Signal(object)  # Run: the worker began computing its metrics
 
-    def __init__(self, workspace, parent=None):
+    def __init__(self, workspace, parent=None, tasks=None):
+        """``tasks``: the window's TaskHub (the panel makes its own runner without one)."""
         super().__init__(parent)
         self.setObjectName("metricsPanel")
         self.workspace = workspace
-        self._pending: dict[int, tuple] = {}  # run.id -> key of the request in flight
+        # one computation at a time, in request order; a run's newer request cancels its older one
+        self.evaluator = runner_for(self, tasks, "metrics", Mode.QUEUE)
+        self._pending: dict[int, tuple] = {}  # run.id -> (ticket, key) of the request in flight
         self._errors: dict[int, str] = {}
         self._labels: list[pg.TextItem] = []
         self._rows: list = []  # the runs in table order
-        self._thread = None
-        self._worker: MetricsWorker | None = None
         self._build()
         s = workspace
         s.runAdded.connect(self._on_runs_changed)
@@ -134,9 +136,9 @@ class MetricsPanel(QWidget):
         s.runUpdated.connect(self._on_run_updated)
         s.selectedRunChanged.connect(self._on_selected_changed)
         s.dataChanged.connect(self._on_data_changed)
-        app = QCoreApplication.instance()
-        if app is not None:
-            app.aboutToQuit.connect(self.shutdown)
+        self.evaluator.started.connect(self._on_started)
+        self.evaluator.done.connect(self._on_computed)
+        self.evaluator.failed.connect(self._on_failed)
         self._refresh_all()
 
     # -- layout ------------------------------------------------------------------------------------
@@ -279,53 +281,49 @@ class MetricsPanel(QWidget):
             self._refresh_selected()
             return False
         key = (run.id, self.workspace.weights_version(run), self.iwae_k.value(), data.name)
-        if self._pending.get(run.id) == key:
-            return True
-        if self._worker is None:
-            self._thread, self._worker = start_metrics_thread(self)
-            self._worker.started.connect(self._on_started)
-            self._worker.computed.connect(self._on_computed)
-            self._worker.failed.connect(self._on_failed)
-        if run.id in self._pending:
-            self._worker.cancel(self._pending[run.id])
-        self._pending[run.id] = key
+        if self._pending.get(run.id, (None, None))[1] == key:
+            return True  # this very request is in flight
+        self.evaluator.cancel(run.id)  # the run's request for earlier weights (or settings), if any
         self._errors.pop(run.id, None)
         t = run.config.train
         # a private copy: the worker may use it while the GUI decodes with the workspace's model
-        self._worker.request(MetricsRequest(key, copy.deepcopy(model), data, t.recon, t.beta, t.gamma,
-                                            self.iwae_k.value(), t.seed))
+        ticket = self.evaluator.submit(compute_metrics, copy.deepcopy(model), data, t.recon, t.beta, t.gamma,
+                                       self.iwae_k.value(), t.seed, key=run.id)
+        self._pending[run.id] = (ticket, key)
         self._refresh_selected()
         return True
 
-    def _run_for_key(self, key):
+    def _request(self, ticket: int):
+        """(run, key) of the request in flight with ``ticket``, or (None, None)."""
         for run in self.workspace.runs:
-            if run.id == key[0]:
-                return run
-        return None
+            ticket_key = self._pending.get(run.id)
+            if ticket_key is not None and ticket_key[0] == ticket:
+                return run, ticket_key[1]
+        return None, None
 
-    @Slot(object)
-    def _on_started(self, key) -> None:
-        run = self._run_for_key(key)
-        if run is not None and run is self.workspace.selected and self._pending.get(run.id) == key:
+    @Slot(int)
+    def _on_started(self, ticket: int) -> None:
+        run, key = self._request(ticket)
+        if run is not None and run is self.workspace.selected:
             self.status.setText(f"Computing metrics of {run.name or 'the run'}\u2026 (IWAE with K={key[2]}, "
                                 "active units, disentanglement when the data has known factors)")
         if run is not None:
             self.computationStarted.emit(run)
 
-    @Slot(object, object)
-    def _on_computed(self, key, res) -> None:
-        run = self._run_for_key(key)
-        if run is None or self._pending.get(run.id) != key:
+    @Slot(int, object)
+    def _on_computed(self, ticket: int, res) -> None:
+        run, key = self._request(ticket)
+        if run is None or res is None:
             return  # removed, or a newer request replaced this one
         del self._pending[run.id]
         self.workspace.set_metrics(run, dict(res, data_name=key[3]), weights_version=key[1])
         self._refresh_all()
         self.metricsReady.emit(run)
 
-    @Slot(object, str)
-    def _on_failed(self, key, message: str) -> None:
-        run = self._run_for_key(key)
-        if run is None or self._pending.get(run.id) != key:
+    @Slot(int, str)
+    def _on_failed(self, ticket: int, message: str) -> None:
+        run, _key = self._request(ticket)
+        if run is None:
             return
         del self._pending[run.id]
         self._errors[run.id] = f"Computing the metrics failed: {message}"
@@ -339,9 +337,8 @@ class MetricsPanel(QWidget):
 
     @Slot(object)
     def _on_run_removed(self, run) -> None:
-        key = self._pending.pop(run.id, None)
-        if key is not None and self._worker is not None:
-            self._worker.cancel(key)
+        if self._pending.pop(run.id, None) is not None:
+            self.evaluator.cancel(run.id)
         self._errors.pop(run.id, None)
         self._refresh_all()
 
@@ -503,12 +500,8 @@ class MetricsPanel(QWidget):
     # -- shutting down -----------------------------------------------------------------------------
     @Slot()
     def shutdown(self) -> None:
-        """Stop the metrics thread (idempotent); the main window calls this when it closes."""
-        if self._worker is not None:
-            self._worker.stop()
-            self._thread.quit()
-            self._thread.wait()
-            self._worker = self._thread = None
+        """Stop the metrics thread (idempotent); the main window's TaskHub also does it when it closes."""
+        self.evaluator.shutdown()
         self._pending.clear()
 
     def closeEvent(self, event) -> None:

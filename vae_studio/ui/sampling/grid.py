@@ -7,13 +7,13 @@ from PySide6.QtCore import QRectF, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QVBoxLayout, QWidget
 
-from ...workers.decode_worker import GRID_PADDING, cell_at
+from ...workers.decoding import GRID_PADDING, cell_at
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
 
 class ImageGridView(QWidget):
-    """Shows a grid picture (uint8 (H, W) or (H, W, 3), see ``workers.decode_worker.grid_image``).
+    """Shows a grid picture (uint8 (H, W) or (H, W, 3), see ``workers.decoding.grid_image``).
 
     ``cellClicked(index)`` is emitted when the user clicks an image (not the padding between them). The
     caption under the picture says what is shown, or that a decode is under way (the picture dims)."""

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton, QSlid
 
 from ...core.export import save_gif, save_grid_png
 from ...core.latent import lerp, slerp, to_uint8
-from ...workers.decode_worker import decode_latents, grid_image
+from ...workers.decoding import decode_latents, grid_image
 from ..widgets.compact import ElidedComboBox, FlowLayout, labelled
 from .endpoints import EndpointError, EndpointPicker
 from ..widgets.file_dialogs import ask_folder, ask_save_path

@@ -2,20 +2,22 @@
 
 Everything shown is decoded with ``workspace.decode_model()`` (an eval copy on the decode device chosen in the
 main window), never with a model being trained. Grids of more than ``SYNC_LIMIT`` images are decoded by a
-:class:`~vae_studio.workers.decode_worker.DecodeService` thread (latest request wins) while the grid dims.
+latest-wins :class:`~vae_studio.workers.tasks.TaskRunner` (:func:`~vae_studio.workers.decoding.decode_grid`)
+while the grid dims.
 """
 from __future__ import annotations
 
 import random
 
 import numpy as np
-from PySide6.QtCore import QCoreApplication, Qt, Slot
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFrame, QGroupBox, QHBoxLayout, QLabel, QPushButton,
                                QScrollArea, QSpinBox, QSplitter, QStackedWidget, QVBoxLayout, QWidget)
 
 from ...core.export import save_grid_png
 from ...core.latent import prior_latents
-from ...workers.decode_worker import DecodeRequest, DecodeService, decode_latents, grid_image
+from ...workers.decoding import DecodedGrid, decode_grid, decode_latents, grid_image
+from ...workers.tasks import Mode, runner_for
 from ..widgets.compact import ElidedComboBox, FlowLayout, labelled
 from ..widgets.file_dialogs import ask_save_path
 from .grid import ImageGridView
@@ -28,18 +30,18 @@ EMPTY_TEXT = "Train a model or open a run to sample from it"
 
 
 class SamplingPanel(QWidget):
-    def __init__(self, workspace, parent=None):
+    def __init__(self, workspace, parent=None, tasks=None):
+        """``tasks``: the window's TaskHub (the panel makes its own runner without one)."""
         super().__init__(parent)
         self.setObjectName("samplingPanel")
         self.setAcceptDrops(True)
         self.workspace = workspace
-        self.decoder = DecodeService(self)
+        self.decoder = runner_for(self, tasks, "decode", Mode.LATEST)  # big grids, latest request wins
         self.images: np.ndarray | None = None  # the grid's images (N, C, H, W) float32
         self.latents: np.ndarray | None = None  # (N, D)
         self.labels: np.ndarray | None = None  # (N,) per-image class (conditional models) or None
         self.nrow = 8
-        self._grid_request = 0  # id of the worker request the grid waits for (0: none)
-        self._pending: tuple | None = None  # (latents, labels, nrow, caption) of that request
+        self._pending: tuple | None = None  # (latents, labels, nrow, caption) of the grid being decoded
         self._grid_key: tuple | None = None  # the settings of the samples shown (new weights keep them)
 
         # -- top bar: model, decode device, class ---------------------------------------------------
@@ -148,15 +150,12 @@ class SamplingPanel(QWidget):
         self.user_image.useAsEndpoint.connect(self._on_use_image)
         self.interp.message.connect(self._on_message)
         self.user_image.message.connect(self._on_message)
-        self.decoder.decoded.connect(self._on_decoded)
+        self.decoder.done.connect(self._on_decoded)
         self.decoder.failed.connect(self._on_decode_failed)
         workspace.selectedRunChanged.connect(self._on_run_selected)
         workspace.runUpdated.connect(self._on_run_updated)
         workspace.decodeDeviceChanged.connect(self._on_device)
         workspace.dataChanged.connect(self._on_data)
-        app = QCoreApplication.instance()
-        if app is not None:
-            app.aboutToQuit.connect(self.shutdown)
         self._on_run_selected(workspace.selected)
 
     # -- state -------------------------------------------------------------------------------------
@@ -217,7 +216,8 @@ class SamplingPanel(QWidget):
             self.grid.select(None)
             self._update_selection()
         if len(z) <= SYNC_LIMIT:
-            self._grid_request, self._pending = 0, None
+            self.decoder.cancel_all()  # a big grid still decoding is no longer wanted
+            self._pending = None
             try:
                 images = decode_latents(model, z, labels)
             except (RuntimeError, ValueError) as e:  # e.g. out of memory on the decode device
@@ -227,7 +227,7 @@ class SamplingPanel(QWidget):
             self._show_grid(images.numpy(), grid_image(images, nrow), z, labels, nrow, caption)
             return
         self._pending = (z, labels, nrow, caption)
-        self._grid_request = self.decoder.submit(DecodeRequest(model, z, labels, nrow))
+        self.decoder.submit(decode_grid, model, z, labels, nrow)  # replaces any earlier request
         self.grid.set_busy(True, f"Decoding {len(z):,} images on {self.workspace.decode_device}…")
 
     def _show_grid(self, images, grid, z, labels, nrow, caption) -> None:
@@ -318,19 +318,20 @@ class SamplingPanel(QWidget):
         self.workspace.show_message(text)
 
     # -- slots: the decode worker ----------------------------------------------------------------------
-    @Slot(int, object, object)
-    def _on_decoded(self, request_id: int, images, grid) -> None:
-        if request_id != self._grid_request or self._pending is None:
-            return  # superseded by a newer request (or a small grid decoded directly)
+    # (the runner delivers only the newest request's result; a small grid decoded directly cancels it)
+    @Slot(int, object)
+    def _on_decoded(self, _ticket: int, result: DecodedGrid | None) -> None:
+        if result is None or self._pending is None:
+            return
         z, labels, nrow, caption = self._pending
-        self._grid_request, self._pending = 0, None
-        self._show_grid(images, grid, z, labels, nrow, caption)
+        self._pending = None
+        self._show_grid(result.images, result.grid, z, labels, nrow, caption)
 
     @Slot(int, str)
-    def _on_decode_failed(self, request_id: int, message: str) -> None:
-        if request_id == self._grid_request:
-            self._grid_request, self._pending = 0, None
-            self.grid.set_busy(False, message)
+    def _on_decode_failed(self, _ticket: int, message: str) -> None:
+        if self._pending is not None:
+            self._pending = None
+            self.grid.set_busy(False, f"Decoding failed: {message}")
 
     # -- slots: the workspace --------------------------------------------------------------------------
     @Slot(object)

@@ -1,0 +1,64 @@
+"""The data loader: torch imported once in the background, the newest load wins, errors as one line."""
+import pytest
+from PySide6.QtCore import QObject, Slot
+
+from vae_studio.core.config import DataConfig
+from vae_studio.workers.data_loader import DataLoader
+
+TIMEOUT = 30_000
+
+
+class Recorder(QObject):
+    def __init__(self, loader):
+        super().__init__()
+        self.ready, self.loading, self.loaded, self.failed = [], [], [], []
+        loader.coreReady.connect(self.on_ready)
+        loader.loading.connect(self.on_loading)
+        loader.loaded.connect(self.on_loaded)
+        loader.failed.connect(self.on_failed)
+
+    @Slot(object)
+    def on_ready(self, versions):
+        self.ready.append(versions)
+
+    @Slot(int, object)
+    def on_loading(self, request, config):
+        self.loading.append(request)
+
+    @Slot(int, object, object)
+    def on_loaded(self, request, config, data):
+        self.loaded.append((request, config, data))
+
+    @Slot(int, object, str)
+    def on_failed(self, request, config, message):
+        self.failed.append((request, config, message))
+
+
+@pytest.fixture
+def loader(qtbot):
+    lo = DataLoader()
+    yield lo, Recorder(lo)
+    lo.shutdown()
+    assert not lo.runner.running
+
+
+def test_the_newest_load_wins_and_torch_is_imported_once(qtbot, loader):
+    lo, rec = loader
+    first = lo.load(DataConfig(seed=1))
+    second = lo.load(DataConfig(seed=2))
+    qtbot.waitUntil(lambda: bool(rec.loaded) and not lo.runner.busy, timeout=TIMEOUT)
+    assert rec.loading == [first, second] and len(rec.ready) == 1 and "torch" in rec.ready[0]
+    assert [(r, c.seed) for r, c, _d in rec.loaded] == [(second, 2)]  # the older result never arrives
+    assert rec.loaded[0][2].name and lo.core_ready and rec.failed == []
+
+
+def test_a_bad_data_set_fails_with_one_line_and_the_loader_still_works(qtbot, loader, tmp_path):
+    lo, rec = loader
+    bad = DataConfig(dataset="npz", root=str(tmp_path / "missing.npz"))
+    request = lo.load(bad)
+    qtbot.waitUntil(lambda: bool(rec.failed), timeout=TIMEOUT)
+    (r, config, message), = rec.failed
+    assert r == request and config is bad and message and "\n" not in message
+    good = lo.load(DataConfig())
+    qtbot.waitUntil(lambda: bool(rec.loaded), timeout=TIMEOUT)
+    assert rec.loaded[0][0] == good
