@@ -86,6 +86,7 @@ class TrainingController(QObject):
         job.thread.finished.connect(self._reap)
         job.started_at = time.perf_counter()
         job.replaced = False
+        job.handled = False  # its finished signal has been handled
         w.set_snapshot_interval(LIVE_SNAPSHOT_SECONDS if self.workspace.live_weights else 0.0)
         self._jobs.append(job)
         self._active = job
@@ -211,6 +212,7 @@ class TrainingController(QObject):
         job = self._job()
         if job is None:
             return
+        job.handled = True
         entry = job.run
         if entry is not None and job.replaced and not entry.history.epochs:
             self.workspace.remove_run(entry)  # Retrain replaced it before its first epoch ended
@@ -231,7 +233,8 @@ class TrainingController(QObject):
 
     @Slot()
     def _reap(self) -> None:
-        self._jobs = [j for j in self._jobs if not j.thread.isFinished()]
+        # a thread can end before its worker's last signal (finished) is handled here: keep the job till then
+        self._jobs = [j for j in self._jobs if not (j.handled and j.thread.isFinished())]
 
     @Slot(object)
     def _on_run_removed(self, entry) -> None:
