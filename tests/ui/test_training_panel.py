@@ -8,7 +8,8 @@ from PySide6.QtWidgets import QFileDialog
 from vae_studio.core import training
 from vae_studio.core.checkpoint import load_run
 from vae_studio.app.workspace import Workspace
-from vae_studio.ui.training.panel import BETA_SLIDER, TrainingPanel, beta_to_slider, slider_to_beta
+from vae_studio.ui.training.panel import TrainingPanel
+from vae_studio.ui.training.settings_form import BETA_SLIDER, beta_to_slider, slider_to_beta
 
 from .helpers import small_data
 

@@ -23,7 +23,8 @@ from ..app.settings import read_bytes, read_recent, write_recent
 from ..workers.data_loader import DataLoader
 from ..workers.tasks import TaskHub
 from .training.runs_list import default_runs_dir, save_run_dialog, suggest_name
-from .training.panel import TrainingPanel, fill_device_combo
+from .training.panel import TrainingPanel
+from .training.settings_form import fill_device_combo
 from .widgets.undo import new_undo_stack
 
 MAX_RECENT = 8

@@ -7,80 +7,22 @@ workspace later; nothing here imports torch at module level.
 """
 from __future__ import annotations
 
-import math
 import time
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox,
-                               QHBoxLayout, QLabel, QLineEdit, QMessageBox, QProgressBar, QPushButton,
-                               QScrollArea, QSlider, QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton, QScrollArea, QSplitter,
+                               QVBoxLayout, QWidget)
 
-from ...core.config import ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig
-from ..widgets.compact import ElidedComboBox, hint_label
-from ..widgets.spin_boxes import CheckedDoubleSpinBox, CheckedSpinBox
-from ..widgets.undo import RemoveRunsCommand, RenameRunCommand, new_undo_stack
+from ...app.data_controller import DataController
 from ...app.states import TrainingState, format_seconds
+from ...core.config import ConfigError, DataConfig, RunConfig
+from ..widgets.undo import RemoveRunsCommand, RenameRunCommand, new_undo_stack
+from .data_picker import DataPicker
 from .loss_plot import LossPlot
 from .runs_list import RunsList
+from .settings_form import SettingsForm, fill_device_combo
 
-BETA_MAX = 100.0
-BETA_SLIDER = 1000  # slider positions: 0 is beta 0, 1..BETA_SLIDER cover 10^-3 .. 10^2 on a log scale
-BETA_LOG_MIN, BETA_LOG_MAX = -3.0, 2.0
-SPRITES_TITLE = "Sprites (built-in, 32x32, 46,080 images)"
 SETTINGS_WIDTH = 340  # the settings column's width at first (it can shrink to its minimum; plots get the rest)
-
-
-def beta_to_slider(beta: float) -> int:
-    if beta <= 0:
-        return 0
-    t = (math.log10(max(beta, 10 ** BETA_LOG_MIN)) - BETA_LOG_MIN) / (BETA_LOG_MAX - BETA_LOG_MIN)
-    return 1 + round(min(max(t, 0.0), 1.0) * (BETA_SLIDER - 1))
-
-
-def slider_to_beta(pos: int) -> float:
-    if pos <= 0:
-        return 0.0
-    t = (pos - 1) / (BETA_SLIDER - 1)
-    beta = 10 ** (BETA_LOG_MIN + t * (BETA_LOG_MAX - BETA_LOG_MIN))
-    return float(f"{beta:.2g}")  # two significant digits: the slider lands on 4, 0.5, 10 ...
-
-
-def fill_device_combo(combo: QComboBox, devices, current: str | None = None) -> None:
-    """CPU and every accelerator torch finds; absent ones disabled with their reason as tooltip."""
-    combo.blockSignals(True)
-    combo.clear()
-    for d in devices:
-        combo.addItem(d.label if d.available else f"{d.label} (not available)", d.name)
-        i = combo.count() - 1
-        if not d.available:
-            combo.model().item(i).setEnabled(False)
-            combo.setItemData(i, d.reason, Qt.ItemDataRole.ToolTipRole)
-        else:
-            combo.setItemData(i, f"{d.label}", Qt.ItemDataRole.ToolTipRole)
-    i = combo.findData(current) if current else -1
-    combo.setCurrentIndex(i if i >= 0 else 0)
-    combo.blockSignals(False)
-
-
-def _spin(lo, hi, value, tip, step=1, what="value") -> CheckedSpinBox:
-    s = CheckedSpinBox(what)
-    s.setRange(lo, hi)
-    s.setValue(value)
-    s.setSingleStep(step)
-    s.setToolTip(tip)
-    s.setKeyboardTracking(False)
-    return s
-
-
-def _dspin(lo, hi, value, decimals, step, tip, what="value") -> CheckedDoubleSpinBox:
-    s = CheckedDoubleSpinBox(what)
-    s.setRange(lo, hi)
-    s.setDecimals(decimals)
-    s.setSingleStep(step)
-    s.setValue(value)
-    s.setToolTip(tip)
-    s.setKeyboardTracking(False)
-    return s
 
 
 class TrainingPanel(QWidget):
@@ -95,159 +37,40 @@ class TrainingPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("trainingPanel")
         self.workspace = None
-        self.loader = loader
-        self.data_config: DataConfig | None = None  # how workspace.data was loaded (None: not loaded here)
-        self._data_request = None  # the load we wait for
-        self._loaded_data_id = None
-        self._search_root: str | None = None
-        self._load_error = ""
-        self._pending_data = None  # (request, config, data) that arrived before attach()
+        self.data = DataController(loader, self)  # which data set the workspace holds, and loading it
         self.controller = None  # the TrainingController, from attach()
         self.undo_stack = new_undo_stack(self)  # the main window gives its own (Edit ▸ Undo) in attach()
         self._started_at = 0.0
         self.state = "idle"
         self._build()
-        if loader is not None:
-            loader.loading.connect(self._on_loading)
-            loader.loaded.connect(self._on_loaded)
-            loader.failed.connect(self._on_load_failed)
+        self.data.changed.connect(self._on_data_state)
+        self.data.loaded.connect(self.dataLoaded)
+        self.data.failed.connect(self.dataFailed)
         if workspace is not None:
             self.attach(workspace)
         self._update_controls()
 
     # ------------------------------------------------------------------------------------------ build
     def _build(self) -> None:
-        m, t = ModelConfig(), TrainConfig()
-        # data
-        self.dataset = ElidedComboBox(min_chars=10)  # long titles are shortened; the tooltip shows them whole
-        self.dataset.addItem(SPRITES_TITLE, "sprites")
-        self.dataset.setToolTip("The data set to train on; greyed-out ones were not found here (hover for why)")
-        self.dataset.activated.connect(self._on_dataset_chosen)
-        self.find_data = QPushButton("Look in…")
-        self.find_data.setToolTip("Choose a folder to look for MNIST-family and CIFAR-10 files in")
-        self.find_data.clicked.connect(self._choose_search_root)
-        self.path = QLineEdit()
-        self.path.setPlaceholderText("choose a folder or .npz file")
-        self.path.setReadOnly(True)
-        self.browse = QPushButton("Browse…")
-        self.browse.clicked.connect(self._choose_path)
-        self.binarize = QCheckBox("Binarize")
-        self.binarize.setToolTip("Train on random black/white draws of each image (the literature's MNIST)")
-        self.binarize.toggled.connect(self._request_data)
-        self.folder_size = _spin(8, 256, DataConfig().image_size, "Image folders: images are resized and "
-                                 "centre-cropped to this square size (pixels)", 4, what="Image size")
-        self.folder_size.valueChanged.connect(self._request_data)
-        self.folder_gray = QCheckBox("Greyscale")
-        self.folder_gray.setChecked(True)
-        self.folder_gray.setToolTip("Image folders: convert to one channel")
-        self.folder_gray.toggled.connect(self._request_data)
-        # model
-        self.kind = ElidedComboBox(min_chars=8)
-        self.kind.addItem("VAE", "vae")
-        self.kind.addItem("Conditional VAE", "cvae")
-        self.kind.setToolTip("A conditional VAE also sees the class label (needs a labelled data set)")
-        self.arch = ElidedComboBox(min_chars=8)
-        self.arch.setToolTip("MLP: fully connected layers; convolutional: conv layers, then one fully connected "
-                             "layer")
-        self.arch.addItem("MLP (fully connected)", "mlp")
-        self.arch.addItem("Convolutional", "conv")
-        self.latent = _spin(1, 512, m.latent_dim, "Number of latent dimensions (z)", what="Latent size")
-        self.hidden = QLineEdit(",".join(map(str, m.hidden)))
-        self.hidden.setToolTip("MLP: hidden layer sizes, comma-separated (e.g. 512,256).\n"
-                               "Convolutional: the size of the fully connected layer after the convolutions.")
-        # loss
-        self.beta = _dspin(0.0, BETA_MAX, t.beta, 3, 0.1, "beta: weight on the KL term (1 = the true ELBO; "
-                           "larger values push towards disentangled, blurrier codes)", what="β")
-        self.beta_slider = QSlider(Qt.Orientation.Horizontal)
-        self.beta_slider.setRange(0, BETA_SLIDER)
-        self.beta_slider.setValue(beta_to_slider(t.beta))
-        self.beta_slider.setToolTip("beta on a log scale: 0, then 0.001 … 100")
-        self.beta.valueChanged.connect(self._beta_from_spin)
-        self.beta_slider.valueChanged.connect(self._beta_from_slider)
-        self.gamma = _dspin(0.0, 1000.0, t.gamma, 3, 0.1, "gamma: weight on the reconstruction term", what="γ")
-        self.recon = ElidedComboBox(min_chars=8)
-        self.recon.addItem("BCE (Bernoulli)", "bce")
-        self.recon.addItem("MSE (Gaussian)", "mse")
-        self.recon.setToolTip("Reconstruction loss, summed over pixels")
-        self.warmup = _spin(0, 10000, t.kl_warmup_epochs, "beta ramps up linearly from 0 over this many epochs",
-                            what="KL warm-up")
-        # optimisation
-        self.lr = _dspin(1e-6, 1.0, t.lr, 6, 1e-4, "Adam learning rate", what="Learning rate")
-        self.batch = _spin(1, 65536, t.batch_size, "Images per training step", 16, what="Batch size")
-        self.epochs = _spin(1, 100000, t.epochs, "Passes over the training split", what="Epochs")
-        self.seed = _spin(0, 2**31 - 1, t.seed, "Random seed: same settings and seed give the same run",
-                          what="Seed")
-        self.grad_clip = _dspin(0.0, 1e6, t.grad_clip, 2, 1.0, "Largest gradient norm (0 = no clipping)",
-                                what="Gradient clip")
-        for box in (self.folder_size, self.latent, self.beta, self.gamma, self.warmup, self.lr, self.batch,
-                    self.epochs, self.seed, self.grad_clip):
-            box.clamped.connect(self._on_value_clamped)
-        self.device = ElidedComboBox(min_chars=8)
-        self.device.addItem("CPU", "cpu")
-        self.device.setToolTip("Where the model trains")
-        for w in (self.kind, self.arch, self.recon, self.device):
-            w.currentIndexChanged.connect(self._update_controls)
-        for w in (self.latent, self.warmup, self.batch, self.epochs, self.seed):
-            w.valueChanged.connect(self._update_controls)
-        for w in (self.gamma, self.lr, self.grad_clip):
-            w.valueChanged.connect(self._update_controls)
-        self.hidden.textChanged.connect(self._update_controls)
-
-        form_data = QFormLayout()
-        row = QHBoxLayout()
-        row.addWidget(self.dataset, 1)
-        row.addWidget(self.find_data)
-        form_data.addRow("Data set", row)
-        self.path_row = QWidget()
-        pr = QHBoxLayout(self.path_row)
-        pr.setContentsMargins(0, 0, 0, 0)
-        pr.addWidget(self.path, 1)
-        pr.addWidget(self.browse)
-        form_data.addRow("Path", self.path_row)
-        self._form_data = form_data
-        self.folder_row = QWidget()
-        fr = QHBoxLayout(self.folder_row)
-        fr.setContentsMargins(0, 0, 0, 0)
-        fr.addWidget(self.folder_size)
-        fr.addWidget(QLabel("px"))
-        fr.addWidget(self.folder_gray)
-        fr.addStretch(1)
-        form_data.addRow("Image size", self.folder_row)
-        form_data.addRow("", self.binarize)
-        form_model = QFormLayout()
-        form_model.addRow("Model", self.kind)
-        form_model.addRow("Architecture", self.arch)
-        form_model.addRow("Latent size", self.latent)
-        form_model.addRow("Hidden sizes", self.hidden)
-        form_loss = QFormLayout()
-        brow = QHBoxLayout()
-        brow.addWidget(self.beta)
-        brow.addWidget(self.beta_slider, 1)
-        form_loss.addRow("β (KL weight)", brow)
-        form_loss.addRow("γ (recon weight)", self.gamma)
-        form_loss.addRow("Reconstruction", self.recon)
-        form_loss.addRow("KL warm-up (epochs)", self.warmup)
-        self.next_run_note = hint_label("Settings apply to the next run: press Start, or Retrain to compare.",
-                                        "A run keeps the settings it was started with; change beta here and "
-                                        "press Retrain to train a new run beside the old one.")
-        self.next_run_note.setWordWrap(True)
-        form_loss.addRow(self.next_run_note)
-        form_opt = QFormLayout()
-        form_opt.addRow("Learning rate", self.lr)
-        form_opt.addRow("Batch size", self.batch)
-        form_opt.addRow("Epochs", self.epochs)
-        form_opt.addRow("Seed", self.seed)
-        form_opt.addRow("Gradient clip", self.grad_clip)
-        form_opt.addRow("Training device", self.device)
+        self.picker = DataPicker()
+        self.picker.requested.connect(self._request_data)
+        self.picker.searchRootChosen.connect(self._fill_datasets)
+        self.picker.clamped.connect(self._on_value_clamped)
+        self.form = SettingsForm()
+        self.form.changed.connect(self._update_controls)
+        self.form.clamped.connect(self._on_value_clamped)
+        # the controls, by the names the user knows them by (tests and the main window use them)
+        for name in ("dataset", "find_data", "path", "browse", "binarize", "folder_size", "folder_gray"):
+            setattr(self, name, getattr(self.picker, name))
+        for name in ("kind", "arch", "latent", "hidden", "beta", "beta_slider", "gamma", "recon", "warmup",
+                     "next_run_note", "lr", "batch", "epochs", "seed", "grad_clip", "device"):
+            setattr(self, name, getattr(self.form, name))
 
         settings = QWidget()
         sl = QVBoxLayout(settings)
         sl.setContentsMargins(0, 0, 4, 0)
-        for title, form in (("Data", form_data), ("Model", form_model), ("Loss", form_loss),
-                            ("Optimisation", form_opt)):
-            box = QGroupBox(title)
-            box.setLayout(form)
-            sl.addWidget(box)
+        sl.addWidget(self.picker)
+        sl.addWidget(self.form)
         sl.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidget(settings)
@@ -317,7 +140,6 @@ class TrainingPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(split)
-        self._show_path_rows()
 
     # ------------------------------------------------------------------------------------------ workspace
     def attach(self, workspace, controller=None, undo_stack=None) -> None:
@@ -348,233 +170,88 @@ class TrainingPanel(QWidget):
         workspace.runStatusChanged.connect(self._on_run_updated)
         workspace.runRenamed.connect(self._on_run_updated)
         workspace.selectedRunChanged.connect(self._on_selected)
-        workspace.dataChanged.connect(self._on_data_changed)
         for run in workspace.runs:
             self._on_run_added(run)
-        if workspace.data is not None:
-            self._on_data_changed(workspace.data)
-        if self._pending_data is not None:
-            request, cfg, data = self._pending_data
-            self._pending_data = None
-            self._on_loaded(request, cfg, data)
+        self.data.attach(workspace)
         self._update_controls()
 
-    def _fill_datasets(self) -> None:
+    def _fill_datasets(self, *_) -> None:
+        if self.workspace is None:
+            return
         from ...core.data import list_datasets
 
-        current = self.dataset.currentData()
-        extra = [(self.dataset.itemText(i), self.dataset.itemData(i)) for i in range(self.dataset.count())
-                 if str(self.dataset.itemData(i)).startswith("memory:")]
-        self.dataset.blockSignals(True)
-        self.dataset.clear()
-        for info in list_datasets(self._search_root):
-            self.dataset.addItem(info.title if info.available else f"{info.title} (not found)", info.name)
-            i = self.dataset.count() - 1
-            self.dataset.setItemData(i, info.needs_path, Qt.ItemDataRole.UserRole + 1)
-            if not info.available:
-                self.dataset.model().item(i).setEnabled(False)
-                self.dataset.setItemData(i, info.reason, Qt.ItemDataRole.ToolTipRole)
-            else:
-                self.dataset.setItemData(i, info.title, Qt.ItemDataRole.ToolTipRole)
-        for text, name in extra:
-            self.dataset.addItem(text, name)
-        i = self.dataset.findData(current)
-        self.dataset.setCurrentIndex(max(i, 0))
-        self.dataset.blockSignals(False)
-        self._show_path_rows()
+        self.picker.fill(list_datasets(self.picker.search_root))
+        self._update_controls()
 
     # ------------------------------------------------------------------------------------------ data
     def load_data(self, cfg: DataConfig) -> int | None:
         """Load ``cfg`` in the background and make it the workspace's data set; returns the request id."""
-        self._show_data_config(cfg)
-        if self.loader is None:
-            return None
-        self._data_request = self.loader.load(cfg)
+        self.picker.show_config(cfg)
+        request = self.data.load(cfg)
         self._update_controls()
-        return self._data_request
+        return request
 
-    def _show_data_config(self, cfg: DataConfig) -> None:
-        for w in (self.dataset, self.binarize, self.folder_size, self.folder_gray):
-            w.blockSignals(True)
-        i = self.dataset.findData(cfg.dataset)
-        if i >= 0:
-            self.dataset.setCurrentIndex(i)
-        if cfg.dataset in ("folder", "npz"):
-            self.path.setText(cfg.root or "")
-        elif cfg.root:
-            self._search_root = cfg.root
-        self.binarize.setChecked(cfg.binarize)
-        self.folder_size.setValue(cfg.image_size)
-        self.folder_gray.setChecked(cfg.grayscale)
-        for w in (self.dataset, self.binarize, self.folder_size, self.folder_gray):
-            w.blockSignals(False)
-        self._show_path_rows()
+    @property
+    def data_config(self) -> DataConfig | None:
+        """How the workspace's data set was loaded (None before one is)."""
+        return self.data.config
 
     @property
     def data_loading(self) -> bool:
         """Whether a data set the user chose is being loaded."""
-        return self._data_request is not None
+        return self.data.loading
 
     def chosen_data_config(self) -> DataConfig | None:
-        """The data set the controls describe (None for an in-memory one)."""
-        name = str(self.dataset.currentData())
-        if name.startswith("memory:"):
-            return self.data_config
-        needs_path = name in ("folder", "npz")
-        root = (self.path.text() or None) if needs_path else self._search_root
-        folder = name == "folder"
-        base = DataConfig()
-        return DataConfig(dataset=name, root=root, binarize=self.binarize.isChecked(),
-                          image_size=self.folder_size.value() if folder else base.image_size,
-                          grayscale=self.folder_gray.isChecked() if folder else base.grayscale)
-
-    def _on_dataset_chosen(self, _index=None) -> None:
-        self._show_path_rows()
-        name = str(self.dataset.currentData())
-        if name in ("folder", "npz") and not self.path.text():
-            self._choose_path()
-            return
-        self._request_data()
-
-    def _choose_path(self) -> None:
-        name = self.dataset.currentData()
-        if name == "npz":
-            path, _ = QFileDialog.getOpenFileName(self, "Choose a .npz file", self.path.text(),
-                                                  "NumPy arrays (*.npz)")
-        else:
-            path = QFileDialog.getExistingDirectory(self, "Choose an image folder (subfolders = classes)",
-                                                    self.path.text())
-        if path:
-            self.path.setText(path)
-            self._request_data()
-        else:
-            self._update_controls()
-
-    def _choose_search_root(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Look for data sets in", self._search_root or "")
-        if path and self.workspace is not None:
-            self._search_root = path
-            self._fill_datasets()
-            self._update_controls()
-
-    def _show_path_rows(self) -> None:
-        name = str(self.dataset.currentData())
-        self._form_data.setRowVisible(self.path_row, name in ("folder", "npz"))
-        self._form_data.setRowVisible(self.folder_row, name == "folder")
+        """The data set the controls describe."""
+        return self.picker.chosen_config(self.data.config)
 
     @Slot()
-    def _request_data(self, *_):
+    def _request_data(self) -> None:
         cfg = self.chosen_data_config()
-        if cfg is None or (cfg.dataset in ("folder", "npz") and not cfg.root):
-            self._update_controls()
-            return
-        if cfg == self.data_config and self._data_request is None:
-            self._update_controls()
-            return
-        self.load_data(cfg)
-
-    @Slot(int, object)
-    def _on_loading(self, request, cfg) -> None:
-        self._data_request = request
-        self._set_state(f"loading {cfg.dataset}…")
+        if cfg is not None and not (cfg.dataset in ("folder", "npz") and not cfg.root) and self.data.wants(cfg):
+            self.load_data(cfg)
         self._update_controls()
 
-    @Slot(int, object, object)
-    def _on_loaded(self, request, cfg, data) -> None:
-        if request != self._data_request:
-            return
-        if self.workspace is None:  # torch became ready but the window has not attached yet
-            self._pending_data = (request, cfg, data)
-            return
-        self._data_request = None
-        self.data_config = cfg
-        self._loaded_data_id = id(data)
-        self.workspace.set_data(data)
-        self._set_state("idle")
-        self._update_controls()
-        self.dataLoaded.emit(request)
-
-    @Slot(int, object, str)
-    def _on_load_failed(self, request, cfg, message) -> None:
-        if request != self._data_request:
-            return
-        self._data_request = None
-        name = cfg.dataset if cfg is not None else "the data set"
-        self._load_error = f"Could not load {name}: {message}"
-        self._set_state("idle")
-        self._update_controls()
-        self.dataFailed.emit(request, message)
-
-    @Slot(object)
-    def _on_data_changed(self, data) -> None:
-        if data is not None and id(data) != self._loaded_data_id:  # set by a program (tests, scripts)
-            self._loaded_data_id = id(data)
-            self.data_config = DataConfig(dataset=data.name)
-            key = f"memory:{data.name}"
-            i = self.dataset.findData(data.name)
-            if i < 0:
-                i = self.dataset.findData(key)
-                if i < 0:
-                    self.dataset.addItem(f"{data.name} (in memory)", key)
-                    i = self.dataset.count() - 1
-            self.dataset.setCurrentIndex(i)
-            self._show_path_rows()
-        self._load_error = ""
+    @Slot()
+    def _on_data_state(self) -> None:
+        data = self.workspace.data if self.workspace is not None else None
+        if data is not None and self.data.config is not None and self.data.config.dataset == data.name \
+                and self.picker.dataset.findData(data.name) < 0:
+            self.picker.show_in_memory(data.name)  # a data set a program put in (tests, scripts)
+        if self.data.loading:
+            cfg = self.data.loading_config
+            self._set_state(f"loading {cfg.dataset if cfg is not None else 'data'}…")
+        elif self.state.startswith("loading"):
+            self._set_state("idle")
         self._update_controls()
 
     # ------------------------------------------------------------------------------------------ config
     def current_config(self) -> RunConfig:
         """A RunConfig from the controls (not validated; model shape from the current data set)."""
-        try:
-            hidden = [int(v) for v in self.hidden.text().replace(" ", "").split(",") if v]
-        except ValueError:
-            raise ConfigError("hidden sizes must be comma-separated whole numbers, e.g. 512,256") from None
         data = self.data_config or self.chosen_data_config() or DataConfig()
-        model = ModelConfig(kind=self.kind.currentData(), arch=self.arch.currentData(),
-                            latent_dim=self.latent.value(), hidden=hidden)
+        model = self.form.model_config()
         d = self.workspace.data if self.workspace is not None else None
         if d is not None:
             model.image_size, model.channels, model.num_classes = d.image_size, d.channels, d.num_classes
-        train = TrainConfig(beta=self.beta.value(), gamma=self.gamma.value(), recon=self.recon.currentData(),
-                            kl_warmup_epochs=self.warmup.value(), lr=self.lr.value(), batch_size=self.batch.value(),
-                            epochs=self.epochs.value(), seed=self.seed.value(),
-                            device=self.device.currentData() or "cpu", grad_clip=self.grad_clip.value())
-        return RunConfig(data=DataConfig(**vars(data)), model=model, train=train)
+        return RunConfig(data=DataConfig(**vars(data)), model=model, train=self.form.train_config())
 
     def set_config(self, cfg: RunConfig) -> None:
         """Show a run's settings in the controls (its data set is not reloaded)."""
-        m, t = cfg.model, cfg.train
-        self.kind.setCurrentIndex(max(self.kind.findData(m.kind), 0))
-        self.arch.setCurrentIndex(max(self.arch.findData(m.arch), 0))
-        self.latent.setValue(m.latent_dim)
-        self.hidden.setText(",".join(map(str, m.hidden)))
-        self.beta.setValue(t.beta)
-        self.gamma.setValue(t.gamma)
-        self.recon.setCurrentIndex(max(self.recon.findData(t.recon), 0))
-        self.warmup.setValue(t.kl_warmup_epochs)
-        self.lr.setValue(t.lr)
-        self.batch.setValue(t.batch_size)
-        self.epochs.setValue(t.epochs)
-        self.seed.setValue(t.seed)
-        self.grad_clip.setValue(t.grad_clip)
-        i = self.device.findData(t.device)
-        if i >= 0 and self.device.model().item(i).isEnabled():
-            self.device.setCurrentIndex(i)
+        self.form.set_config(cfg)
 
     def reset_settings(self) -> None:
         """Default settings for a new run (the data set stays)."""
-        self.set_config(RunConfig())
-        self.device.setCurrentIndex(0)
+        self.form.reset()
 
     def problem(self) -> str:
         """Why Start is disabled ('' when it is not)."""
         if self.workspace is None:
             return "Loading PyTorch…"
-        if self._data_request is not None:
+        if self.data.loading:
             name = self.dataset.currentText() or "the data set"
             return f"Loading {name.split(' (')[0]}…"
-        if self._load_error:
-            return self._load_error
+        if self.data.error:
+            return self.data.error
         if self.workspace.data is None:
             cfg = self.chosen_data_config()
             if cfg is not None and cfg.dataset in ("folder", "npz") and not cfg.root:
@@ -707,18 +384,6 @@ class TrainingPanel(QWidget):
             self.undo_stack.push(RenameRunCommand(self.workspace, run, name.strip()))
 
     # ------------------------------------------------------------------------------------------ view
-    def _beta_from_spin(self, value: float) -> None:
-        self.beta_slider.blockSignals(True)
-        self.beta_slider.setValue(beta_to_slider(value))
-        self.beta_slider.blockSignals(False)
-        self._update_controls()
-
-    def _beta_from_slider(self, pos: int) -> None:
-        self.beta.blockSignals(True)
-        self.beta.setValue(slider_to_beta(pos))
-        self.beta.blockSignals(False)
-        self._update_controls()
-
     def _set_state(self, state: str) -> None:
         if state != self.state:
             self.state = state
@@ -749,6 +414,4 @@ class TrainingPanel(QWidget):
         self.pause_button.setEnabled(stoppable)
         self.pause_button.setText("Resume" if training and c.paused_by_user else "Pause")
         self.stop_button.setEnabled(stoppable)
-        busy = self._data_request is not None
-        for w in (self.dataset, self.browse, self.binarize, self.find_data):
-            w.setEnabled(not busy and self.workspace is not None)
+        self.picker.set_busy(self.data.loading or self.workspace is None)
