@@ -10,7 +10,8 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QWidget
 from vae_studio.core.checkpoint import Run, save_run
 from vae_studio.core.config import DataConfig, ModelConfig, RunConfig
 from vae_studio.core.models import build_model
-from vae_studio.ui.main_window import MainWindow, same_data
+from vae_studio.ui.main_window import MainWindow
+from vae_studio.ui.run_files import same_data
 
 from .helpers import action, trained_run
 
