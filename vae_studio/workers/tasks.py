@@ -29,6 +29,8 @@ from enum import Enum
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
+from .priority import TASK_NICENESS, lower_this_thread
+
 PROGRESS_INTERVAL = 0.1  # seconds between two progress signals of a task (~10 Hz)
 
 
@@ -105,6 +107,7 @@ class _Worker(QObject):
 
     @Slot()
     def run(self) -> None:
+        lower_this_thread(TASK_NICENESS)  # the GUI thread comes first when both want a core
         while True:
             with self.lock:
                 self.current = None
