@@ -164,6 +164,11 @@ def test_export_curves_as_png(make_window, qtbot, tmp_path, monkeypatch, message
     png = tmp_path / "curves.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert messages == []
+    # the next export dialog opens in the folder of the last one
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda _p, _t, start, *a: asked.append(start) or ("", ""))
+    action(w, "Export curves as PNG…").trigger()
+    assert asked == [str(tmp_path / "loss-curves.png")]
 
 
 def test_about_names_torch_qt_and_devices(make_window, messages):

@@ -14,7 +14,7 @@ import traceback
 import pyqtgraph as pg
 from PySide6.QtCore import QSettings, Qt, Slot, qVersion
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFileDialog, QLabel, QMainWindow,
+from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QLabel, QMainWindow,
                                QMessageBox, QWidget)
 
 from .. import __version__
@@ -26,6 +26,7 @@ from .run_files import SETTINGS_DEMO_SHOWN, SETTINGS_RECENT, RunFilesMixin
 from .training.runs_list import default_runs_dir
 from .training.panel import TrainingPanel
 from .training.settings_form import fill_device_combo
+from .widgets.file_dialogs import ask_save_path
 from .widgets.undo import new_undo_stack
 
 PANEL_MODULES = ("vae_studio.app.workspace", "vae_studio.ui.latent.panel", "vae_studio.ui.sampling.panel",
@@ -259,11 +260,9 @@ class MainWindow(RunFilesMixin, QMainWindow):
         HelpDialog(default_runs_dir(), self).exec()
 
     def export_curves(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export the loss curves", "loss-curves.png", "PNG image (*.png)")
+        path = ask_save_path(self, "Export the loss curves", "loss-curves.png", "PNG image (*.png)", ".png")
         if not path:
             return
-        if not path.lower().endswith(".png"):
-            path += ".png"
         try:
             self.training.plot.export_png(path)
         except Exception as e:  # noqa: BLE001 - disk full, permissions: a message, not a traceback
