@@ -147,8 +147,10 @@ def test_scatter_shows_one_point_per_test_image_coloured_by_class(make_panel, tr
     dx, dy = panel.shown_dims()
     np.testing.assert_allclose(panel.scatter.points(), mu[:, [dx, dy]], atol=1e-5)
     # KL per dimension of the encoding agrees with the trainer's last test record; axes most active first
-    np.testing.assert_allclose(panel.explorer.kl, workspace.selected.history.last["test_kl_per_dim"], rtol=1e-3, atol=1e-5)
-    kl = [float(panel.axes_bar.x_dim.itemText(i).split("KL ")[1].rstrip(")")) for i in range(panel.axes_bar.x_dim.count())]
+    np.testing.assert_allclose(panel.explorer.kl, workspace.selected.history.last["test_kl_per_dim"],
+                               rtol=1e-3, atol=1e-5)
+    combo = panel.axes_bar.x_dim
+    kl = [float(combo.itemText(i).split("KL ")[1].rstrip(")")) for i in range(combo.count())]
     assert kl == sorted(kl, reverse=True)
 
 
@@ -209,13 +211,34 @@ def test_clicking_a_data_point_anchors_the_probe_at_its_mean(make_panel, qtbot, 
     np.testing.assert_allclose(workspace.probe, mu)
     assert plot.probe_pos() == pytest.approx(tuple(xy[i]), abs=1e-5)
     # the original image beside its reconstruction; the probe decodes to the same reconstruction
-    np.testing.assert_array_equal(panel.original_pane.data(), data.test_x[i, 0].numpy())
-    np.testing.assert_array_equal(panel.recon_pane.data(), panel.probe_image())
+    np.testing.assert_array_equal(panel.images.original_pane.data(), data.test_x[i, 0].numpy())
+    np.testing.assert_array_equal(panel.images.recon_pane.data(), panel.probe_image())
     # the other dimensions come from the anchor when the probe moves on the shown two
     panel.probe_bar.x_spin.setValue(panel.probe_bar.x_spin.value() + 1.0)
     dx, dy = panel.shown_dims()
     others = [k for k in range(len(mu)) if k not in (dx, dy)]
     np.testing.assert_allclose(panel.probe_vector[others], mu[others])
+
+
+def test_reset_anchor_zeroes_the_dimensions_off_the_axes_and_keeps_the_probe_on_the_plot(
+        make_panel, qtbot, no_mouse_rate_limit):
+    workspace, panel = make_panel()
+    plot = panel.scatter
+    i = lone_point(plot)
+    click(plot, view_pos(plot, *plot.points()[i]))
+    assert panel.anchor.any() and panel.images.original_pane.data() is not None
+    pos = plot.probe_pos()
+    with qtbot.waitSignal(workspace.probeChanged, timeout=TIMEOUT):
+        panel.probe_bar.reset_anchor.click()
+    assert panel.probe_bar.anchor_label.text() == "anchor: origin"
+    assert not panel.anchor.any() and panel.images.original_pane.data() is None
+    assert plot.probe_pos() == pytest.approx(pos, abs=1e-6)
+    dx, dy = panel.shown_dims()
+    others = [k for k in range(4) if k not in (dx, dy)]
+    assert not workspace.probe[others].any()
+    assert workspace.probe[[dx, dy]] == pytest.approx(pos, abs=1e-6)
+    model = workspace.decode_model()
+    np.testing.assert_array_equal(panel.probe_image(), to_uint8(decode(model, workspace.probe[None]))[0, ..., 0])
 
 
 def test_many_points_are_drawn_in_chunks_and_all_arrive(qtbot, monkeypatch):
@@ -280,7 +303,8 @@ def test_hide_inactive_drops_a_collapsed_dimension(make_panel, qtbot, trained):
     with qtbot.waitSignal(panel.scatterUpdated, timeout=TIMEOUT):
         workspace.publish_weights(run)
     assert panel.explorer.kl[1] < INACTIVE_KL
-    active = [d for d in range(4) if panel.explorer.kl[d] >= INACTIVE_KL]  # the tiny model may have let others collapse too
+    # the tiny model may have let others collapse too
+    active = [d for d in range(4) if panel.explorer.kl[d] >= INACTIVE_KL]
     tv = panel.traversal
     tv.hide_inactive.setChecked(True)
     assert 1 not in tv.rows and sorted(tv.rows) == active

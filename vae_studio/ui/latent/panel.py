@@ -9,6 +9,9 @@ new weights, the data set, the decode device, user points and probe requests.
 Decoding the probe runs straight on the GUI thread (well under a millisecond for an MLP); encoding the test
 split (:func:`~vae_studio.workers.encoding.encode_split`) runs in a latest-wins
 :class:`~vae_studio.workers.tasks.TaskRunner`.
+
+(A little over 400 lines: the layout and the handlers of one panel, no logic of its own; the control rows
+are in ``controls.py``, the images in ``images.py``.)
 """
 from __future__ import annotations
 
@@ -22,8 +25,8 @@ from ...app.explorer import DIMS, LatentExplorer, encoding_problem, waits_for_fi
 from ...core.latent import decode, to_uint8
 from ...workers.encoding import EncodedSplit, encode_split
 from ...workers.tasks import Mode, runner_for
-from ..widgets.image_pane import ImagePane
 from .controls import AxesBar, ProbeBar
+from .images import ExplorerImages
 from .scatter import LatentScatter
 from .traversal import TraversalView
 
@@ -87,20 +90,10 @@ class LatentPanel(QWidget):
         lv.addWidget(self.scatter, 1)
         lv.addWidget(self.probe_bar)
 
-        self.probe_pane = ImagePane("Probe decoded", min_size=150)
-        self.original_pane = ImagePane("Original", "click a point", min_size=64)
-        self.recon_pane = ImagePane("Reconstruction", "", min_size=64)
-        pair = QVBoxLayout()
-        pair.addWidget(self.original_pane)
-        pair.addWidget(self.recon_pane)
-        images = QWidget()
-        iv = QHBoxLayout(images)
-        iv.setContentsMargins(0, 0, 0, 0)
-        iv.addWidget(self.probe_pane, 2)
-        iv.addLayout(pair, 1)
+        self.images = ExplorerImages()
         self.traversal = TraversalView()
         right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(images)
+        right.addWidget(self.images)
         right.addWidget(self.traversal)
         right.setStretchFactor(0, 1)
         right.setStretchFactor(1, 2)
@@ -146,7 +139,7 @@ class LatentPanel(QWidget):
         return self.explorer.anchor.copy()
 
     def probe_image(self) -> np.ndarray | None:
-        return self.probe_pane.data()
+        return self.images.probe_pane.data()
 
     def projection_mode(self) -> str:
         """The projection shown (PCA once it is fitted, else two latent dimensions)."""
@@ -221,10 +214,10 @@ class LatentPanel(QWidget):
     def _decode_probe(self) -> None:
         model = self.workspace.decode_model(self._run)
         if model is None:
-            self.probe_pane.set_image(None)
+            self.images.probe_pane.set_image(None)
             return
         img = to_uint8(decode(model, self.explorer.probe[None], self._class()))[0]
-        self.probe_pane.set_image(img)
+        self.images.probe_pane.set_image(img)
 
     def _class(self) -> int | None:
         if self._run is None or not self._run.model.conditional:
@@ -266,20 +259,17 @@ class LatentPanel(QWidget):
         ex, data = self.explorer, self.workspace.data
         i = ex.anchor_index
         if i is None or ex.mu is None or data is None or i >= len(data.test_x) or i >= len(ex.mu):
-            self.original_pane.set_image(None)
-            self.recon_pane.set_image(None)
-            self.original_pane.set_title("Original")
+            self.images.show_point("Original", None, None)
             return
-        self.original_pane.set_image(data.test_x[i].permute(1, 2, 0).numpy())
         label = ex.picked_label
         name = ""
         if label is not None:
             names = self._class_names()
             name = f", {names[label]}" if label < len(names) else f", class {label}"
-        self.original_pane.set_title(f"Original #{i}{name}")
         model = self.workspace.decode_model(self._run)
         cls = label if self._run.model.conditional else None
-        self.recon_pane.set_image(to_uint8(decode(model, ex.mu[i][None], cls))[0])
+        self.images.show_point(f"Original #{i}{name}", data.test_x[i].permute(1, 2, 0).numpy(),
+                               to_uint8(decode(model, ex.mu[i][None], cls))[0])
 
     @Slot()
     def _on_reset_anchor(self) -> None:
