@@ -479,6 +479,8 @@ def test_choosing_the_other_axis_dimension_swaps_the_axes(make_panel):
     dx, dy = panel.shown_dims()
     panel.axes_bar.x_dim.setCurrentIndex(panel.axes_bar.x_dim.findData(dy))
     assert panel.shown_dims() == (dy, dx)
+    assert (panel.axes_bar.x_dim.currentData(), panel.axes_bar.y_dim.currentData()) == (dy, dx)
+    assert panel.scatter.getAxis("bottom").labelText == f"z{dy}"
     np.testing.assert_allclose(panel.scatter.points(), panel.explorer.mu[:, [dy, dx]], atol=1e-6)
 
 

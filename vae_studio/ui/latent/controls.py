@@ -63,17 +63,17 @@ class AxesBar(QWidget):
         self.y_dim.setEnabled(ex.dim > 1)
         order, kl = ex.order, ex.kl
         items = [(f"z{i}" + (f"  (KL {kl[i]:.2f})" if kl is not None else ""), i) for i in order]
-        key = (tuple(items), ex.dims)
-        if key == self._items_key:
-            return
+        key = (tuple(items), ex.dims[1] is None)
+        refill = key != self._items_key  # else only the selection changes (no clear() inside its own signal)
         self._items_key = key
         for combo, sel in ((self.x_dim, ex.dims[0]), (self.y_dim, ex.dims[1])):
             combo.blockSignals(True)
-            combo.clear()
-            for text, i in items:
-                combo.addItem(text, i)
-            if sel is None:
-                combo.addItem("(none)", None)
+            if refill:
+                combo.clear()
+                for text, i in items:
+                    combo.addItem(text, i)
+                if sel is None:
+                    combo.addItem("(none)", None)
             combo.setCurrentIndex(combo.findData(sel))
             combo.blockSignals(False)
 
