@@ -11,18 +11,18 @@ moving it follows at most every :data:`MAX_WAIT_MS` ms (or three times the time 
 """
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QRectF, QSettings, QTimer, Signal, Slot
-from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFileDialog, QFrame, QLabel, QMessageBox,
+from PySide6.QtCore import QEvent, QRectF, QTimer, Signal, Slot
+from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFrame, QLabel, QMessageBox,
                                QPushButton, QScrollArea, QSpinBox, QVBoxLayout, QWidget)
 
 from ...core.export import grid_array, save_gif, save_grid_png
 from ...core.latent import decode, dims_by_kl, to_uint8, traverse
 from ..widgets.compact import FlowLayout, labelled
+from ..widgets.file_dialogs import ask_save_path
 from ..widgets.image_pane import RGB32ImageItem
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
@@ -30,7 +30,6 @@ pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 INACTIVE_KL = 0.01  # nats per image: below this a dimension carries (almost) no information
 PAD = 1  # pixels between cells of the on-screen grid
 ROW_PX = 40  # the least height of a row on screen; below that the grid scrolls
-SETTINGS_DIR_KEY = "latent/export_dir"
 REST_MS = 60  # the grid follows the probe once it has rested this long...
 MAX_WAIT_MS = 250  # ...or at least this often while it keeps moving
 
@@ -279,15 +278,9 @@ class TraversalView(QWidget):
         self._export("Animated GIF (*.gif)", ".gif", self.export_gif)
 
     def _export(self, filt: str, suffix: str, write) -> None:
-        settings = QSettings()
-        folder = str(settings.value(SETTINGS_DIR_KEY, "", type=str) or "")
-        start = os.path.join(folder, "traversal" + suffix) if folder else "traversal" + suffix
-        path, _ = QFileDialog.getSaveFileName(self, "Export the traversal", start, filt)
+        path = ask_save_path(self, "Export the traversal", "traversal" + suffix, filt, suffix)  # last folder
         if not path:
             return
-        if not path.lower().endswith(suffix):
-            path += suffix
-        settings.setValue(SETTINGS_DIR_KEY, os.path.dirname(path))
         try:
             write(path)
         except (OSError, ValueError) as e:
