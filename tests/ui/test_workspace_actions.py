@@ -5,7 +5,7 @@ import json
 
 import pytest
 import torch
-from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QRect, QSettings, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
@@ -157,6 +157,8 @@ def test_reopened_runs_are_first_class(make_window, qtbot, tmp_path, messages):
     ("not bytes", ["a", "list"], json.dumps([[[[["deep"]]]]] * 3)),
     (b"\x00\x01\x02 garbage", "", "[" * 100_000 + "]" * 100_000),
     (12345, {"a": 1}, json.dumps([f"/runs/{i}" for i in range(200_000)])),
+    (QRect(0, 0, 10, 10), "nul\x00bytes", json.dumps(["/a\x00b", 5, None, "/ok"])),
+    (b"", b"\x00" * 64, ["not", "a", "string"]),
 ])
 def test_settings_of_the_wrong_type_or_size_never_keep_the_window_shut(qtbot, geometry, state, recent):
     s = QSettings()
