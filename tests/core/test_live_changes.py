@@ -18,10 +18,12 @@ def train_with_live_change(config, data, at_step, **values) -> Trainer:
     it, so the loop takes the request before step at_step + 1)."""
     control = TrainControl()
     t = Trainer(config, data, control=control, log_every=5)
+    asked = False
     for ev in t.iter_train():
         if isinstance(ev, StepChunk) and int(ev.steps[-1]) == at_step:
             control.set_hyperparameters(**values)
-    assert t.history.status == "finished"
+            asked = True
+    assert t.history.status == "finished" and asked, "no chunk ended at that step"
     return t
 
 
