@@ -139,8 +139,7 @@ def main() -> None:
         xy = plot.points()
         cx, cy = np.median(xy, 0)
         rx, ry = np.percentile(xy, 80, 0) - np.percentile(xy, 20, 0)
-        plot.place_probe(cx, cy)
-        panel._on_probe_moved(cx, cy)
+        panel.move_probe(cx, cy)
         app.processEvents()
         vp = plot.viewport()
 

@@ -115,6 +115,16 @@ def click(plot, p: QPointF) -> None:
     mouse(vp, QMouseEvent.Type.MouseButtonRelease, p, left, Qt.MouseButton.NoButton)
 
 
+def lone_point(plot) -> int:
+    """Index of a point with no neighbour within 4 px, away from the probe marker (after an auto-range)."""
+    plot.plotItem.vb.autoRange()
+    px = np.array([[view_pos(plot, *p).x(), view_pos(plot, *p).y()] for p in plot.points()])
+    probe_px = np.array([view_pos(plot, *plot.probe_pos()).x(), view_pos(plot, *plot.probe_pos()).y()])
+    d = np.linalg.norm(px[:, None] - px[None], axis=2) + np.eye(len(px)) * 1e9
+    ok = (d.min(1) > 4) & (np.linalg.norm(px - probe_px, axis=1) > 20)
+    return int(np.flatnonzero(ok)[0])
+
+
 def expected_means(workspace, run):
     data = workspace.data
     return encode_dataset(workspace.decode_model(run), data.test_x, data.test_y).mu
@@ -137,8 +147,10 @@ def test_scatter_shows_one_point_per_test_image_coloured_by_class(make_panel, tr
     dx, dy = panel.shown_dims()
     np.testing.assert_allclose(panel.scatter.points(), mu[:, [dx, dy]], atol=1e-5)
     # KL per dimension of the encoding agrees with the trainer's last test record; axes most active first
-    np.testing.assert_allclose(panel._kl, workspace.selected.history.last["test_kl_per_dim"], rtol=1e-3, atol=1e-5)
-    kl = [float(panel.x_dim.itemText(i).split("KL ")[1].rstrip(")")) for i in range(panel.x_dim.count())]
+    np.testing.assert_allclose(panel.explorer.kl, workspace.selected.history.last["test_kl_per_dim"],
+                               rtol=1e-3, atol=1e-5)
+    combo = panel.axes_bar.x_dim
+    kl = [float(combo.itemText(i).split("KL ")[1].rstrip(")")) for i in range(combo.count())]
     assert kl == sorted(kl, reverse=True)
 
 
@@ -148,8 +160,7 @@ def test_dragging_the_probe_changes_the_image_and_dragging_back_restores_it(
     plot = panel.scatter
     plot.scene().minDragTime = 0
     plot.plotItem.vb.setRange(xRange=(-4, 4), yRange=(-4, 4), padding=0)
-    plot.place_probe(0.0, 0.0)
-    panel._on_probe_moved(0.0, 0.0)
+    panel.move_probe(0.0, 0.0)
     before = panel.probe_image().copy()
     z_before = panel.probe_vector
     start = view_pos(plot, 0.0, 0.0)
@@ -168,7 +179,7 @@ def test_dragging_the_probe_changes_the_image_and_dragging_back_restores_it(
     model = workspace.decode_model()
     np.testing.assert_array_equal(to_uint8(decode(model, z[None]))[0, ..., 0], moved)
     # the spin boxes show the coordinates
-    assert panel.x_spin.value() == pytest.approx(x, abs=1e-3)
+    assert panel.probe_bar.x_spin.value() == pytest.approx(x, abs=1e-3)
     # and back to where it started
     drag(plot, list(reversed(path)))
     np.testing.assert_allclose(panel.probe_vector, z_before, atol=1e-6)
@@ -177,8 +188,8 @@ def test_dragging_the_probe_changes_the_image_and_dragging_back_restores_it(
 
 def test_typing_coordinates_moves_the_probe(make_panel):
     workspace, panel = make_panel()
-    panel.x_spin.setValue(1.25)
-    panel.y_spin.setValue(-0.5)
+    panel.probe_bar.x_spin.setValue(1.25)
+    panel.probe_bar.y_spin.setValue(-0.5)
     dx, dy = panel.shown_dims()
     assert panel.scatter.probe_pos() == pytest.approx((1.25, -0.5))
     assert workspace.probe[dx] == pytest.approx(1.25) and workspace.probe[dy] == pytest.approx(-0.5)
@@ -188,30 +199,46 @@ def test_clicking_a_data_point_anchors_the_probe_at_its_mean(make_panel, qtbot, 
     data, _ = trained
     workspace, panel = make_panel()
     plot = panel.scatter
-    plot.plotItem.vb.autoRange()
+    i = lone_point(plot)
     xy = plot.points()
-    px = np.array([[view_pos(plot, *p).x(), view_pos(plot, *p).y()] for p in xy])
-    probe_px = np.array([view_pos(plot, *plot.probe_pos()).x(), view_pos(plot, *plot.probe_pos()).y()])
-    # a point with no neighbour within 4 px, away from the probe marker
-    d = np.linalg.norm(px[:, None] - px[None], axis=2) + np.eye(len(px)) * 1e9
-    ok = (d.min(1) > 4) & (np.linalg.norm(px - probe_px, axis=1) > 20)
-    i = int(np.flatnonzero(ok)[0])
     with qtbot.waitSignal(workspace.pointPicked, timeout=TIMEOUT) as picked:
         click(plot, view_pos(plot, *xy[i]))
     assert picked.args == [i]
-    mu = panel._mu[i]
+    assert panel.probe_bar.anchor_label.text() == f"anchor: point #{i}"
+    mu = panel.explorer.mu[i]
     np.testing.assert_allclose(panel.probe_vector, mu)
     np.testing.assert_allclose(panel.anchor, mu)
     np.testing.assert_allclose(workspace.probe, mu)
     assert plot.probe_pos() == pytest.approx(tuple(xy[i]), abs=1e-5)
     # the original image beside its reconstruction; the probe decodes to the same reconstruction
-    np.testing.assert_array_equal(panel.original_pane.data(), data.test_x[i, 0].numpy())
-    np.testing.assert_array_equal(panel.recon_pane.data(), panel.probe_image())
+    np.testing.assert_array_equal(panel.images.original_pane.data(), data.test_x[i, 0].numpy())
+    np.testing.assert_array_equal(panel.images.recon_pane.data(), panel.probe_image())
     # the other dimensions come from the anchor when the probe moves on the shown two
-    panel.x_spin.setValue(panel.x_spin.value() + 1.0)
+    panel.probe_bar.x_spin.setValue(panel.probe_bar.x_spin.value() + 1.0)
     dx, dy = panel.shown_dims()
     others = [k for k in range(len(mu)) if k not in (dx, dy)]
     np.testing.assert_allclose(panel.probe_vector[others], mu[others])
+
+
+def test_reset_anchor_zeroes_the_dimensions_off_the_axes_and_keeps_the_probe_on_the_plot(
+        make_panel, qtbot, no_mouse_rate_limit):
+    workspace, panel = make_panel()
+    plot = panel.scatter
+    i = lone_point(plot)
+    click(plot, view_pos(plot, *plot.points()[i]))
+    assert panel.anchor.any() and panel.images.original_pane.data() is not None
+    pos = plot.probe_pos()
+    with qtbot.waitSignal(workspace.probeChanged, timeout=TIMEOUT):
+        panel.probe_bar.reset_anchor.click()
+    assert panel.probe_bar.anchor_label.text() == "anchor: origin"
+    assert not panel.anchor.any() and panel.images.original_pane.data() is None
+    assert plot.probe_pos() == pytest.approx(pos, abs=1e-6)
+    dx, dy = panel.shown_dims()
+    others = [k for k in range(4) if k not in (dx, dy)]
+    assert not workspace.probe[others].any()
+    assert workspace.probe[[dx, dy]] == pytest.approx(pos, abs=1e-6)
+    model = workspace.decode_model()
+    np.testing.assert_array_equal(panel.probe_image(), to_uint8(decode(model, workspace.probe[None]))[0, ..., 0])
 
 
 def test_many_points_are_drawn_in_chunks_and_all_arrive(qtbot, monkeypatch):
@@ -227,8 +254,7 @@ def test_many_points_are_drawn_in_chunks_and_all_arrive(qtbot, monkeypatch):
         plot.set_points(xy, labels, ["a", "b", "c"])
         assert plot.drawing() and plot.point_count() < 400  # the rest follows on later turns of the loop
     assert not plot.drawing() and plot.point_count() == 400
-    for g, item in enumerate(plot._items):
-        got = np.stack(item.getData(), 1)
+    for g, got in enumerate(plot.drawn_points()):
         np.testing.assert_allclose(got, xy[labels == g])
 
 
@@ -239,7 +265,7 @@ def test_hovering_a_point_shows_its_index_and_class(make_panel, trained, no_mous
     i = 7
     mouse(plot.viewport(), QMouseEvent.Type.MouseMove, view_pos(plot, *plot.points()[i]))
     idx = plot.nearest_point(plot.plotItem.vb.mapViewToScene(QPointF(*plot.points()[i])))
-    text = plot._hover_text.toPlainText()
+    text = plot.hover_label()
     assert text.startswith(f"#{idx}") and data.class_names[int(data.test_y[idx])] in text
 
 
@@ -247,9 +273,9 @@ def test_traversal_has_a_row_per_dimension_and_its_middle_column_is_the_probe(ma
     workspace, panel = make_panel()
     tv = panel.traversal
     tv.hide_inactive.setChecked(False)
-    panel.x_spin.setValue(0.7)
+    panel.probe_bar.x_spin.setValue(0.7)
     tv.flush()
-    assert tv.rows == [int(d) for d in np.argsort(-panel._kl, kind="stable")]
+    assert tv.rows == [int(d) for d in np.argsort(-panel.explorer.kl, kind="stable")]
     assert tv.images.shape[:2] == (4, 9)
     middle = tv.images[:, 4, ..., 0]
     for r in range(4):
@@ -276,8 +302,9 @@ def test_hide_inactive_drops_a_collapsed_dimension(make_panel, qtbot, trained):
     run.history.status = "finished"
     with qtbot.waitSignal(panel.scatterUpdated, timeout=TIMEOUT):
         workspace.publish_weights(run)
-    assert panel._kl[1] < INACTIVE_KL
-    active = [d for d in range(4) if panel._kl[d] >= INACTIVE_KL]  # the tiny model may have let others collapse too
+    assert panel.explorer.kl[1] < INACTIVE_KL
+    # the tiny model may have let others collapse too
+    active = [d for d in range(4) if panel.explorer.kl[d] >= INACTIVE_KL]
     tv = panel.traversal
     tv.hide_inactive.setChecked(True)
     assert 1 not in tv.rows and sorted(tv.rows) == active
@@ -289,7 +316,7 @@ def test_hide_inactive_drops_a_collapsed_dimension(make_panel, qtbot, trained):
 def test_switching_to_pca_keeps_the_points_and_the_probe(make_panel, trained):
     data, _ = trained
     workspace, panel = make_panel()
-    panel.x_spin.setValue(0.8)
+    panel.probe_bar.x_spin.setValue(0.8)
     z = panel.probe_vector
     panel.set_projection("pca")
     assert panel.projection_mode() == "pca"
@@ -297,10 +324,10 @@ def test_switching_to_pca_keeps_the_points_and_the_probe(make_panel, trained):
     np.testing.assert_allclose(panel.probe_vector, z, atol=1e-6)
     assert "PC1" in panel.scatter.getAxis("bottom").labelText
     # the marker sits at the probe's projection, and dragging it moves within the PCA plane
-    np.testing.assert_allclose(panel.scatter.probe_pos(), panel._pca.project(z)[0], atol=1e-6)
-    panel.x_spin.setValue(panel.x_spin.value() + 0.5)
-    assert panel.scatter.probe_pos()[0] == pytest.approx(panel.x_spin.value())
-    np.testing.assert_allclose(panel._pca.project(panel.probe_vector)[0], panel.scatter.probe_pos(), atol=1e-5)
+    np.testing.assert_allclose(panel.scatter.probe_pos(), panel.explorer.pca.project(z)[0], atol=1e-6)
+    panel.probe_bar.x_spin.setValue(panel.probe_bar.x_spin.value() + 0.5)
+    assert panel.scatter.probe_pos()[0] == pytest.approx(panel.probe_bar.x_spin.value())
+    np.testing.assert_allclose(panel.explorer.pca.project(panel.probe_vector)[0], panel.scatter.probe_pos(), atol=1e-5)
 
 
 def test_selecting_another_run_refreshes_the_scatter(make_panel, qtbot, trained):
@@ -308,7 +335,7 @@ def test_selecting_another_run_refreshes_the_scatter(make_panel, qtbot, trained)
     other = make_run(trained, "vae2")
     with qtbot.waitSignal(panel.scatterUpdated, timeout=TIMEOUT):
         workspace.add_run(other)
-    assert panel.x_dim.count() == 2 and panel.probe_vector.shape == (2,)
+    assert panel.axes_bar.x_dim.count() == 2 and panel.probe_vector.shape == (2,)
     mu = expected_means(workspace, other)
     np.testing.assert_allclose(panel.scatter.points(), mu[:, [0, 1]], atol=1e-5)
     assert panel.scatter.getAxis("bottom").labelText == "z0"
@@ -319,7 +346,7 @@ def test_a_training_run_is_followed_at_every_epoch_end_and_within_epochs_when_li
     workspace, panel = make_panel()
     run = workspace.selected
     run.history.status = "running"  # it has finished an epoch (the fixture trained it) and trains on
-    panel.x_spin.setValue(panel.x_spin.value() + 0.3)
+    panel.probe_bar.x_spin.setValue(panel.probe_bar.x_spin.value() + 0.3)
     probe = panel.probe_vector.copy()
     with qtbot.waitSignal(panel.scatterUpdated, timeout=TIMEOUT):
         workspace.publish_weights(run)  # an epoch ended: re-encoded in the background, Live or not
@@ -350,13 +377,15 @@ def test_a_run_that_just_started_is_encoded_only_when_it_has_something_to_show(m
 
 
 @pytest.mark.parametrize("mode", ["dims", "pca"])
-def test_refresh_keeps_the_probe_the_anchor_and_the_projection(make_panel, qtbot, mode):
+def test_refresh_keeps_the_probe_the_anchor_and_the_projection(make_panel, qtbot, mode, no_mouse_rate_limit):
     workspace, panel = make_panel()
     panel.set_projection(mode)
-    panel._on_point_clicked(3)
-    panel.x_spin.setValue(panel.x_spin.value() + 0.4)
+    i = lone_point(panel.scatter)
+    with qtbot.waitSignal(workspace.pointPicked, timeout=TIMEOUT):
+        click(panel.scatter, view_pos(panel.scatter, *panel.scatter.points()[i]))
+    panel.probe_bar.x_spin.setValue(panel.probe_bar.x_spin.value() + 0.4)
     z, anchor, pos, axes = panel.probe_vector, panel.anchor, panel.scatter.probe_pos(), panel.shown_dims()
-    pca = panel._pca
+    pca = panel.explorer.pca
     with torch.no_grad():
         workspace.selected.model.decoder.net[-1].bias.add_(0.5)
     with qtbot.waitSignal(panel.scatterUpdated, timeout=TIMEOUT):
@@ -364,8 +393,8 @@ def test_refresh_keeps_the_probe_the_anchor_and_the_projection(make_panel, qtbot
     np.testing.assert_allclose(panel.probe_vector, z)
     np.testing.assert_allclose(panel.anchor, anchor)
     assert panel.projection_mode() == mode and panel.shown_dims() == axes
-    assert panel._pca is pca
-    assert panel.scatter.probe_pos() == pytest.approx(pos)
+    assert panel.explorer.pca is pca
+    assert panel.scatter.probe_pos() == pytest.approx(pos, abs=1e-6)  # the probe's vector is float32
     assert not np.allclose(panel.scatter.points(), 0)
     # the same probe decodes with the new weights
     expected = to_uint8(decode(workspace.decode_model(), z[None]))[0, ..., 0]
@@ -388,15 +417,16 @@ def test_probe_request_from_another_panel_moves_the_probe(make_panel, qtbot):
 def test_user_points_appear_as_labelled_stars(make_panel):
     workspace, panel = make_panel()
     workspace.add_user_point("my digit", np.array([0.5, 0.5, 0.5, 0.5]))
-    assert len(panel.scatter._stars.data) == 1
-    assert [t.toPlainText() for t in panel.scatter._star_labels] == ["my digit"]
+    (label, xy), = panel.scatter.user_points()
+    assert label == "my digit"
+    assert xy == pytest.approx(tuple(panel.explorer.project(np.full(4, 0.5))[0]))
 
 
 def test_conditional_model_decodes_the_chosen_class(make_panel):
     workspace, panel = make_panel("cvae")
-    assert not panel.class_combo.isHidden() and panel.class_combo.count() == 3
+    assert not panel.probe_bar.class_combo.isHidden() and panel.probe_bar.class_combo.count() == 3
     first = panel.probe_image().copy()
-    panel.class_combo.setCurrentIndex(2)
+    panel.probe_bar.class_combo.setCurrentIndex(2)
     expected = to_uint8(decode(workspace.decode_model(), panel.probe_vector[None], 2))[0, ..., 0]
     np.testing.assert_array_equal(panel.probe_image(), expected)
     assert not np.array_equal(first, expected)
@@ -447,9 +477,11 @@ def test_export_buttons_remember_the_last_folder(make_panel, tmp_path, monkeypat
 def test_choosing_the_other_axis_dimension_swaps_the_axes(make_panel):
     workspace, panel = make_panel()
     dx, dy = panel.shown_dims()
-    panel.x_dim.setCurrentIndex(panel.x_dim.findData(dy))
+    panel.axes_bar.x_dim.setCurrentIndex(panel.axes_bar.x_dim.findData(dy))
     assert panel.shown_dims() == (dy, dx)
-    np.testing.assert_allclose(panel.scatter.points(), panel._mu[:, [dy, dx]], atol=1e-6)
+    assert (panel.axes_bar.x_dim.currentData(), panel.axes_bar.y_dim.currentData()) == (dy, dx)
+    assert panel.scatter.getAxis("bottom").labelText == f"z{dy}"
+    np.testing.assert_allclose(panel.scatter.points(), panel.explorer.mu[:, [dy, dx]], atol=1e-6)
 
 
 class _Receiver(QObject):
@@ -494,10 +526,10 @@ def test_encode_worker_drops_stale_requests(qtbot, trained):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (torch finds none)")
 def test_decoding_and_encoding_on_the_gpu_match_the_cpu(make_panel, qtbot):
     workspace, panel = make_panel()
-    mu_cpu, image_cpu = panel._mu.copy(), panel.probe_image().copy()
+    mu_cpu, image_cpu = panel.explorer.mu.copy(), panel.probe_image().copy()
     with qtbot.waitSignal(panel.scatterUpdated, timeout=TIMEOUT):
         workspace.set_decode_device("cuda")
         workspace.publish_weights(workspace.selected)  # re-encode with the decode model now on the GPU
     assert next(workspace.decode_model().parameters()).is_cuda
-    np.testing.assert_allclose(panel._mu, mu_cpu, atol=3e-3)  # TF32 matmuls differ by ~1e-3
+    np.testing.assert_allclose(panel.explorer.mu, mu_cpu, atol=3e-3)  # TF32 matmuls differ by ~1e-3
     np.testing.assert_allclose(panel.probe_image().astype(int), image_cpu.astype(int), atol=2)

@@ -10,7 +10,8 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QWidget
 from vae_studio.core.checkpoint import Run, save_run
 from vae_studio.core.config import DataConfig, ModelConfig, RunConfig
 from vae_studio.core.models import build_model
-from vae_studio.ui.main_window import MainWindow, same_data
+from vae_studio.ui.main_window import MainWindow
+from vae_studio.ui.run_files import same_data
 
 from .helpers import action, trained_run
 
@@ -163,6 +164,11 @@ def test_export_curves_as_png(make_window, qtbot, tmp_path, monkeypatch, message
     png = tmp_path / "curves.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert messages == []
+    # the next export dialog opens in the folder of the last one
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda _p, _t, start, *a: asked.append(start) or ("", ""))
+    action(w, "Export curves as PNG…").trigger()
+    assert asked == [str(tmp_path / "loss-curves.png")]
 
 
 def test_about_names_torch_qt_and_devices(make_window, messages):

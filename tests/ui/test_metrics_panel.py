@@ -6,7 +6,8 @@ import pytest
 from vae_studio.core.checkpoint import Run
 from vae_studio.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vae_studio.core.training import Trainer
-from vae_studio.ui.metrics.panel import EMPTY_TEXT, MetricsPanel, axis_span
+from vae_studio.ui.metrics.panel import MetricsPanel
+from vae_studio.ui.metrics.tables import EMPTY_TEXT, axis_span
 from vae_studio.app.workspace import Workspace
 
 from tests.core.helpers import toy_data

@@ -389,3 +389,13 @@ def test_decode_worker_serves_only_the_newest_request(qtbot, trained):
     assert model.calls == 2  # the first (already running) and the last; the middle one was never decoded
     assert np.allclose(got[0][1].images, decode(runs["vae"][1], z + 2).numpy(), atol=1e-6)
     assert not runner.running
+
+
+def test_a_bad_image_file_is_said_in_the_status_bar_too(make_panel, qtbot, tmp_path):
+    """The image box sits low in the panel (below the fold on a laptop): its error also reaches the status bar."""
+    workspace, panel = make_panel()
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not a picture")
+    with qtbot.waitSignal(workspace.statusMessage, timeout=5000) as said:
+        assert not panel.user_image.open_file(str(bad))
+    assert "broken.png" in said.args[0] and panel.user_image.error.text() in said.args[0]

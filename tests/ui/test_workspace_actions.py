@@ -11,7 +11,8 @@ from PySide6.QtWidgets import QApplication
 
 from vae_studio.core.checkpoint import load_run, save_run
 from vae_studio.core.metrics import evaluate_run
-from vae_studio.ui.main_window import MainWindow, SETTINGS_GEOMETRY, SETTINGS_RECENT, SETTINGS_STATE
+from vae_studio.ui.main_window import SETTINGS_GEOMETRY, SETTINGS_STATE, MainWindow
+from vae_studio.ui.run_files import SETTINGS_RECENT
 
 from .helpers import action, small_data, trained_run
 

@@ -10,6 +10,9 @@ off, so a crash at any instant leaves exactly the old run or exactly the new one
 checks the manifest (a folder mixing files of two saves is refused), every field's type, every file's kind
 and size before reading it, and the weights' names, dtypes, shapes and finiteness; it never unpickles.
 Every refusal is a :class:`CheckpointError` with one line naming the file (and the field).
+
+Longer than most modules (about 550 lines) on purpose: it is the one place that knows the run-folder format,
+so what is written and what is checked when read stay side by side and change together.
 """
 from __future__ import annotations
 

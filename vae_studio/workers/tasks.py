@@ -29,6 +29,8 @@ from enum import Enum
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
+from .priority import TASK_NICENESS, lower_this_thread
+
 PROGRESS_INTERVAL = 0.1  # seconds between two progress signals of a task (~10 Hz)
 
 
@@ -105,6 +107,7 @@ class _Worker(QObject):
 
     @Slot()
     def run(self) -> None:
+        lower_this_thread(TASK_NICENESS)  # the GUI thread comes first when both want a core
         while True:
             with self.lock:
                 self.current = None
@@ -303,15 +306,23 @@ class TaskRunner(QObject):
 
 
 def _stop_thread(thread: QThread, worker: _Worker, *_destroyed) -> None:
-    """Stop the worker's loop (a running task sees ``is_cancelled()``), end the thread and wait for it."""
+    """Stop the worker's loop (a running task sees ``is_cancelled()``), end the thread and wait for it.
+
+    Idempotent: after a shutdown (or at interpreter exit, when Qt may already have deleted the thread) it
+    does nothing more."""
     with worker.lock:
+        if worker.stopping and _destroyed:
+            return  # shut down already; the thread ended then
         for task in (*worker.queue, *([worker.current] if worker.current else [])):
             task.state.cancel()
         worker.queue.clear()
         worker.stopping = True
         worker.lock.notify_all()
-    thread.quit()
-    thread.wait()
+    try:
+        thread.quit()
+        thread.wait()
+    except RuntimeError:  # the C++ thread object is gone (interpreter exit): nothing left to stop
+        pass
 
 
 class TaskHub(QObject):

@@ -28,6 +28,7 @@ import time
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
+from .priority import TRAINING_NICENESS, lower_this_thread
 from ..core.training import Diverged, EpochEnd, HyperparametersChanged, StepChunk, TrainControl, Trainer
 
 EMIT_INTERVAL = 0.05  # seconds between chunk signals: at most ~20 a second
@@ -141,6 +142,7 @@ class TrainingWorker(QObject):
     # -- the worker thread ---------------------------------------------------------------------------
     @Slot()
     def run(self) -> None:
+        lower_this_thread(TRAINING_NICENESS)  # the GUI thread comes first when both want a core
         status, state = "failed", None
         oom = False
         try:

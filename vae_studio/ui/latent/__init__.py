@@ -1,0 +1,1 @@
+"""The latent explorer: the test split in latent space, the probe, traversals."""

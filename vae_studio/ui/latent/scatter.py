@@ -226,6 +226,10 @@ class LatentScatter(pg.PlotWidget):
         """The drawn coordinates (N, 2), in data-point order."""
         return self._xy.copy()
 
+    def drawn_points(self) -> list[np.ndarray]:
+        """The coordinates on the plot, one (n, 2) array per class (a single one without labels)."""
+        return [np.stack(item.getData(), 1) for item in self._items]
+
     def point_count(self) -> int:
         return sum(len(item.data) for item in self._items)
 
@@ -252,6 +256,10 @@ class LatentScatter(pg.PlotWidget):
             t.setZValue(26)
             self.addItem(t, ignoreBounds=True)
             self._star_labels.append(t)
+
+    def user_points(self) -> list[tuple[str, tuple[float, float]]]:
+        """The stars on the plot: (label, (x, y))."""
+        return [(t.toPlainText(), (float(t.pos().x()), float(t.pos().y()))) for t in self._star_labels]
 
     def set_axis_names(self, x: str, y: str) -> None:
         self.setLabel("bottom", x)
@@ -293,6 +301,10 @@ class LatentScatter(pg.PlotWidget):
         d2 = ((self._xy[:, 0] - p.x()) / sx) ** 2 + ((self._xy[:, 1] - p.y()) / sy) ** 2
         i = int(np.argmin(d2))
         return i if d2[i] <= PICK_RADIUS_PX**2 else None
+
+    def hover_label(self) -> str | None:
+        """The label shown beside the hovered point (None when no point is hovered)."""
+        return self._hover_text.toPlainText() if self._hover_text.isVisible() else None
 
     def hover_text(self, index: int) -> str:
         text = f"#{index}"

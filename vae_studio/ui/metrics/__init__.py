@@ -1,0 +1,1 @@
+"""Model quality: the selected run's metrics and every run compared."""

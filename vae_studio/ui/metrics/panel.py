@@ -15,102 +15,16 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
-                               QPushButton, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout,
+                               QPushButton, QSpinBox, QSplitter, QTableWidgetItem, QVBoxLayout,
                                QWidget)
 
 from ...core.metrics import check_compatible
 from ...workers.metrics import compute_metrics
 from ...workers.tasks import Mode, runner_for
+from .tables import (COMPARE_COLUMNS, COMPARE_TIPS, DASH, EMPTY_TEXT, METRIC_ROWS, FitTable, axis_span,
+                     compact_table, fmt, metric_text, metric_tip)
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
-
-EMPTY_TEXT = "Train or open a run to see how good it is"
-DASH = "\u2014"
-COMPARE_COLUMNS = ("Run", "\u03b2", "\u03b3", "\u2212ELBO", "Recon", "KL", "IWAE NLL", "Active units", "MIG")
-COMPARE_TIPS = (
-    "Run name (click a row to select the run)",
-    "Weight on the KL term",
-    "Weight on the reconstruction term",
-    "Negative ELBO on the test split, nats per image (last epoch); lower is better",
-    "Reconstruction term (distortion), nats per image",
-    "KL(q(z|x) || p(z)) (rate), nats per image",
-    "Importance-weighted bound on -log p(x), nats per image (computed metrics)",
-    "Dimensions whose posterior mean varies over the test split (variance > 0.01)",
-    "Mutual Information Gap against the data's known factors (0..1, higher = more disentangled)",
-)
-# rows of the selected run's view: (label, key, tooltip)
-METRIC_ROWS = (
-    ("Negative ELBO", "neg_elbo", "recon + KL on the test split, nats per image; lower is better. With BCE it "
-                                  "is an upper bound on -log p(x)."),
-    ("Reconstruction", "recon", "Reconstruction term (distortion), nats per image"),
-    ("KL (rate)", "kl", "KL(q(z|x) || N(0, I)), nats per image: how much the code says about each image"),
-    ("IWAE NLL", "iwae_nll", "Importance-weighted bound on -log p(x) with K samples (Burda et al. 2016): "
-                             "tighter than the negative ELBO; lower is better"),
-    ("Active units", "active_units", "Latent dimensions whose posterior mean varies over the test split "
-                                     "(variance > 0.01, Burda et al. 2016); the rest are unused"),
-    ("MIG", "mig", "Mutual Information Gap (Chen et al. 2018, as in disentanglement_lib): for each known "
-                   "factor, the gap between the two latent dimensions that know most about it, over the "
-                   "factor's entropy; 0..1, higher = more disentangled"),
-    ("FactorVAE score", "factorvae", "Kim & Mnih 2018: accuracy of a majority-vote classifier that finds the "
-                                     "fixed factor from the least-varying latent dimension; chance = 1 / factors"),
-    ("KL per dimension", "kl_per_dim", "KL of each latent dimension, nats; near 0 = the dimension is unused"),
-)
-
-
-def _compact(table: QTableWidget) -> None:
-    table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + 8)
-    table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-
-
-def _table_height(table: QTableWidget, rows: int) -> int:
-    """Height that shows the header and ``rows`` rows without a scroll bar."""
-    return (table.horizontalHeader().sizeHint().height() + rows * table.verticalHeader().defaultSectionSize()
-            + 2 * table.frameWidth() + 2)
-
-
-def axis_span(values, rel: float = 0.1, least: float = 1.0) -> tuple[float, float] | None:
-    """The part of an axis the rate-distortion plot must show for ``values``: their range, widened around its
-    centre to at least ±max(``rel`` × the value, ``least``) nats (so a single run, or runs that almost
-    coincide, do not give a zero-width range with absurd ticks); never below 0 when no value is negative.
-    None when no value is finite."""
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
-    if not len(v):
-        return None
-    lo, hi = float(v.min()), float(v.max())
-    centre = (lo + hi) / 2
-    half = max((hi - lo) / 2, rel * max(abs(lo), abs(hi)), least)
-    a, b = centre - half, centre + half
-    if lo >= 0 and a < 0:
-        a = 0.0
-    return a, b
-
-
-class _FitTable(QTableWidget):
-    """A table that asks for the height of ``show_rows`` rows but can shrink to ``least_rows`` (then it
-    scrolls), so that the panel fits a short screen and uses a tall one."""
-
-    show_rows, least_rows, extra = 1, 1, 0
-
-    def set_rows_shown(self, show: int, least: int, extra: int = 0) -> None:
-        self.show_rows, self.least_rows, self.extra = show, min(least, show), extra
-        self.setMaximumHeight(_table_height(self, show) + extra)
-        self.updateGeometry()
-
-    def sizeHint(self):  # noqa: N802 - Qt API
-        hint = super().sizeHint()
-        hint.setHeight(_table_height(self, self.show_rows) + self.extra)
-        return hint
-
-    def minimumSizeHint(self):  # noqa: N802
-        hint = super().minimumSizeHint()
-        hint.setHeight(_table_height(self, self.least_rows) + self.extra)
-        return hint
-
-
-def _fmt(v, digits: int = 2) -> str:
-    return DASH if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.{digits}f}"
-
 
 class MetricsPanel(QWidget):
     metricsReady = Signal(object)  # Run: its metrics were computed (read them with metrics_for(run))
@@ -168,7 +82,7 @@ class MetricsPanel(QWidget):
         self.status.setWordWrap(True)
         self.status.setStyleSheet("color: gray")
 
-        self.metrics_table = _FitTable(len(METRIC_ROWS), 2)
+        self.metrics_table = FitTable(len(METRIC_ROWS), 2)
         self.metrics_table.setHorizontalHeaderLabels(["Metric", "Value (test split)"])
         self.metrics_table.verticalHeader().setVisible(False)
         self.metrics_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -179,7 +93,7 @@ class MetricsPanel(QWidget):
             item.setToolTip(tip)
             self.metrics_table.setItem(r, 0, item)
             self.metrics_table.setItem(r, 1, QTableWidgetItem(DASH))
-        _compact(self.metrics_table)
+        compact_table(self.metrics_table)
         self.metrics_table.set_rows_shown(len(METRIC_ROWS), 4)
 
         selected = QGroupBox("Selected run")
@@ -189,7 +103,7 @@ class MetricsPanel(QWidget):
         sl.addWidget(self.status)
         sl.addWidget(self.metrics_table)
 
-        self.compare_table = _FitTable(0, len(COMPARE_COLUMNS))
+        self.compare_table = FitTable(0, len(COMPARE_COLUMNS))
         self.compare_table.setHorizontalHeaderLabels(list(COMPARE_COLUMNS))
         for c, tip in enumerate(COMPARE_TIPS):
             self.compare_table.horizontalHeaderItem(c).setToolTip(tip)
@@ -200,7 +114,7 @@ class MetricsPanel(QWidget):
         self.compare_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.compare_table.horizontalHeader().setStretchLastSection(True)
         self.compare_table.itemSelectionChanged.connect(self._on_table_selection)
-        _compact(self.compare_table)
+        compact_table(self.compare_table)
 
         self.plot = pg.PlotWidget()
         self.plot.setMinimumHeight(150)
@@ -391,8 +305,8 @@ class MetricsPanel(QWidget):
                                         "kl": last.get("test_kl"), "kl_per_dim": last.get("test_kl_per_dim")}
         for r, (_, key, _) in enumerate(METRIC_ROWS):
             item = self.metrics_table.item(r, 1)
-            item.setText(self._metric_text(key, values, res))
-            item.setToolTip(self._metric_tip(key, values))
+            item.setText(metric_text(key, values, res))
+            item.setToolTip(metric_tip(key, values))
         if run.id in self._errors:
             self.status.setText(self._errors[run.id])
         elif run.id in self._pending:
@@ -410,34 +324,6 @@ class MetricsPanel(QWidget):
         else:
             self.status.setText("No epoch finished yet: train the run, then compute its metrics.")
 
-    @staticmethod
-    def _metric_text(key: str, values: dict, res: dict | None) -> str:
-        v = values.get(key)
-        if key == "kl_per_dim":
-            return " ".join(f"{x:.2f}" for x in v) if v else DASH
-        if res is None and key not in ("neg_elbo", "recon", "kl"):
-            return f"{DASH} (press Compute metrics)"
-        if key == "iwae_nll":
-            return f"{v:.2f} nats (K={values.get('iwae_k')})" if v is not None else f"n/a: {values.get('iwae_note', '')}"
-        if key == "active_units":
-            return f"{v} of {values.get('latent_dim')}" if v is not None else DASH
-        if key in ("mig", "factorvae"):
-            if v is None:
-                return "n/a: the data set has no known factors"
-            if key == "factorvae":
-                return f"{v:.3f} (train {values.get('factorvae_train', 0):.3f})"
-            names, per = values.get("factor_names") or [], values.get("mig_per_factor") or []
-            return f"{v:.3f}  (" + ", ".join(f"{n} {_fmt(p)}" for n, p in zip(names, per)) + ")"
-        return f"{_fmt(v)} nats" if v is not None else DASH
-
-    @staticmethod
-    def _metric_tip(key: str, values: dict) -> str:
-        if key == "kl_per_dim" and values.get("kl_per_dim"):
-            return "\n".join(f"z{i}: {x:.3f} nats" for i, x in enumerate(values["kl_per_dim"]))
-        if key == "iwae_nll" and values.get("iwae_note"):
-            return values["iwae_note"]
-        return ""
-
     def _refresh_compare(self) -> None:
         table = self.compare_table
         self._rows = list(self.workspace.runs)
@@ -447,11 +333,11 @@ class MetricsPanel(QWidget):
             last = run.history.last or {}
             res = self.metrics_for(run)
             t = run.config.train
-            cells = [run.name or f"run {r + 1}", f"{t.beta:g}", f"{t.gamma:g}", _fmt(last.get("test_neg_elbo")),
-                     _fmt(last.get("test_recon")), _fmt(last.get("test_kl")),
-                     _fmt(res.get("iwae_nll")) if res else DASH,
+            cells = [run.name or f"run {r + 1}", f"{t.beta:g}", f"{t.gamma:g}", fmt(last.get("test_neg_elbo")),
+                     fmt(last.get("test_recon")), fmt(last.get("test_kl")),
+                     fmt(res.get("iwae_nll")) if res else DASH,
                      str(res.get("active_units", DASH)) if res else DASH,
-                     _fmt(res.get("mig"), 3) if res else DASH]
+                     fmt(res.get("mig"), 3) if res else DASH]
             for c, text in enumerate(cells):
                 item = table.item(r, c)
                 if item is None:

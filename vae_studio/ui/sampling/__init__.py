@@ -1,0 +1,1 @@
+"""Sampling and interpolation: prior samples, paths between two latents, your own image."""

@@ -72,7 +72,9 @@ class ImageGridView(QWidget):
             self._shape = grid.shape[:2]
             self._set_row_labels(labels)
             h, w = grid.shape[:2]
-            left = -2.2 * self._cell[1] if labels else 0
+            # room for the longest class name: about 0.45 cell widths per character at the usual cell size
+            longest = max((len(t) for t in labels), default=0)
+            left = -max(2.2, 0.45 * longest + 0.6) * self._cell[1] if labels else 0
             self.box.setRange(xRange=(left, w), yRange=(0, h), padding=0.01)
         if self.selected is not None and self.selected >= self._n:
             self.select(None)
@@ -86,7 +88,7 @@ class ImageGridView(QWidget):
         self._row_labels = []
         h = self._cell[0]
         for r, text in enumerate(labels):
-            t = pg.TextItem(text, color=(220, 220, 220), anchor=(1, 0.5))
+            t = pg.TextItem(text, color=pg.getConfigOption("foreground"), anchor=(1, 0.5))  # the theme's text
             t.setPos(-GRID_PADDING, GRID_PADDING + r * (h + GRID_PADDING) + h / 2)
             self.box.addItem(t, ignoreBounds=True)
             self._row_labels.append(t)

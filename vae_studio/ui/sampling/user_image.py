@@ -116,6 +116,7 @@ class UserImageBox(QGroupBox):
     def _fail(self, text: str) -> bool:
         self.error.setText(text)
         self.error.show()
+        self.message.emit(f"Your image: {text}")  # the status bar too: this box can be below the fold
         return False
 
     def reset(self) -> None:

@@ -1,0 +1,1 @@
+"""The training panel: settings, data picker, live loss curves, the runs list."""

@@ -4,6 +4,10 @@ during a run is a dashed vertical line at its step, labelled with what changed (
 
 Data arrive in chunks (:meth:`LossPlot.append`) into growing NumPy buffers; a ~30 Hz timer redraws only
 what changed (``setData`` with clip-to-view and peak downsampling), so a fast trainer never floods the GUI.
+
+Longer than most modules (about 500 lines) on purpose: the buffers, the redraw budget and the axis ranges
+are one mechanism (each redraw decides what to redraw from the buffers' versions and the ranges it drew);
+split apart they would have to share that state through each other's internals.
 """
 from __future__ import annotations
 

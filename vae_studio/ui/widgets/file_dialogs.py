@@ -1,4 +1,4 @@
-"""File dialogs of the sampling canvas; they open in the folder the user last used (kept in QSettings)."""
+"""File dialogs for exports and images; they open in the folder the user last used (kept in QSettings)."""
 from __future__ import annotations
 
 import os
@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 
 from ...core.image_input import IMAGE_SUFFIXES
 
-LAST_FOLDER_KEY = "sampling/lastFolder"
+LAST_FOLDER_KEY = "exports/lastFolder"
 IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ");;All files (*)"
 
 

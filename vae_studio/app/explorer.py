@@ -1,0 +1,293 @@
+"""The latent explorer's state and logic, without widgets: what the latent panel shows and how the plot's
+two coordinates map to the model's latent vectors and back.
+
+For one run at a time, :class:`LatentExplorer` holds the encoded test split (means, log-variances, labels,
+KL per dimension), the projection (two latent dimensions, or the first two principal components of the
+means), the probe (a full latent vector) and the anchor that supplies the dimensions the projection does not
+show. ``project`` maps latent vectors to the plot, ``lift`` maps a plot position back to a latent vector.
+The latent panel (``ui/latent``) is a view of it: it forwards what the user does and redraws from it.
+
+Rules it keeps:
+* the axes follow the KL order (most active dimensions first) until the user picks them;
+* PCA is fitted when the user switches to it (or asks to refit) and otherwise kept while the run trains,
+  so that the view stays put;
+* whenever what the axes show changes, the probe's vector is kept and becomes the anchor, so the next drag
+  starts from where the probe is;
+* a run that has not finished its first epoch is not encoded (its random weights show nothing) unless the
+  user follows it live.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.latent import PCA, dims_by_kl, fit_pca
+
+DIMS, PCA_MODE = "dims", "pca"
+# where an anchor comes from, in words
+ORIGIN, OTHER_PANEL, OLD_DATA = "origin", "vector from another panel", "mean of a point of the previous data set"
+PROBE = "where the probe was"
+
+
+def fit_pca_of_means(mu: np.ndarray, max_values: int = 2_000_000) -> PCA | None:
+    """PCA of the means, fitted on an even subsample when the split is big (at most ``max_values`` numbers);
+    None for fewer than two points."""
+    if len(mu) < 2:
+        return None
+    step = max(1, -(-mu.size // max_values))
+    return fit_pca(mu[::step])
+
+
+def encoding_problem(run, data) -> str:
+    """Why the test split of ``data`` cannot be encoded by ``run``'s model ("" when it can)."""
+    if data is None:
+        return "No data set is loaded: load one to see its test split here."
+    m = run.config.model
+    if (data.channels, data.image_size) != (m.channels, m.image_size):
+        return (f"The data set's images ({data.image_size}x{data.image_size}, {data.channels} channel(s)) do "
+                f"not fit this model ({m.image_size}x{m.image_size}, {m.channels}): load its data set "
+                "to see the scatter.")
+    if run.model.conditional and (data.test_y is None or data.num_classes != run.model.num_classes):
+        return "This conditional model needs a data set with its class labels to encode the test split."
+    if len(data.test_x) == 0:
+        return "The data set has no test images."
+    return ""
+
+
+def waits_for_first_epoch(run, live: bool) -> bool:
+    """A run that trains and has no finished epoch has nothing to show yet, unless the user follows it live."""
+    return run.status.active and not run.history.epochs and not live
+
+
+class LatentExplorer:
+    """State of the latent explorer for the selected run (``dim`` 0: no run)."""
+
+    def __init__(self) -> None:
+        self.mode = DIMS  # the projection the user asked for (kept from run to run)
+        self.clear()
+
+    # -- the run -----------------------------------------------------------------------------------
+    def clear(self) -> None:
+        """No run: nothing to explore."""
+        self.start_run(0)
+
+    def start_run(self, dim: int, kl=None) -> None:
+        """A new run of latent size ``dim``: no split yet, probe and anchor at the origin, axes in the order
+        of ``kl`` (the run's last recorded KL per dimension, if any)."""
+        self.dim = int(dim)
+        self.mu = self.logvar = self.labels = None
+        self.kl = np.asarray(kl, np.float64) if kl is not None and len(kl) == self.dim else None
+        self.weights_epoch = 0  # the epoch of the weights that encoded the split (0: initial or within epoch 1)
+        self.pca: PCA | None = None
+        self.probe = np.zeros(self.dim, np.float32)
+        self._set_anchor(np.zeros(self.dim, np.float32), None, ORIGIN)
+        self.dims_chosen = False
+        self.dims: tuple[int | None, int | None] = (None, None)
+        self._follow_kl_order()
+        if self.dim < 2:
+            self.mode = DIMS
+
+    # -- the encoded split -------------------------------------------------------------------------
+    def set_split(self, mu: np.ndarray, logvar: np.ndarray, labels: np.ndarray | None, kl: np.ndarray,
+                  epoch: int = 0) -> bool:
+        """The test split encoded by the weights of ``epoch``; False (and ignored) when it does not fit the
+        run. The probe keeps its vector; the axes re-order by the new KL unless the user chose them."""
+        if self.dim == 0 or mu.ndim != 2 or mu.shape[1] != self.dim:
+            return False
+        before = self._view()
+        self.mu, self.logvar, self.labels = mu, logvar, labels
+        if len(mu):
+            self.kl = np.asarray(kl, np.float64)  # of these weights, over the whole split
+        self.weights_epoch = int(epoch)
+        self._follow_kl_order()
+        if self.pca is None and self.mode == PCA_MODE:
+            self.pca = fit_pca_of_means(mu)  # kept on later refreshes of this run: the view stays put
+        self._view_changed_from(before)
+        return True
+
+    def clear_split(self) -> None:
+        """Another data set: the split (and the PCA fitted on it) is gone; a picked point's mean stays the
+        anchor but no longer names a point."""
+        before = self._view()
+        self.mu = self.logvar = self.labels = None
+        self.pca = None
+        if self.anchor_index is not None:
+            self._set_anchor(self.anchor, None, OLD_DATA)
+        self._view_changed_from(before)
+
+    @property
+    def point_count(self) -> int:
+        return 0 if self.mu is None else len(self.mu)
+
+    # -- projection --------------------------------------------------------------------------------
+    @property
+    def projection(self) -> str:
+        """The projection shown: PCA once it is fitted, else two latent dimensions."""
+        return PCA_MODE if self.mode == PCA_MODE and self.pca is not None else DIMS
+
+    def set_mode(self, mode: str) -> None:
+        """Show two latent dimensions (``DIMS``) or the first two principal components (``PCA_MODE``, fitted
+        now on the current means)."""
+        if mode not in (DIMS, PCA_MODE):
+            raise ValueError(f"unknown projection {mode!r}")
+        self.mode = mode if self.dim >= 2 else DIMS
+        if self.mode == PCA_MODE and self.mu is not None:
+            self.pca = fit_pca_of_means(self.mu)
+        self._anchor_at_probe()
+
+    def refit_pca(self) -> bool:
+        """Fit the principal components again on the current means (PCA mode only); False if nothing to do."""
+        if self.mu is None or self.mode != PCA_MODE:
+            return False
+        self.pca = fit_pca_of_means(self.mu)
+        self._anchor_at_probe()
+        return True
+
+    @property
+    def order(self) -> list[int]:
+        """The latent dimensions, most active (highest KL) first; in index order without a KL."""
+        return dims_by_kl(self.kl) if self.kl is not None else list(range(self.dim))
+
+    def choose_axis(self, axis: int, d: int | None) -> None:
+        """The user shows dimension ``d`` on ``axis`` (0: horizontal, 1: vertical); the axes stop following
+        the KL order. Choosing the dimension the other axis shows swaps the two."""
+        old = self.dims
+        new = list(old)
+        new[axis] = d
+        if d is not None and d == old[1 - axis]:
+            new[1 - axis] = old[axis]
+        self.dims_chosen = True
+        if tuple(new) != old:
+            before = self._view()
+            self.dims = (new[0], new[1])
+            self._view_changed_from(before)
+
+    def project(self, z) -> np.ndarray:
+        """Plot coordinates (N, 2) of latent vectors ``z`` (D,) or (N, D)."""
+        z = np.atleast_2d(np.asarray(z, np.float64))
+        if self.projection == PCA_MODE:
+            return self.pca.project(z)
+        dx, dy = self.dims
+        y = z[:, dy] if dy is not None else np.zeros(len(z))
+        return np.stack([z[:, dx], y], 1)
+
+    def lift(self, x: float, y: float) -> np.ndarray:
+        """The latent vector at plot position (x, y): the shown coordinates from (x, y), the rest from the
+        anchor."""
+        base = self.anchor.astype(np.float64)
+        if self.projection == PCA_MODE:
+            return self.pca.lift(np.array([x, y]), base).astype(np.float32)
+        dx, dy = self.dims
+        base[dx] = x
+        if dy is not None:
+            base[dy] = y
+        return base.astype(np.float32)
+
+    def axis_names(self) -> tuple[tuple[str, str], tuple[str, str]]:
+        """((x, y) axis titles, (x, y) short names)."""
+        if self.projection == PCA_MODE:
+            long = tuple(f"PC{i + 1} ({100 * e:.0f}% of variance)" for i, e in enumerate(self.pca.explained))
+            return (long[0], long[1]), ("PC1", "PC2")
+        dx, dy = self.dims
+        names = (f"z{dx}", f"z{dy}" if dy is not None else "(none)")
+        return names, names
+
+    # -- probe and anchor --------------------------------------------------------------------------
+    @property
+    def probe_xy(self) -> tuple[float, float]:
+        x, y = self.project(self.probe)[0]
+        return float(x), float(y)
+
+    def move_probe(self, x: float, y: float) -> np.ndarray:
+        """The probe goes to plot position (x, y) (dragged, typed, clicked); returns its latent vector."""
+        self.probe = self.lift(x, y)
+        return self.probe.copy()
+
+    def pick(self, index: int) -> bool:
+        """The user clicked test point ``index``: its mean becomes the anchor and the probe; False if there is
+        no such point."""
+        if self.mu is None or not 0 <= index < len(self.mu):
+            return False
+        self._set_anchor(self.mu[index], int(index), "")
+        self.probe = self.anchor.copy()
+        return True
+
+    def send_probe(self, z, source: str = OTHER_PANEL) -> None:
+        """Put the probe (and the anchor) at the full latent vector ``z`` that ``source`` sent.
+
+        Raises ValueError with a message for the user when ``z`` has the wrong size."""
+        z = np.asarray(z, np.float32).reshape(-1)
+        if len(z) != self.dim:
+            raise ValueError(f"Cannot move the probe: the vector has {len(z)} dimensions, the model has {self.dim}")
+        self._set_anchor(z, None, source)
+        self.probe = z.copy()
+
+    def reset_anchor(self) -> None:
+        """The dimensions off the axes go to zero (the prior's mean); the probe stays at its plot position."""
+        x, y = self.probe_xy
+        self._set_anchor(np.zeros(self.dim, np.float32), None, ORIGIN)
+        self.probe = self.lift(x, y)
+
+    @property
+    def anchor_text(self) -> str:
+        """Where the anchor came from, in words."""
+        if self.anchor_index is not None:
+            return f"point #{self.anchor_index}"
+        return self.anchor_source if self.anchor.any() else ORIGIN
+
+    @property
+    def picked_label(self) -> int | None:
+        """The class of the picked point, if there is one and the split has labels."""
+        if self.anchor_index is None or self.labels is None or self.anchor_index >= len(self.labels):
+            return None
+        return int(self.labels[self.anchor_index])
+
+    def picked_xy(self) -> np.ndarray | None:
+        """Plot position of the picked point (None when no point of this split is picked)."""
+        i = self.anchor_index
+        if i is None or self.mu is None or i >= len(self.mu):
+            return None
+        return self.project(self.mu[i])[0]
+
+    def project_user_points(self, points) -> list[tuple[str, np.ndarray]]:
+        """(label, plot position) of the user's (label, latent vector) points that fit this run."""
+        if self.dim == 0:
+            return []
+        out = []
+        for label, z in points:
+            z = np.asarray(z).reshape(-1)
+            if len(z) == self.dim:
+                out.append((label, self.project(z)[0]))
+        return out
+
+    # -- inside --------------------------------------------------------------------------------------
+    def _set_anchor(self, z, index: int | None, source: str) -> None:
+        self.anchor = np.asarray(z, np.float32).reshape(-1).copy()
+        self.anchor_index = index
+        self.anchor_source = source
+
+    def _follow_kl_order(self) -> None:
+        """Show the two most active dimensions (z0, z1 for a 2-d latent), unless the user chose the axes."""
+        if self.dims_chosen:
+            return
+        if self.dim == 0:
+            self.dims = (None, None)
+        elif self.dim == 2:
+            self.dims = (0, 1)
+        else:
+            order = self.order
+            self.dims = (order[0], order[1] if self.dim > 1 else None)
+
+    def _view(self) -> tuple:
+        return (self.projection, self.dims)
+
+    def _view_changed_from(self, before: tuple) -> None:
+        """What the axes show changed: the probe's vector becomes the anchor (it supplies the dimensions now
+        off the axes, so the next drag starts from where the probe is)."""
+        if self._view() != before:
+            self._anchor_at_probe()
+
+    def _anchor_at_probe(self) -> None:
+        """The probe's vector becomes the anchor; a picked point stays picked."""
+        self.anchor = self.probe.copy()
+        if self.anchor_index is None:
+            self.anchor_source = PROBE

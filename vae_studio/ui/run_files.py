@@ -1,0 +1,258 @@
+"""Run folders in the main window: open (menu, recent list, drag and drop, the demo run on first launch),
+save (into the run's own folder or a new one), and the question about unsaved runs when the window closes.
+
+A mixin of :class:`~vae_studio.ui.main_window.MainWindow` (it uses the window's workspace, training panel,
+trainer, docks and status bar); kept apart so the window's file reads as layout and wiring.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings, Slot
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from ..app.settings import read_recent, write_recent
+from ..core.config import DataConfig
+from .training.runs_list import default_runs_dir, save_run_dialog, suggest_name
+
+MAX_RECENT = 8
+SETTINGS_RECENT = "runs/recent"
+SETTINGS_DEMO_SHOWN = "runs/demoShown"
+
+
+def same_data(a: DataConfig | None, b: DataConfig | None) -> bool:
+    """Whether two data configurations give the same images (settings that do not apply are ignored)."""
+    if a is None or b is None:
+        return False
+
+    def key(c):
+        folder = c.dataset == "folder"
+        root = c.root if c.dataset in ("folder", "npz") else None
+        return (c.dataset, root, c.binarize, c.seed, c.image_size if folder else None, c.grayscale if folder else None)
+
+    return key(a) == key(b)
+
+
+def _dropped_folders(mime) -> list[str]:
+    """Local folders (or files inside run folders) among the dropped URLs."""
+    if not mime.hasUrls():
+        return []
+    from pathlib import Path
+
+    paths = [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
+    return [str(p if p.is_dir() else p.parent) for p in paths if p.is_dir() or p.is_file()]
+
+
+class RunFilesMixin:
+    ask_about_unsaved = True  # tests that do not test the question turn it off (a modal box would wait)
+
+    # ------------------------------------------------------------------------------------------ runs
+    def new_run(self) -> None:
+        self.training.reset_settings()
+        self.docks["training"].show()
+        self.docks["training"].raise_()
+        self._show_message("New run: choose its settings and press Start (earlier runs stay in the list).")
+
+    def open_run_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a run folder", QSettings().value("runs/lastDir", "",
+                                                                                            type=str))
+        if path:
+            self.open_run_folder(path)
+
+    def open_run_folder(self, path: str, remember: bool = True):
+        """Load a run folder; load its data set in the background if it differs; then add it to the workspace.
+
+        Returns the run's entry when it was added at once. Every failure is a message (the window stays as
+        it was), never an exception."""
+        if self.workspace is None:
+            QMessageBox.information(self, "Open run folder", "PyTorch is still loading; try again in a moment.")
+            return
+        from ..core.checkpoint import CheckpointError, load_run
+
+        try:
+            run = load_run(path)
+        except CheckpointError as e:
+            QMessageBox.warning(self, "Open run folder", str(e))
+            return
+        except OSError as e:
+            QMessageBox.warning(self, "Open run folder", f"Could not read {path}: {e.strerror or e}")
+            return
+        except Exception as e:  # noqa: BLE001 - out of memory, a bug: a message, never a dead window
+            text = str(e).strip().splitlines()
+            QMessageBox.warning(self, "Open run folder", f"Could not open {path}: "
+                                f"{text[0] if text else type(e).__name__}")
+            return
+        if remember:
+            self._add_recent(str(run.folder))
+        self.training.set_config(run.config)
+        if same_data(run.config.data, self.training.data_config) and self.workspace.data is not None:
+            entry = self.workspace.add_run(run)
+            self._show_message(f"Opened {run.name} from {run.folder}")
+            return entry
+        request = self.training.load_data(run.config.data)
+        if request is None:
+            QMessageBox.warning(self, "Open run folder", f"Cannot load the data set of {run.name}.")
+            return
+        self._pending_runs[request] = run
+        self._show_message(f"Loading {run.config.data.dataset} for {run.name}…")
+
+    def open_demo_run(self) -> None:
+        """The small model shipped with VAE Studio (trained on the built-in sprites), to explore at once."""
+        from ..resource_paths import demo_run_path
+
+        QSettings().setValue(SETTINGS_DEMO_SHOWN, True)
+        entry = self.open_run_folder(str(demo_run_path()), remember=False)
+        if entry is not None:
+            entry.run.folder = None  # not the user's folder: Save asks where, nothing overwrites the package
+            self.docks["latent"].raise_()
+            self._show_message("Opened the demo run (sprites, beta 4): drag the probe in the latent explorer; "
+                               "press Start to train your own.")
+
+    @Slot(int)
+    def _on_data_loaded(self, request: int) -> None:
+        if self._open_demo and self.workspace is not None and self.workspace.data is not None \
+                and self.workspace.data.name == "sprites":
+            self._open_demo = False
+            self.open_demo_run()
+        for req in [r for r in self._pending_runs if r != request]:  # superseded by a newer data set
+            self._pending_runs.pop(req)
+        run = self._pending_runs.pop(request, None)
+        if run is not None:
+            self.workspace.add_run(run)
+            self._show_message(f"Opened {run.name} from {run.folder}")
+
+    @Slot(int, str)
+    def _on_data_failed(self, request: int, message: str) -> None:
+        run = self._pending_runs.pop(request, None)
+        if run is not None:
+            QMessageBox.warning(self, "Open run folder", f"{run.name} was trained on "
+                                f"{run.config.data.dataset}, which could not be loaded: {message}")
+
+    def save_run(self) -> None:
+        """Save the current run into its own folder (replacing what was saved there); ask where if it has none."""
+        run = self._run_to_save()
+        if run is None:
+            return
+        if run.folder is None:
+            self.save_run_as()
+            return
+        from ..core.checkpoint import CheckpointError, save_run
+
+        if self.trainer.is_training(run):
+            QMessageBox.information(self, "Save run", f"{run.name} is still training. Stop it or let it finish "
+                                    "before saving it.")
+            return
+        try:
+            save_run(run.run, run.folder, overwrite=True)
+        except (OSError, CheckpointError) as e:
+            QMessageBox.warning(self, "Save run", f"Could not save {run.name} to {run.folder}: "
+                                f"{getattr(e, 'strerror', None) or e}")
+            return
+        self._on_run_saved(run, run.folder)
+
+    def save_run_as(self) -> None:
+        run = self._run_to_save()
+        if run is not None:
+            folder = save_run_dialog(self, run)
+            if folder is not None:
+                self._on_run_saved(run, folder)
+
+    def _run_to_save(self):
+        run = self.workspace.selected if self.workspace is not None else None
+        if run is None:
+            QMessageBox.information(self, "Save run", "There is no run to save yet: train or open one first.")
+        return run
+
+    # ------------------------------------------------------------------------------------------ drop
+    def dragEnterEvent(self, event) -> None:
+        if _dropped_folders(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        folders = _dropped_folders(event.mimeData())
+        if folders:
+            event.acceptProposedAction()
+            for folder in folders:
+                self.open_run_folder(folder)
+
+    @Slot(object, object)
+    def _on_run_saved(self, run, folder) -> None:
+        self.workspace.update_status(run)
+        self._add_recent(str(folder))
+        self._show_message(f"Saved {run.name} to {folder}")
+
+    # ------------------------------------------------------------------------------------------ recent
+    def recent_runs(self) -> list[str]:
+        return read_recent(SETTINGS_RECENT, MAX_RECENT)
+
+    def _add_recent(self, path: str) -> None:
+        write_recent(SETTINGS_RECENT, ([path] + [p for p in self.recent_runs() if p != path])[:MAX_RECENT])
+        self._rebuild_recent()
+
+    def _rebuild_recent(self) -> None:
+        self.recent_menu.clear()
+        items = self.recent_runs()
+        for path in items:
+            a = self.recent_menu.addAction(path)
+            a.setData(path)
+            a.triggered.connect(lambda _checked=False, p=path: self.open_run_folder(p))  # a GUI-thread signal
+        if not items:
+            a = self.recent_menu.addAction("(no recent runs)")
+            a.setEnabled(False)
+        else:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear list").triggered.connect(self._clear_recent)
+
+    @Slot()
+    def _clear_recent(self) -> None:
+        write_recent(SETTINGS_RECENT, [])
+        self._rebuild_recent()
+
+    # ------------------------------------------------------------------------------------------ closing
+
+    def unsaved_runs(self) -> list:
+        """Runs with trained weights that exist only in memory (never saved, not opened from a folder)."""
+        runs = self.workspace.runs if self.workspace is not None else []
+        return [r for r in runs if r.folder is None and (r.history.epochs or r.history.steps)]
+
+    def _confirm_close(self) -> bool:
+        """Ask what to do with unsaved runs: save them all into one folder, discard them, or keep the window."""
+        runs = self.unsaved_runs()
+        if not runs or not self.ask_about_unsaved:
+            return True
+        names = ", ".join(r.name for r in runs[:6]) + (", …" if len(runs) > 6 else "")
+        box = QMessageBox(QMessageBox.Icon.Warning, "Close VAE Studio",
+                          f"{len(runs)} run{'s are' if len(runs) > 1 else ' is'} not saved ({names}). "
+                          "Their weights and curves are lost when VAE Studio closes.",
+                          QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+                          | QMessageBox.StandardButton.Cancel, self)
+        box.button(QMessageBox.StandardButton.Save).setText("Save all…")
+        box.setDefaultButton(QMessageBox.StandardButton.Save)
+        answer = box.exec()
+        if answer == QMessageBox.StandardButton.Discard:
+            return True
+        if answer != QMessageBox.StandardButton.Save:
+            return False
+        parent = QFileDialog.getExistingDirectory(self, "Save the unsaved runs into", default_runs_dir())
+        if not parent:
+            return False
+        self.training.shutdown()  # a run still training stops and keeps its weights, then is saved too
+        return self.save_runs_into(runs, parent)
+
+    def save_runs_into(self, runs, parent: str) -> bool:
+        """Save each run as its own folder (named from its settings) inside ``parent``; False if one failed."""
+        from pathlib import Path
+
+        from ..core.checkpoint import save_run
+
+        for run in runs:
+            base = Path(parent) / suggest_name(run)
+            folder, k = base, 2
+            while folder.exists():
+                folder, k = base.with_name(f"{base.name}-{k}"), k + 1
+            try:
+                save_run(run, folder)
+            except OSError as e:
+                QMessageBox.warning(self, "Save runs", f"Could not save {run.name} to {folder}: {e.strerror or e}")
+                return False
+            self._add_recent(str(folder))
+        QSettings().setValue("runs/lastDir", str(parent))
+        return True
