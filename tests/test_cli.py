@@ -96,3 +96,39 @@ def test_entry_point_runs_as_a_module(tmp_path):
                        timeout=120)
     assert r.returncode == 2
     assert "unrecognized arguments" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_train_from_a_run_folder_replays_its_live_changes(npz, tmp_path, capsys):
+    """A run whose beta and learning rate were changed while it trained, saved; `train --config FOLDER`
+    trains the same run again: same changes at the same steps, same weights."""
+    import torch
+
+    from tests.core.test_live_changes import train_with_live_change
+    from vae_studio.core.checkpoint import Run, load_run, save_run
+    from vae_studio.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from vae_studio.core.data import load_dataset
+
+    config = RunConfig(data=DataConfig(dataset="npz", root=str(npz)), model=ModelConfig(latent_dim=3, hidden=[32]),
+                       train=TrainConfig(epochs=2, batch_size=32))
+    data = load_dataset(config.data)
+    live = train_with_live_change(config, data, 5, beta=2.5, lr=2e-3)  # 9 steps an epoch
+    folder = save_run(Run(config=live.config, model=live.model, history=live.history, class_names=data.class_names),
+                      tmp_path / "live")
+    assert main(["train", "--config", str(folder), "--out", str(tmp_path / "again")]) == 0
+    again = load_run(tmp_path / "again")
+    assert again.config.train.schedule == [[5, 2.5, 2e-3]] and again.config.train.beta == 1.0
+    assert again.history.changes == live.history.changes == [{"step": 5, "epoch": 1, "beta": 2.5, "lr": 2e-3}]
+    a, b = live.model.state_dict(), again.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    # its config.json alone does the same; setting flags beside --config are refused in one line
+    assert main(["train", "--config", str(folder / "config.json"), "--out", str(tmp_path / "third")]) == 0
+    assert load_run(tmp_path / "third").history.changes == live.history.changes
+    capsys.readouterr()
+    assert main(["train", "--config", str(folder), "--beta", "3", "--out", str(tmp_path / "x")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "--beta" in err and "\n" not in err
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"train": {"schedule": [[5, 1.0, -1.0]]}}))
+    assert main(["train", "--config", str(bad), "--out", str(tmp_path / "y")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "schedule[0]" in err and "learning rate" in err and "\n" not in err

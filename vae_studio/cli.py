@@ -169,8 +169,35 @@ def _ctrl_c_stops(control):
         signal.signal(signal.SIGINT, previous)
 
 
+def config_from_file(path: str):
+    """The RunConfig of a run folder, of its config.json, or of a JSON file holding a RunConfig (validated;
+    the schedule of beta / lr changes included, so the run is reproduced)."""
+    from .core.checkpoint import CONFIG_FILE, FORMAT, MAX_CONFIG_BYTES
+    from .core.config import ConfigError, RunConfig
+    from .core.safe_io import loads_json, read_regular
+
+    file = Path(path) / CONFIG_FILE if Path(path).is_dir() else Path(path)
+    d = loads_json(read_regular(file, MAX_CONFIG_BYTES, ConfigError, "configuration"), ConfigError, str(file))
+    if isinstance(d, dict) and d.get("format") == FORMAT:  # a run folder's config.json
+        d = d.get("config")
+    return RunConfig.from_dict(d).validate()
+
+
+def _setting_flags_given(a) -> list[str]:
+    """The setting flags of ``train`` given on the command line (their values differ from the defaults)."""
+    defaults = vars(build_parser().parse_args(["train", "--out", "-"]))
+    skip = {"out", "overwrite", "config", "func", "command"}
+    return sorted(f"--{k.replace('_', '-')}" for k, v in vars(a).items() if k not in skip and v != defaults.get(k))
+
+
 def cmd_train(a) -> int:
-    config = config_from_args(a)
+    if a.config is not None:
+        given = _setting_flags_given(a)
+        if given:
+            raise UserError(f"--config gives every setting; leave out {', '.join(given)}")
+        config = config_from_file(a.config)
+    else:
+        config = config_from_args(a)
     run = train_run(config, a.out, overwrite=a.overwrite, ctrl_c_stops=True)
     if run.history.status == "diverged":
         raise UserError(run.history.message)
@@ -316,6 +343,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_flags(t)
     t.add_argument("--out", required=True, help="run folder to write (a new folder, or a run with --overwrite)")
     t.add_argument("--overwrite", action="store_true", help="replace the run already saved in --out")
+    t.add_argument("--config", default=None, metavar="PATH",
+                   help="train with the settings of a run folder (or its config.json, or a JSON RunConfig), "
+                        "its changes of beta and learning rate during training included")
     t.set_defaults(func=cmd_train)
     e = sub.add_parser("eval", help="test metrics of a saved run")
     e.add_argument("run")

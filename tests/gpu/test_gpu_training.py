@@ -109,3 +109,27 @@ def test_bf16_autocast_trains_on_the_cuda_graph_path():
     assert np.isfinite(np.asarray(b16.history.steps)).all()
     assert b16.history.epochs[-1]["test_neg_elbo"] == pytest.approx(f32.history.epochs[-1]["test_neg_elbo"],
                                                                     rel=0.03)
+
+
+@pytest.mark.parametrize("warmup", [0, 2])
+def test_a_live_change_reaches_the_captured_step_as_it_does_the_eager_one(warmup):
+    """Beta and the learning rate are device tensors that every replay reads: a change needs no re-capture."""
+    data = toy_data()
+    runs = {}
+    for graph in (False, True):
+        c = small_config(device="cuda", epochs=2, kl_warmup_epochs=warmup)
+        t = Trainer(c, data, log_every=5, cuda_graph=graph)
+        runs[graph] = t
+        control = t.control
+        for ev in t.iter_train():
+            if hasattr(ev, "steps") and int(ev.steps[-1]) == 10:
+                control.set_hyperparameters(beta=6.0, lr=4e-3)
+        assert t.history.changes == [{"step": 10, "epoch": 1, "beta": 6.0, "lr": 4e-3}]
+    assert runs[True].graphed
+    a, b = np.asarray(runs[False].history.steps), np.asarray(runs[True].history.steps)
+    np.testing.assert_allclose(b, a, rtol=2e-3, atol=2e-3)
+    # and the change mattered: a run without it trains differently after step 10
+    plain = trained(small_config(device="cuda", epochs=2, kl_warmup_epochs=warmup), data, cuda_graph=True)
+    p = np.asarray(plain.history.steps)
+    np.testing.assert_allclose(p[:10], b[:10], rtol=2e-3, atol=2e-3)
+    assert np.abs(p[12:, 3] - b[12:, 3]).max() > 0.05 * np.abs(p[12:, 3]).max()

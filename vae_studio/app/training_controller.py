@@ -13,6 +13,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from ..core.checkpoint import Run
 from ..core.config import RunConfig
+from ..core.training import describe_change, previous_values
 from .states import Progress, TrainingState, format_seconds
 from .workspace import RunEntry, Workspace
 
@@ -24,6 +25,7 @@ class TrainingController(QObject):
     progressed = Signal(object)  # Progress of the active run
     stepsReceived = Signal(object, object)  # RunEntry, rows (k, 4) [step, total, recon, kl]
     epochEnded = Signal(object, object)  # RunEntry, history record dict
+    hyperparametersChanged = Signal(object, object)  # RunEntry, change dict (step, epoch, beta, lr): applied
     message = Signal(str, bool)  # text, is an error
     runFinished = Signal(object, str)  # RunEntry (None if it failed before it had one), final status
 
@@ -60,6 +62,13 @@ class TrainingController(QObject):
         """Training threads still alive (a stopped run's thread ends a moment after its last step)."""
         return sum(j.thread.isRunning() for j in self._jobs)
 
+    def hyperparameters(self, entry) -> tuple[float, float]:
+        """(beta, lr) that ``entry`` trains with now: its last recorded change, else its starting values."""
+        changes = entry.history.changes
+        if changes:
+            return changes[-1]["beta"], changes[-1]["lr"]
+        return entry.config.train.beta, entry.config.train.lr
+
     def is_training(self, entry) -> bool:
         """Whether ``entry``'s thread still runs (it cannot be removed or saved then)."""
         return any(j.run is entry and j.running for j in self._jobs)
@@ -78,6 +87,7 @@ class TrainingController(QObject):
         w.chunk.connect(self._on_chunk)
         w.snapshot.connect(self._on_snapshot)
         w.epochEnded.connect(self._on_epoch)
+        w.hyperparametersChanged.connect(self._on_hyperparameters)
         w.paused.connect(self._on_paused)
         w.resumed.connect(self._on_resumed)
         w.diverged.connect(self._on_diverged)
@@ -113,6 +123,16 @@ class TrainingController(QObject):
         else:
             job.worker.pause()
             self._set_state(TrainingState.PAUSING)
+
+    def set_hyperparameters(self, beta: float | None = None, lr: float | None = None) -> bool:
+        """Ask the active run to train with this beta (the KL warm-up's target) and / or learning rate from
+        its next step; ``hyperparametersChanged`` follows once it does. False when no run is training (or it
+        is stopping); ConfigError for a value no run could use."""
+        job = self._active
+        if job is None or job.run is None or job.worker.control.stop_requested:
+            return False
+        job.worker.set_hyperparameters(beta=beta, lr=lr)
+        return True
 
     def stop(self) -> None:
         if self._active is not None:
@@ -178,6 +198,16 @@ class TrainingController(QObject):
             return
         self.epochEnded.emit(job.run, record)
         self.workspace.publish_weights(job.run, state)
+
+    @Slot(object)
+    def _on_hyperparameters(self, change) -> None:
+        job = self._job()  # the trainer has recorded the change in the run's history already
+        if job is not None and job.run is not None:
+            self.hyperparametersChanged.emit(job.run, change)
+            t = job.run.config.train
+            before = previous_values(job.run.history.changes, change, t.beta, t.lr)
+            self.message.emit(f"{job.run.name}: {describe_change(before, change)} from step {change['step']}.",
+                              False)
 
     @Slot()
     def _on_paused(self) -> None:

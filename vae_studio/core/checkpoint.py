@@ -46,6 +46,7 @@ MAX_CONFIG_BYTES = 4 * MiB  # config.json and manifest.json (class names include
 MAX_HISTORY_BYTES = 512 * MiB  # about 3 million logged steps
 MAX_HEADER_BYTES = 1 * MiB  # a safetensors header beyond the tensors themselves
 MAX_CLASS_NAME = 1000
+CHANGE_FIELDS = ("step", "epoch", "beta", "lr")  # one hyper-parameter change of history.changes
 HISTORY_STATUSES = ("new", "running", "paused", "finished", "stopped", "diverged")
 # test hook: pause the save at a step (or at "each" step) until a line arrives on stdin; see _pause
 SAVE_PAUSE_ENV = "VAE_STUDIO_SAVE_PAUSE"
@@ -403,7 +404,7 @@ def _check_history(h: dict, path: Path, latent_dim: int) -> History:
     def bad(field_name: str, want: str):
         return CheckpointError(f"{path}: field {field_name} must be {want}")
 
-    unknown = set(h) - {"epochs", "steps", "status", "message"}
+    unknown = set(h) - {"epochs", "steps", "status", "message", "changes"}
     if unknown:
         raise bad(sorted(unknown)[0], "absent (not a history field)")
     epochs, steps = h.get("epochs", []), h.get("steps", [])
@@ -427,6 +428,17 @@ def _check_history(h: dict, path: Path, latent_dim: int) -> History:
         raise bad("status", f"one of {', '.join(HISTORY_STATUSES)}")
     if not isinstance(h.get("message", ""), str):
         raise bad("message", "text")
+    changes = h.get("changes", [])  # absent in runs saved before live changes existed
+    if not isinstance(changes, list):
+        raise bad("changes", "a list of hyper-parameter changes")
+    last = -1
+    for i, c in enumerate(changes):
+        if not (isinstance(c, dict) and set(c) == set(CHANGE_FIELDS) and all(map(_is_number, c.values()))):
+            raise bad(f"changes[{i}]", f"an object of numbers {', '.join(CHANGE_FIELDS)}")
+        if not (float(c["step"]).is_integer() and c["step"] > last and math.isfinite(c["beta"]) and c["beta"] >= 0
+                and math.isfinite(c["lr"]) and c["lr"] > 0):
+            raise bad(f"changes[{i}]", "a change after the one before it, with beta >= 0 and lr > 0")
+        last = c["step"]
     return History.from_dict(h)
 
 

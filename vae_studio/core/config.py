@@ -66,6 +66,10 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"
     grad_clip: float = 0.0  # 0 = no clipping
+    # changes of beta and the learning rate during the run, as [step, beta, lr] rows with increasing steps:
+    # after `step` steps, beta (the target of the KL warm-up) and lr become these values. ``beta`` and ``lr``
+    # above are the starting values; a run changed live records its changes here, so its config replays them.
+    schedule: list[list[float]] = field(default_factory=list)
 
 
 @dataclass
@@ -135,6 +139,7 @@ class RunConfig:
             raise ConfigError("batch size and epochs must be at least 1")
         if t.kl_warmup_epochs < 0:
             raise ConfigError("KL warm-up epochs cannot be negative")
+        check_schedule(t.schedule)
         for where, seed in (("train.seed", t.seed), ("data.seed", d.seed)):
             check_seed(seed, where)
         check_model_size(m)
@@ -147,6 +152,32 @@ MAX_IMAGE_SIZE = 4096
 MAX_SEED = 2**63  # seeds are 0 <= seed < 2**63: every generator (torch, NumPy) takes them as they are
 MAX_PARAMETERS = 1 << 30  # 4 GiB of float32 weights; training holds about four copies (weights, grads, Adam)
 TRAIN_BYTES_PER_PARAMETER = 16
+
+
+MAX_SCHEDULE = 100_000  # changes in one run's schedule
+
+
+def check_schedule(schedule: list) -> list:
+    """A schedule of [step, beta, lr] rows: whole steps from 0, strictly increasing; beta finite and not
+    negative; lr finite and positive. ConfigError naming the row otherwise."""
+    if len(schedule) > MAX_SCHEDULE:
+        raise ConfigError(f"train.schedule has {len(schedule)} changes; at most {MAX_SCHEDULE:,} are supported")
+    last = -1
+    for i, row in enumerate(schedule):
+        where = f"train.schedule[{i}]"
+        if not (isinstance(row, list) and len(row) == 3):
+            raise ConfigError(f"{where} must be a row of 3 numbers [step, beta, lr], not {_short_repr(row)}")
+        step, beta, lr = row
+        if not (_finite(step) and float(step).is_integer() and step >= 0):
+            raise ConfigError(f"{where}: the step must be a whole number, 0 or more, not {_short_repr(step)}")
+        if step <= last:
+            raise ConfigError(f"{where}: steps must increase, but step {int(step)} follows step {last}")
+        if not (_finite(beta) and beta >= 0):
+            raise ConfigError(f"{where}: beta must be a finite number, zero or positive, not {_short_repr(beta)}")
+        if not (_finite(lr) and lr > 0):
+            raise ConfigError(f"{where}: the learning rate must be a finite positive number, not {_short_repr(lr)}")
+        last = int(step)
+    return schedule
 
 
 def check_seed(seed: int, where: str = "seed") -> int:
@@ -206,7 +237,8 @@ def _short_repr(v) -> str:
 
 
 _TYPES = {"int": "a whole number", "float": "a number", "bool": "true or false", "str": "text",
-          "str | None": "text or null", "list[int]": "a list of whole numbers"}
+          "str | None": "text or null", "list[int]": "a list of whole numbers",
+          "list[list[float]]": "a list of rows of numbers"}
 
 
 def _check_types(section: str, obj) -> None:
@@ -221,6 +253,9 @@ def _check_types(section: str, obj) -> None:
             "str | None": lambda v: v is None or isinstance(v, str),
             "list[int]": lambda v: isinstance(v, list) and all(isinstance(i, int) and not isinstance(i, bool)
                                                               for i in v),
+            "list[list[float]]": lambda v: isinstance(v, list) and all(
+                isinstance(r, list) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in r)
+                for r in v),
         }[want](v)
         if not ok:
             shown = _short_repr(v)

@@ -11,6 +11,10 @@ optimiser. The run's own noise generator is registered with the graph, so a repl
 would have drawn, and the two paths give the same losses (tests/gpu). torch also registers its default CUDA
 generator with every graph, and refuses draws from it by other threads during the capture (a few
 milliseconds at the start of a run): VAE Studio never draws from torch's global generators.
+
+Hyper-parameters that change while a run trains reach the captured step through device tensors that it reads
+on every replay: the target beta (:meth:`GraphSteps.set_target_beta`) and the optimiser's learning rate
+(a tensor for capturable Adam, see ``training.make_adam``), so no re-capture is needed.
 """
 from __future__ import annotations
 
@@ -68,6 +72,9 @@ class EagerSteps:
         terms = self.t._train_step(x, y, beta)
         self.log[i] = torch.stack([terms.total, terms.recon, terms.kl]).detach()
 
+    def set_target_beta(self, beta: float) -> None:
+        """The run's target beta changed (eager steps are given their beta with each call)."""
+
     def epoch_means(self) -> torch.Tensor:
         """(3,) the epoch's loss terms averaged over its samples (on the device)."""
         return (self.log * self._sizes).sum(0) / self.n
@@ -85,6 +92,7 @@ class GraphSteps(EagerSteps):
         self.perm_static = torch.arange(self.n, device=dev)
         self.pos = torch.zeros(1, dtype=torch.long, device=dev)  # the step within the epoch, advanced in-graph
         self.done_epochs = torch.zeros((), device=dev)  # for the KL warm-up computed in the graph
+        self.target_beta = torch.full((), float(trainer.beta), device=dev)  # read by every replay
         self.offsets = torch.arange(batch_size, device=dev)
         self.graph: torch.cuda.CUDAGraph | None = None
         if self.full_batches:
@@ -94,9 +102,9 @@ class GraphSteps(EagerSteps):
     def _beta(self):
         cfg = self.t.config.train
         if cfg.kl_warmup_epochs <= 0:
-            return cfg.beta
+            return self.target_beta
         progress = self.done_epochs + (self.pos[0].float() + 1) / self.steps_per_epoch
-        return cfg.beta * torch.clamp(progress / cfg.kl_warmup_epochs, max=1.0)
+        return self.target_beta * torch.clamp(progress / cfg.kl_warmup_epochs, max=1.0)
 
     def _body(self) -> None:
         t = self.t
@@ -167,6 +175,9 @@ class GraphSteps(EagerSteps):
         self.perm_static.copy_(self.perm)
         self.pos.zero_()
         self.done_epochs.fill_(epoch - 1)
+
+    def set_target_beta(self, beta: float) -> None:
+        self.target_beta.fill_(beta)
 
     def step(self, i: int, beta: float) -> None:
         if i < self.full_batches and self.graph is not None:

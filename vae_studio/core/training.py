@@ -5,9 +5,16 @@ few steps, synchronised with the device once per chunk rather than every step), 
 and test metrics of an epoch) and, if the loss stops being finite, :class:`Diverged` (the last good weights
 are restored before it is yielded). Pause, resume and stop go through a :class:`TrainControl` that the
 loop checks between steps. The trainer knows nothing of who listens.
+
+Beta and the learning rate can change while a run trains: :meth:`TrainControl.set_hyperparameters` asks
+for new values from any thread, and the config's ``train.schedule`` (rows of [step, beta, lr]) replays
+earlier changes. Either is applied between two steps, recorded in ``History.changes``, added to the
+config's schedule (so the run's config reproduces the run) and yielded as a :class:`HyperparametersChanged`.
+A new beta replaces the *target* beta: during a KL warm-up the ramp goes on towards the new value.
 """
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -16,7 +23,7 @@ from typing import Iterator, Union
 import numpy as np
 import torch
 
-from .config import RunConfig
+from .config import ConfigError, RunConfig
 from .data import ImageData
 from .devices import resolve_device
 from .losses import vae_loss
@@ -51,16 +58,46 @@ class Diverged:
     message: str
 
 
-TrainEvent = Union[StepChunk, EpochEnd, Diverged]
+@dataclass
+class HyperparametersChanged:
+    change: dict  # one row of History.changes: step (steps done before it), epoch (1-based), beta, lr
+
+
+TrainEvent = Union[StepChunk, EpochEnd, Diverged, HyperparametersChanged]
 
 
 class TrainControl:
-    """Thread-safe pause / resume / stop flags, checked by the loop between steps."""
+    """Thread-safe pause / resume / stop flags and requested hyper-parameters, checked by the loop between
+    steps."""
 
     def __init__(self):
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
+        self._lock = threading.Lock()
+        self._requested: dict[str, float] = {}
+
+    def set_hyperparameters(self, beta: float | None = None, lr: float | None = None) -> None:
+        """Ask the running loop to train with this beta (the warm-up's target) and / or learning rate from
+        its next step on. Raises ConfigError for a value no run could use; a later request before the loop
+        takes it overrides it."""
+        values = {k: v for k, v in (("beta", beta), ("lr", lr)) if v is not None}
+        for k, v in values.items():
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            if not (ok and (v >= 0 if k == "beta" else v > 0)):
+                what = "beta must be a finite number, zero or positive" if k == "beta" else \
+                    "the learning rate must be a finite positive number"
+                raise ConfigError(f"{what}, not {v!r}")
+        with self._lock:
+            self._requested.update({k: float(v) for k, v in values.items()})
+
+    def take_hyperparameters(self) -> dict[str, float]:
+        """The values requested since the last call (beta and / or lr; empty when none), once."""
+        if not self._requested:  # a plain read, on every step: no lock unless something waits
+            return {}
+        with self._lock:
+            requested, self._requested = self._requested, {}
+        return requested
 
     def pause(self):
         self._running.clear()
@@ -93,31 +130,65 @@ class History:
     steps: list[list[float]] = field(default_factory=list)  # rows of [step, total, recon, kl]
     status: str = "new"  # new, running, paused, finished, stopped, diverged
     message: str = ""
+    # hyper-parameter changes: {"step": steps done before it, "epoch": 1-based, "beta": target beta, "lr"}
+    changes: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {"epochs": self.epochs, "steps": self.steps, "status": self.status, "message": self.message}
+        return {"epochs": self.epochs, "steps": self.steps, "status": self.status, "message": self.message,
+                "changes": self.changes}
 
     @classmethod
     def from_dict(cls, d: dict) -> "History":
         return cls(list(d.get("epochs", [])), list(d.get("steps", [])), d.get("status", "finished"),
-                   d.get("message", ""))
+                   d.get("message", ""), list(d.get("changes", [])))
 
     @property
     def last(self) -> dict | None:
         return self.epochs[-1] if self.epochs else None
 
 
+def previous_values(changes: list[dict], change: dict, beta: float, lr: float) -> dict:
+    """The beta and lr in force before ``change`` (a row of ``changes``): the row before it, else the
+    starting ``beta`` and ``lr``."""
+    earlier = [c for c in changes if c["step"] < change["step"]]
+    return earlier[-1] if earlier else {"beta": beta, "lr": lr}
+
+
+def describe_change(before: dict, after: dict, short: bool = False) -> str:
+    """'β 1 → 4', 'learning rate 0.001 → 0.0005' or both ('β 1→4' and 'lr …' when ``short``)."""
+    arrow, lr_name = ("→", "lr") if short else (" → ", "learning rate")
+    parts = []
+    if after["beta"] != before["beta"]:
+        parts.append(f"β {before['beta']:g}{arrow}{after['beta']:g}")
+    if after["lr"] != before["lr"]:
+        parts.append(f"{lr_name} {before['lr']:g}{arrow}{after['lr']:g}")
+    return ", ".join(parts) or "no change"
+
+
 def make_adam(params, lr: float, capturable: bool = False) -> torch.optim.Adam:
     """Adam with the fused kernel where this torch and device have one (CPU and CUDA since torch 2.4): one
     kernel over all parameters instead of a dozen small ops each, about 25% less time per step for the
     documents' MLP on this CPU (benchmarks/train_speed.py). Same update rule, so the same losses.
-    ``capturable``: its state stays on the device so that a CUDA graph can capture its step."""
+    ``capturable``: its state stays on the device so that a CUDA graph can capture its step; the learning
+    rate is then a device tensor too, so that changing it in place (:func:`set_lr`) reaches a captured
+    step (a Python float would be baked into the graph)."""
     params = list(params)
     extra = {"capturable": True} if capturable else {}
+    if capturable and params:
+        lr = torch.tensor(float(lr), device=params[0].device)
     try:
         return torch.optim.Adam(params, lr=lr, fused=True, **extra)
     except (RuntimeError, TypeError, ValueError):  # an older torch, or a device without the fused kernel
         return torch.optim.Adam(params, lr=lr, **extra)
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """Set the learning rate of every parameter group (in place where it is a tensor, see make_adam)."""
+    for group in optimizer.param_groups:
+        if torch.is_tensor(group["lr"]):
+            group["lr"].fill_(lr)
+        else:
+            group["lr"] = lr
 
 
 class Trainer:
@@ -161,6 +232,9 @@ class Trainer:
         self.history = History()
         self.epoch = 0
         self.step = 0
+        self.beta = float(config.train.beta)  # the target beta now (the KL warm-up ramps towards it)
+        self.lr = float(config.train.lr)  # the learning rate now
+        self._replay = [list(r) for r in config.train.schedule]  # changes still to replay, by step
 
     # -- weights kept for the NaN guard -------------------------------------------------------------
     def _snapshot(self) -> dict[str, torch.Tensor]:
@@ -246,6 +320,10 @@ class Trainer:
                             self.history.status = "stopped"
                             self.history.message = f"stopped by the user at epoch {epoch}, step {self.step}"
                             return
+                    change = self._take_change(epoch)
+                    if change is not None:
+                        steps.set_target_beta(self.beta)
+                        yield HyperparametersChanged(change)
                     beta = self._beta_at(epoch - 1 + (i + 1) / steps_per_epoch)
                     steps.step(i, beta)
                     self.step += 1
@@ -263,10 +341,10 @@ class Trainer:
                 self.epoch = epoch
                 train = steps.epoch_means().tolist()
                 train_seconds = time.perf_counter() - t0
-                test = evaluate_elbo(self.model, data.test_x, data.test_y, beta=cfg.beta, gamma=cfg.gamma,
+                test = evaluate_elbo(self.model, data.test_x, data.test_y, beta=self.beta, gamma=cfg.gamma,
                                      recon=cfg.recon, seed=cfg.seed)
                 self.model.train()
-                record = {"epoch": epoch, "step": self.step, "beta": beta,
+                record = {"epoch": epoch, "step": self.step, "beta": beta, "lr": self.lr,
                           "train_total": train[0], "train_recon": train[1], "train_kl": train[2],
                           "test_total": test["total"], "test_recon": test["recon"], "test_kl": test["kl"],
                           "test_neg_elbo": test["neg_elbo"], "test_kl_per_dim": test["kl_per_dim"],
@@ -285,8 +363,38 @@ class Trainer:
     def _beta_at(self, progress_epochs: float) -> float:
         w = self.config.train.kl_warmup_epochs
         if w <= 0:
-            return self.config.train.beta
-        return self.config.train.beta * min(1.0, progress_epochs / w)
+            return self.beta
+        return self.beta * min(1.0, progress_epochs / w)
+
+    # -- hyper-parameter changes -----------------------------------------------------------------------
+    def _take_change(self, epoch: int) -> dict | None:
+        """Apply the schedule's rows due at this step, then what the control asks for; returns the change
+        recorded in the history (None when nothing changed)."""
+        values = {}
+        while self._replay and self._replay[0][0] <= self.step:
+            _step, beta, lr = self._replay.pop(0)
+            values = {"beta": float(beta), "lr": float(lr)}
+        values.update(self.control.take_hyperparameters())
+        beta, lr = values.get("beta", self.beta), values.get("lr", self.lr)
+        if beta == self.beta and lr == self.lr:
+            return None
+        return self.apply_change(epoch, beta, lr)
+
+    def apply_change(self, epoch: int, beta: float, lr: float) -> dict:
+        """Train with ``beta`` and ``lr`` from the next step on; record it in the history and in the config's
+        schedule (one row per step: a second change at the same step replaces the first)."""
+        self.beta, self.lr = float(beta), float(lr)
+        set_lr(self.optimizer, self.lr)
+        change = {"step": self.step, "epoch": epoch, "beta": self.beta, "lr": self.lr}
+        changes = self.history.changes
+        if changes and changes[-1]["step"] == self.step:
+            changes[-1] = change
+        else:
+            changes.append(change)
+        t = self.config.train
+        # a new list, swapped in at once: another thread may be copying the config (saving the run)
+        t.schedule = sorted([r for r in t.schedule if r[0] != self.step] + [[self.step, self.beta, self.lr]])
+        return change
 
     def _loss_terms(self, x, y, beta):
         """Forward pass and loss of one batch; ``beta`` is a float or a device scalar."""

@@ -10,11 +10,13 @@ Protocol (all signals are queued to slots of GUI-thread objects):
    float64 array of ``[step, total, recon, kl]`` rows, ``info`` a dict (epoch, epochs, step,
    steps_per_epoch, step_in_epoch, seconds_left, beta). At each epoch end: ``epochEnded(record, state)``
    with a CPU copy of the weights.
-3. ``paused`` / ``resumed`` when the loop actually blocks / continues; ``diverged(message)``;
+3. ``hyperparametersChanged(change)`` when the loop applies a new beta / learning rate (a row of the
+   history's ``changes``: step, epoch, beta, lr), after the steps before it were sent;
+   ``paused`` / ``resumed`` when the loop actually blocks / continues; ``diverged(message)``;
    ``failed(message)`` for any error (never left to kill the thread); always ``finished(status, state)`` last
    (``state``: the final CPU weights, or None after a failure).
 
-:meth:`pause`, :meth:`resume` and :meth:`stop` are thread-safe and meant to be called from the GUI thread
+:meth:`pause`, :meth:`resume`, :meth:`stop` and :meth:`set_hyperparameters` are thread-safe and meant to be called from the GUI thread
 while :meth:`run` loops (the worker's own event loop is blocked then). Stop takes effect before the next
 training step.
 """
@@ -27,7 +29,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from .priority import TRAINING_NICENESS, lower_this_thread
-from ..core.training import Diverged, EpochEnd, StepChunk, TrainControl, Trainer
+from ..core.training import Diverged, EpochEnd, HyperparametersChanged, StepChunk, TrainControl, Trainer
 
 EMIT_INTERVAL = 0.05  # seconds between chunk signals: at most ~20 a second
 LOG_EVERY = 64  # steps per StepChunk at most (each costs a device sync); a chunk is also cut every EMIT_INTERVAL
@@ -82,6 +84,7 @@ class TrainingWorker(QObject):
     chunk = Signal(object, object)  # np.ndarray (k, 4) [step, total, recon, kl]; info dict
     snapshot = Signal(object)  # CPU state dict within an epoch (only with set_snapshot_interval > 0)
     epochEnded = Signal(object, object)  # history record dict, CPU state dict
+    hyperparametersChanged = Signal(object)  # dict: step, epoch, beta, lr (a row of History.changes)
     paused = Signal()
     resumed = Signal()
     diverged = Signal(str)
@@ -122,6 +125,11 @@ class TrainingWorker(QObject):
     def stop(self) -> None:
         self.control.stop()
         self._go.set()
+
+    def set_hyperparameters(self, beta: float | None = None, lr: float | None = None) -> None:
+        """Train with this beta and / or learning rate from the next step on (ConfigError for bad values);
+        ``hyperparametersChanged`` says when it happened."""
+        self.control.set_hyperparameters(beta=beta, lr=lr)
 
     def set_snapshot_interval(self, seconds: float) -> None:
         """Also emit ``snapshot`` with the weights every ``seconds`` while training (0: only at epoch ends)."""
@@ -176,6 +184,9 @@ class TrainingWorker(QObject):
             elif isinstance(ev, EpochEnd):
                 self._flush()
                 self.epochEnded.emit(ev.record, cpu_state(trainer.model))
+            elif isinstance(ev, HyperparametersChanged):
+                self._flush()
+                self.hyperparametersChanged.emit(dict(ev.change))
             elif isinstance(ev, Diverged):
                 self._flush()
                 self.diverged.emit(ev.message)

@@ -1,5 +1,6 @@
 """Live loss curves: total, reconstruction and KL per step for every shown run, test points per epoch, and
-the KL of each latent dimension of the current run as a bar chart.
+the KL of each latent dimension of the current run as a bar chart. A change of beta or the learning rate
+during a run is a dashed vertical line at its step, labelled with what changed (β 1→4).
 
 Data arrive in chunks (:meth:`LossPlot.append`) into growing NumPy buffers; a ~30 Hz timer redraws only
 what changed (``setData`` with clip-to-view and peak downsampling), so a fast trainer never floods the GUI.
@@ -19,6 +20,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
+from ...core.training import describe_change, previous_values
 from ..widgets.compact import hint_label
 
 METRICS = ("total", "recon", "kl")
@@ -52,6 +54,8 @@ class RunCurves:
         self.lo = np.full(3, np.inf)  # smallest
         self.lo_pos = np.full(3, np.inf)  # smallest positive (for the log scale)
         self.items: dict[str, tuple] = {}  # metric -> (raw, smooth, markers) while shown
+        self.changes: list[tuple[float, str]] = []  # (step, label) of each beta / lr change
+        self.change_lines: list[tuple[str, pg.InfiniteLine]] = []  # (metric, line) drawn for them
         self.version = 0  # bumped on every change; the plot redraws when it differs from what it drew
         self.drawn = -1
 
@@ -104,6 +108,15 @@ class RunCurves:
             self.append(np.asarray(history.steps, dtype=np.float64))
         for record in history.epochs:
             self.add_epoch(record)
+        self.update_changes()
+
+    def update_changes(self) -> None:
+        """Read the run's hyper-parameter changes again (its history is where they are recorded)."""
+        t = self.run.config.train
+        changes = self.run.history.changes
+        self.changes = [(float(c["step"]), describe_change(previous_values(changes, c, t.beta, t.lr), c, short=True))
+                        for c in changes]
+        self.version += 1
 
     @property
     def steps(self) -> np.ndarray:
@@ -273,6 +286,20 @@ class LossPlot(QWidget):
             c.add_epoch(record)
             self._schedule()
 
+    def update_changes(self, run) -> None:
+        """``run``'s beta / learning rate changed: redraw its change markers from its history."""
+        c = self.curves.get(run.id)
+        if c is not None:
+            c.update_changes()
+            self._schedule()
+
+    def change_markers(self, run, metric: str = "total") -> list[tuple[float, str]]:
+        """(step, label) of the change lines drawn for ``run`` on the ``metric`` plot."""
+        c = self.curves.get(run.id)
+        if c is None:
+            return []
+        return [(line.value(), line.label.format) for m, line in c.change_lines if m == metric]
+
     def set_shown_runs(self, runs) -> None:
         """Overlay exactly these runs (each in its own colour)."""
         ids = [r.id for r in runs if r.id in self.curves]
@@ -343,7 +370,24 @@ class LossPlot(QWidget):
             for item in items:
                 self.plots[metric].removeItem(item)
         c.items = {}
+        self._draw_changes(c, [])
         c.drawn = -1
+
+    def _draw_changes(self, c: RunCurves, changes: list[tuple[float, str]]) -> None:
+        """Dashed vertical lines in the run's colour at the steps of its changes, on the three loss plots."""
+        if [(line.value(), line.label.format) for _m, line in c.change_lines[::len(METRICS)]] == changes:
+            return
+        for metric, line in c.change_lines:
+            self.plots[metric].removeItem(line)
+        c.change_lines = []
+        pen = pg.mkPen(c.colour, width=1, style=Qt.PenStyle.DashLine)
+        for step, text in changes:
+            for metric in METRICS:
+                line = pg.InfiniteLine(pos=step, angle=90, movable=False, pen=pen, label=text,
+                                       labelOpts={"position": 0.92, "color": c.colour, "anchors": [(0, 0), (0, 0)]})
+                line.setToolTip(f"{c.run.name}: {text} from step {step:g}")
+                self.plots[metric].addItem(line, ignoreBounds=True)
+                c.change_lines.append((metric, line))
 
     def _redraw(self, force: bool = False) -> None:
         now = time.perf_counter()
@@ -366,6 +410,7 @@ class LossPlot(QWidget):
                     marks.setData(c.epochs[:, 0], c.epochs[:, 1 + j])
                 else:
                     marks.setData([], [])
+            self._draw_changes(c, c.changes)
             c.drawn = c.version
             changed = True
         if changed:

@@ -59,11 +59,13 @@ class TrainingPanel(QWidget):
         self.form = SettingsForm()
         self.form.changed.connect(self._update_controls)
         self.form.clamped.connect(self._on_value_clamped)
+        self.form.apply_live.clicked.connect(self.apply_to_running_run)
+        self._requested: tuple[float, float] | None = None  # (beta, lr) asked of the running run, not yet applied
         # the controls, by the names the user knows them by (tests and the main window use them)
         for name in ("dataset", "find_data", "path", "browse", "binarize", "folder_size", "folder_gray"):
             setattr(self, name, getattr(self.picker, name))
         for name in ("kind", "arch", "latent", "hidden", "beta", "beta_slider", "gamma", "recon", "warmup",
-                     "next_run_note", "lr", "batch", "epochs", "seed", "grad_clip", "device"):
+                     "next_run_note", "apply_live", "lr", "batch", "epochs", "seed", "grad_clip", "device"):
             setattr(self, name, getattr(self.form, name))
 
         settings = QWidget()
@@ -157,6 +159,7 @@ class TrainingPanel(QWidget):
         c.stepsReceived.connect(self._on_steps)
         c.progressed.connect(self._on_progress)
         c.epochEnded.connect(self._on_epoch)
+        c.hyperparametersChanged.connect(self._on_hyperparameters)
         c.stateChanged.connect(self._on_training_state)
         c.message.connect(self._show_message)
         c.runFinished.connect(self._on_run_finished)
@@ -285,12 +288,47 @@ class TrainingPanel(QWidget):
             self.controller.stop()
             self._update_controls()
 
+    def live_changes(self) -> dict[str, float]:
+        """The β and learning rate of the controls that differ from what the running run trains with (or has
+        been asked to): what Apply to running run would change."""
+        c = self.controller
+        entry = c.active_run if c is not None and c.training and not c.stop_requested else None
+        if entry is None:
+            return {}
+        beta, lr = self._requested or c.hyperparameters(entry)
+        wanted = {"beta": self.beta.value(), "lr": self.lr.value()}
+        return {k: v for k, v in wanted.items() if v != {"beta": beta, "lr": lr}[k]}
+
+    def apply_to_running_run(self) -> None:
+        """Train the running run with the β and learning rate shown, from its next step."""
+        values = self.live_changes()
+        if not values:
+            return
+        try:
+            asked = self.controller.set_hyperparameters(**values)
+        except ConfigError as e:
+            QMessageBox.warning(self, "Apply to running run", str(e)[:1].upper() + str(e)[1:] + ".")
+            return
+        if asked:
+            beta, lr = self._requested or self.controller.hyperparameters(self.controller.active_run)
+            self._requested = (values.get("beta", beta), values.get("lr", lr))
+            self._show_message("Applying to the running run from its next step…")
+        self._update_controls()
+
+    @Slot(object, object)
+    def _on_hyperparameters(self, entry, change) -> None:
+        if self._requested == (change["beta"], change["lr"]):
+            self._requested = None
+        self.plot.update_changes(entry)
+        self._update_controls()
+
     def _launch(self, command) -> None:
         why = self.problem()
         if why or command is None:
             self.validation.setText(why)
             return
         config = self.current_config()
+        self._requested = None
         self.message.setText("")
         self.progress.setRange(0, max(1, config.train.epochs))
         self.progress.setValue(0)
@@ -414,4 +452,8 @@ class TrainingPanel(QWidget):
         self.pause_button.setEnabled(stoppable)
         self.pause_button.setText("Resume" if training and c.paused_by_user else "Pause")
         self.stop_button.setEnabled(stoppable)
+        if not stoppable:
+            self._requested = None
+        self.form.set_training(stoppable)
+        self.apply_live.setEnabled(bool(self.live_changes()))
         self.picker.set_busy(self.data.loading or self.workspace is None)

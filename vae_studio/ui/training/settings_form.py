@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLineEdit, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLineEdit, QPushButton, QSlider,
+                               QVBoxLayout, QWidget)
 
 from ...core.config import ConfigError, ModelConfig, RunConfig, TrainConfig
 from ..widgets.compact import ElidedComboBox, hint_label
@@ -29,6 +30,16 @@ def slider_to_beta(pos: int) -> float:
     t = (pos - 1) / (BETA_SLIDER - 1)
     beta = 10 ** (BETA_LOG_MIN + t * (BETA_LOG_MAX - BETA_LOG_MIN))
     return float(f"{beta:.2g}")  # two significant digits: the slider lands on 4, 0.5, 10 ...
+
+
+NEXT_RUN_NOTE = "Settings apply to the next run: press Start, or Retrain to compare."
+NEXT_RUN_TIP = ("A run keeps the settings it was started with; change beta here and press Retrain to train a new "
+                "run beside the old one.")
+LIVE_NOTE = ("Settings apply to the next run; β and the learning rate can also be applied to the running run "
+             "(the change is drawn on its curves and saved with it).")
+LIVE_TIP = ("Apply to running run: the running run trains with this β (the target of the KL warm-up) and "
+            "learning rate from its next step. Its settings keep the starting values plus the change, so Retrain "
+            "from its saved folder replays it. The other settings apply to the next run only.")
 
 
 def fill_device_combo(combo: QComboBox, devices, current: str | None = None) -> None:
@@ -138,11 +149,22 @@ class SettingsForm(QWidget):
         form_loss.addRow("γ (recon weight)", self.gamma)
         form_loss.addRow("Reconstruction", self.recon)
         form_loss.addRow("KL warm-up (epochs)", self.warmup)
-        self.next_run_note = hint_label("Settings apply to the next run: press Start, or Retrain to compare.",
-                                        "A run keeps the settings it was started with; change beta here and "
-                                        "press Retrain to train a new run beside the old one.")
+        self.next_run_note = hint_label(NEXT_RUN_NOTE, NEXT_RUN_TIP)
         self.next_run_note.setWordWrap(True)
         form_loss.addRow(self.next_run_note)
+        self.apply_live = QPushButton("Apply to running run")
+        self.apply_live.setToolTip(LIVE_TIP)
+        self.apply_live.setEnabled(False)
+        self.apply_live.setVisible(False)  # shown while a run trains
+        form_loss.addRow(self.apply_live)
+        # changes of beta / lr at given steps that the next run replays: those of the run whose settings
+        # were shown (set_config), so that opening a run folder and pressing Start or Retrain reproduces it
+        self.schedule: list[list[float]] = []
+        self.schedule_note = hint_label("", "An opened run's beta / learning-rate changes are replayed at the "
+                                        "same steps by the next run started from its settings; New run forgets "
+                                        "them.")
+        self.schedule_note.setVisible(False)
+        form_loss.addRow(self.schedule_note)
         form_opt = QFormLayout()
         form_opt.addRow("Learning rate", self.lr)
         form_opt.addRow("Batch size", self.batch)
@@ -171,7 +193,8 @@ class SettingsForm(QWidget):
         return TrainConfig(beta=self.beta.value(), gamma=self.gamma.value(), recon=self.recon.currentData(),
                            kl_warmup_epochs=self.warmup.value(), lr=self.lr.value(), batch_size=self.batch.value(),
                            epochs=self.epochs.value(), seed=self.seed.value(),
-                           device=self.device.currentData() or "cpu", grad_clip=self.grad_clip.value())
+                           device=self.device.currentData() or "cpu", grad_clip=self.grad_clip.value(),
+                           schedule=[list(r) for r in self.schedule])
 
     def set_config(self, cfg: RunConfig) -> None:
         """Show a run's settings in the controls."""
@@ -189,9 +212,23 @@ class SettingsForm(QWidget):
         self.epochs.setValue(t.epochs)
         self.seed.setValue(t.seed)
         self.grad_clip.setValue(t.grad_clip)
+        self._set_schedule(t.schedule)
         i = self.device.findData(t.device)
         if i >= 0 and self.device.model().item(i).isEnabled():
             self.device.setCurrentIndex(i)
+
+    def _set_schedule(self, schedule) -> None:
+        self.schedule = [list(r) for r in schedule]
+        n = len(self.schedule)
+        self.schedule_note.setText(f"The next run replays {n} change{'s' if n != 1 else ''} of β / learning "
+                                   "rate at the steps of the run shown." if n else "")
+        self.schedule_note.setVisible(bool(n))
+
+    def set_training(self, training: bool) -> None:
+        """A run trains (or not): the note says what the settings apply to; Apply is offered while it does."""
+        self.next_run_note.setText(LIVE_NOTE if training else NEXT_RUN_NOTE)
+        self.next_run_note.setToolTip(LIVE_TIP if training else NEXT_RUN_TIP)
+        self.apply_live.setVisible(training)
 
     def reset(self) -> None:
         """Default settings for a new run."""
