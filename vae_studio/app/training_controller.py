@@ -59,8 +59,11 @@ class TrainingController(QObject):
 
     @property
     def threads_running(self) -> int:
-        """Training threads still alive (a stopped run's thread ends a moment after its last step)."""
-        return sum(j.thread.isRunning() for j in self._jobs)
+        """Training jobs not yet over: their thread still runs, or its last signal (finished) has not been
+        handled here yet (a stopped run's thread ends a moment after its last step)."""
+        if self._closed:
+            return sum(j.thread.isRunning() for j in self._jobs)
+        return sum(j.thread.isRunning() or not j.handled for j in self._jobs)
 
     def hyperparameters(self, entry) -> tuple[float, float]:
         """(beta, lr) that ``entry`` trains with now: its last recorded change, else its starting values."""

@@ -195,8 +195,11 @@ class Trainer:
     """Holds the model, optimiser and history of one run and trains it with :meth:`iter_train`."""
 
     def __init__(self, config: RunConfig, data: ImageData, control: TrainControl | None = None,
-                 log_every: int = 20, cuda_graph: bool | None = None, bf16: bool = False):
+                 log_every: int = 20, cuda_graph: bool | None = None, bf16: bool = False,
+                 chunk_seconds: float | None = None):
         """``log_every``: most steps per :class:`StepChunk` (each reads the losses back from the device once).
+        ``chunk_seconds``: also cut a chunk when this long has passed since the last one (the GUI's curves
+        move at a steady pace whether a step takes 0.1 ms or 100 ms); None: by step count only.
         ``cuda_graph``: on a CUDA device the training step is captured as a CUDA graph and replayed
         (``None``, the default: where this torch can, falling back to eager steps if the capture fails;
         ``True``: required, a failed capture is an error; ``False``: eager steps).
@@ -207,6 +210,7 @@ class Trainer:
         self.data = data
         self.control = control or TrainControl()
         self.log_every = max(1, log_every)
+        self.chunk_seconds = chunk_seconds
         m = config.model
         m.image_size, m.channels, m.num_classes = data.image_size, data.channels, data.num_classes
         config.validate()
@@ -307,6 +311,7 @@ class Trainer:
                 t0 = time.perf_counter()
                 steps.start_epoch(epoch, torch.randperm(n, generator=self.shuffle_generator))
                 k0, beta = 0, cfg.beta  # k0: the first step of the epoch not yet read back
+                t_read = time.perf_counter()
                 for i in range(steps_per_epoch):
                     if ctl.paused or ctl.stop_requested:
                         if i > k0:
@@ -327,7 +332,9 @@ class Trainer:
                     beta = self._beta_at(epoch - 1 + (i + 1) / steps_per_epoch)
                     steps.step(i, beta)
                     self.step += 1
-                    if i + 1 - k0 == self.log_every:
+                    if i + 1 - k0 == self.log_every or (
+                            self.chunk_seconds is not None and time.perf_counter() - t_read >= self.chunk_seconds):
+                        t_read = time.perf_counter()
                         ev = flush(k0, i + 1, epoch, beta)
                         k0 = i + 1
                         yield ev

@@ -36,41 +36,23 @@ LOG_EVERY = 64  # steps per StepChunk at most (each costs a device sync); a chun
 
 
 class _WorkerControl(TrainControl):
-    """The worker's TrainControl. Besides pause / resume / stop it
+    """The worker's TrainControl: pause / resume / stop, and it tells the worker when the loop really blocks
+    on a pause (``on_block``) and goes on (``on_unblock``). The losses reach the worker without any pretend
+    pause: the trainer cuts a chunk every ``emit_interval`` seconds by itself (``chunk_seconds``)."""
 
-    * asks the loop for its losses every ``interval`` seconds: the loop hands over its pending steps whenever
-      ``paused`` reads True, and :meth:`wait_while_paused` returns at once unless the user paused; so curves
-      move at a steady pace whether a step takes 1 ms or 100 ms;
-    * tells the worker when the loop really blocks on a pause (``on_block``) and goes on (``on_unblock``).
-    """
-
-    def __init__(self, interval: float, on_block, on_unblock):
+    def __init__(self, on_block, on_unblock):
         super().__init__()
-        self.interval = interval
-        self._due = time.perf_counter() + interval
         self._on_block, self._on_unblock = on_block, on_unblock
 
     @property
     def user_paused(self) -> bool:
-        return not self._running.is_set()
-
-    @property
-    def paused(self) -> bool:  # read by the training loop before every step
-        if self.user_paused:
-            return True
-        now = time.perf_counter()
-        if now >= self._due:
-            self._due = now + self.interval
-            return True
-        return False
+        return self.paused
 
     def wait_while_paused(self):
-        if not self.user_paused:
+        if not self.paused:
             return
         self._on_block()
-        while not self._running.wait(0.05):
-            pass
-        self._due = time.perf_counter() + self.interval
+        super().wait_while_paused()
         self._on_unblock()
 
 
@@ -99,7 +81,7 @@ class TrainingWorker(QObject):
         self.data = data
         self.log_every = log_every
         self.emit_interval = emit_interval
-        self.control = _WorkerControl(emit_interval, self._on_paused, self._on_resumed)
+        self.control = _WorkerControl(self._on_paused, self._on_resumed)
         self.trainer: Trainer | None = None
         self._go = threading.Event()
         self._rows: list[np.ndarray] = []
@@ -146,7 +128,8 @@ class TrainingWorker(QObject):
         status, state = "failed", None
         oom = False
         try:
-            trainer = Trainer(self.config, self.data, control=self.control, log_every=self.log_every)
+            trainer = Trainer(self.config, self.data, control=self.control, log_every=self.log_every,
+                              chunk_seconds=self.emit_interval)
             self.trainer = trainer
             self.prepared.emit(trainer.model, trainer.history, cpu_state(trainer.model))
             while not self._go.wait(0.05):
