@@ -52,6 +52,9 @@ def main() -> int:
     from vae_studio.ui.main_window import MainWindow, configure_pyqtgraph
 
     configure_pyqtgraph(app)
+    from vae_studio.ui.app import collect_garbage_in_gui_thread
+
+    collect_garbage_in_gui_thread()  # as the app does: the cycle collector runs in the GUI thread only
     clock = QElapsedTimer()
     window = MainWindow()
     window.show()

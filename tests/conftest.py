@@ -34,3 +34,19 @@ def _no_unsaved_question(monkeypatch):
     main_window = sys.modules.get("vae_studio.ui.main_window")
     if main_window is not None:
         monkeypatch.setattr(main_window.MainWindow, "ask_about_unsaved", False)
+
+
+
+@pytest.fixture(autouse=True)
+def _garbage_collected_in_the_gui_thread(request):
+    """As in the app: once Qt is in use, Python's cycle collector runs only in the GUI thread (a collection
+    started in a worker thread can destroy Qt objects there and deadlock; see ui/app.py)."""
+    if "qtbot" not in request.fixturenames and "qapp" not in request.fixturenames:
+        yield
+        return
+    request.getfixturevalue("qapp")
+    from vae_studio.ui.app import collect_garbage_in_gui_thread
+
+    collector = collect_garbage_in_gui_thread()
+    yield
+    collector.check()  # the tests' own event loops may be too short for the timer

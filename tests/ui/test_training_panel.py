@@ -119,6 +119,7 @@ def test_retrain_while_training_keeps_the_first_run(qtbot, panel):
     with qtbot.waitSignal(panel.stepsReceived, timeout=TIMEOUT):
         click(qtbot, panel.start_button)
     first = panel.workspace.runs[0]
+    qtbot.waitUntil(lambda: len(first.history.epochs) > 0, timeout=TIMEOUT)  # (one stopped sooner is replaced)
     panel.epochs.setValue(1)
     with qtbot.waitSignal(panel.runFinished, timeout=TIMEOUT, check_params_cb=lambda r, s: r is not first):
         click(qtbot, panel.retrain_button)
