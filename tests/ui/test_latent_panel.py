@@ -258,6 +258,58 @@ def test_many_points_are_drawn_in_chunks_and_all_arrive(qtbot, monkeypatch):
         np.testing.assert_allclose(got, xy[labels == g])
 
 
+def _symbols(item) -> list:
+    """The symbol images a ScatterPlotItem paints its points with (one per distinct atlas rectangle)."""
+    from PySide6.QtCore import QRect
+
+    rects = sorted({tuple(int(v) for v in r) for r in np.unique(item.data["sourceRect"])})
+    return [item.fragmentAtlas.pixmap.copy(QRect(*r)).toImage() for r in rects]
+
+
+def _plain_twin(item) -> pg.ScatterPlotItem:
+    """pyqtgraph's own ScatterPlotItem given the same points and style."""
+    return pg.ScatterPlotItem(x=item.data["x"].copy(), y=item.data["y"].copy(), size=item.opts["size"],
+                              brush=item.opts["brush"], pen=None, symbol=item.opts["symbol"])
+
+
+def test_big_scatters_draw_each_point_where_and_as_plain_pyqtgraph_would(qtbot):
+    """The fast path (the atlas looked up once per class, several classes per turn of the event loop) puts
+    every point at its position, in its class's item, painted with the symbol pyqtgraph itself would use."""
+    from vae_studio.ui.latent.scatter import CHUNK_POINTS, LatentScatter
+
+    plot = LatentScatter()
+    qtbot.addWidget(plot)
+    rng = np.random.default_rng(3)
+    n = 2 * CHUNK_POINTS + 321  # more than one turn's worth, classes of very different sizes
+    xy = rng.normal(size=(n, 2)).astype(np.float32)
+    labels = rng.choice(4, size=n, p=[0.6, 0.3, 0.09, 0.01])
+    with qtbot.waitSignal(plot.pointsDrawn, timeout=TIMEOUT):
+        plot.set_points(xy, labels, ["a", "b", "c", "d"])
+    assert plot.point_count() == n
+    for g, got in enumerate(plot.drawn_points()):
+        np.testing.assert_array_equal(got, xy[labels == g].astype(np.float64))
+    colours = set()
+    for item in plot._items:
+        plain = _plain_twin(item)
+        mine, theirs = _symbols(item), _symbols(plain)
+        assert len(theirs) == 1 and all(m == theirs[0] for m in mine)  # every point: the symbol pyqtgraph draws
+        colours.add(mine[0].pixel(mine[0].width() // 2, mine[0].height() // 2))
+    assert len(colours) == 4  # and each class has its own colour
+
+
+def test_a_class_item_with_per_point_brushes_falls_back_to_pyqtgraph(qtbot):
+    from vae_studio.ui.latent.scatter import ClassScatter
+
+    xy = np.random.default_rng(4).normal(size=(50, 2))
+    brushes = [pg.mkBrush(255, 0, 0) if i % 2 else pg.mkBrush(0, 0, 255) for i in range(50)]
+    item = ClassScatter(x=xy[:, 0], y=xy[:, 1], size=5, brush=brushes, pen=None, symbol="o")
+    plain = pg.ScatterPlotItem(x=xy[:, 0], y=xy[:, 1], size=5, brush=brushes, pen=None, symbol="o")
+    for i in range(50):  # each point keeps its own brush's symbol
+        a, b = item.data["sourceRect"][i], plain.data["sourceRect"][i]
+        assert item.fragmentAtlas.pixmap.copy(*map(int, a)).toImage() == \
+            plain.fragmentAtlas.pixmap.copy(*map(int, b)).toImage()
+
+
 def test_hovering_a_point_shows_its_index_and_class(make_panel, trained, no_mouse_rate_limit):
     data, _ = trained
     workspace, panel = make_panel()

@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from torchvision.utils import make_grid, save_image
 
 
 def _as_images(images) -> torch.Tensor:
@@ -28,6 +27,8 @@ def _as_images(images) -> torch.Tensor:
 def grid_array(images, nrow: int, padding: int = 2, pad_value: float = 0.0) -> np.ndarray:
     """Images (N, C, H, W) float in [0, 1] tiled ``nrow`` per row -> uint8 (H', W') or (H', W', 3)."""
     x = _as_images(images)
+    from torchvision.utils import make_grid  # imported when first used: torchvision takes seconds to import
+
     grid = make_grid(x.clamp(0, 1), nrow=max(1, int(nrow)), padding=padding, pad_value=pad_value)
     arr = (grid * 255 + 0.5).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
     return np.ascontiguousarray(arr[..., 0] if x.shape[1] == 1 else arr)
@@ -37,6 +38,8 @@ def save_grid_png(images, path, nrow: int = 8, padding: int = 2, pad_value: floa
     """Save images (N, C, H, W) float in [0, 1] as one PNG, ``nrow`` images per row (torchvision's save_image).
 
     Returns the path written."""
+    from torchvision.utils import save_image
+
     path = Path(path)
     x = _as_images(images)
     save_image(x.clamp(0, 1), str(path), nrow=max(1, int(nrow)), padding=padding, pad_value=pad_value,

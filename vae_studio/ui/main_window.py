@@ -59,7 +59,7 @@ class MainWindow(RunFilesMixin, QMainWindow):
         self.versions: dict = {}
         self._pending_runs: dict[int, object] = {}  # data request id -> run waiting for its data set
         self.tasks = TaskHub(self)  # every background runner (data, panels); shut down together on close
-        # the panels' modules import torchvision (seconds): import them in the background too
+        # the panels' modules import torch: import them in the background too (torchvision comes later)
         self.loader = DataLoader(self, preload=PANEL_MODULES, tasks=self.tasks)
         self.loader.coreReady.connect(self._on_core_ready)
         self.loader.failed.connect(self._on_core_failed)

@@ -6,10 +6,15 @@ import os
 from PySide6.QtCore import QCoreApplication, QSettings
 from PySide6.QtWidgets import QFileDialog, QWidget
 
-from ...core.image_input import IMAGE_SUFFIXES
-
 LAST_FOLDER_KEY = "exports/lastFolder"
-IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ");;All files (*)"
+
+
+def image_filter() -> str:
+    """The open-image dialog's filter; imported when asked (core.image_input imports torch, which the window
+    must not wait for at start-up)."""
+    from ...core.image_input import IMAGE_SUFFIXES
+
+    return "Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ");;All files (*)"
 
 
 def _settings() -> QSettings:
@@ -30,7 +35,7 @@ def remember_folder(path: str) -> None:
 
 
 def ask_open_image(parent: QWidget) -> str | None:
-    path, _ = QFileDialog.getOpenFileName(parent, "Open an image", last_folder(), IMAGE_FILTER)
+    path, _ = QFileDialog.getOpenFileName(parent, "Open an image", last_folder(), image_filter())
     if path:
         remember_folder(path)
     return path or None
