@@ -13,7 +13,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from ..core.checkpoint import Run
 from ..core.config import RunConfig
-from ..core.training import describe_change, previous_values
+from ..core.changes import describe_change, previous_values
 from .states import Progress, TrainingState, format_seconds
 from .workspace import RunEntry, Workspace
 

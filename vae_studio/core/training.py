@@ -147,24 +147,6 @@ class History:
         return self.epochs[-1] if self.epochs else None
 
 
-def previous_values(changes: list[dict], change: dict, beta: float, lr: float) -> dict:
-    """The beta and lr in force before ``change`` (a row of ``changes``): the row before it, else the
-    starting ``beta`` and ``lr``."""
-    earlier = [c for c in changes if c["step"] < change["step"]]
-    return earlier[-1] if earlier else {"beta": beta, "lr": lr}
-
-
-def describe_change(before: dict, after: dict, short: bool = False) -> str:
-    """'β 1 → 4', 'learning rate 0.001 → 0.0005' or both ('β 1→4' and 'lr …' when ``short``)."""
-    arrow, lr_name = ("→", "lr") if short else (" → ", "learning rate")
-    parts = []
-    if after["beta"] != before["beta"]:
-        parts.append(f"β {before['beta']:g}{arrow}{after['beta']:g}")
-    if after["lr"] != before["lr"]:
-        parts.append(f"{lr_name} {before['lr']:g}{arrow}{after['lr']:g}")
-    return ", ".join(parts) or "no change"
-
-
 def make_adam(params, lr: float, capturable: bool = False) -> torch.optim.Adam:
     """Adam with the fused kernel where this torch and device have one (CPU and CUDA since torch 2.4): one
     kernel over all parameters instead of a dozen small ops each, about 25% less time per step for the

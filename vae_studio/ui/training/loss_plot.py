@@ -20,7 +20,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
-from ...core.training import describe_change, previous_values
+from ...core.changes import describe_change, previous_values
 from ..widgets.compact import hint_label
 
 METRICS = ("total", "recon", "kl")
