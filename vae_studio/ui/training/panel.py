@@ -1,9 +1,13 @@
 """The training panel: every setting of a run, Start / Pause / Stop / Retrain, live curves and the runs list.
 
-Training runs in a :class:`~vae_studio.workers.training_worker.TrainingJob` (a QThread); its signals come
-back to slots here, and the runs it makes go into the workspace, so every panel sees them. The panel can be
-built before torch is imported (the window shows at once) and :meth:`TrainingPanel.attach` gives it the
-workspace later; nothing here imports torch at module level.
+A view of two controllers in ``app/``: the :class:`~vae_studio.app.training_controller.TrainingController`
+(the runs' threads, their progress and state) and the :class:`~vae_studio.app.data_controller.DataController`
+(which data set the workspace holds). It composes the settings form, the data picker, the loss plot and the
+runs list, and turns their user actions into controller and workspace calls. It can be built before torch is
+imported (the window shows at once); :meth:`TrainingPanel.attach` gives it the workspace later.
+
+About 460 lines: wiring only (no training, loading or config logic lives here); the widgets it composes are
+their own modules.
 """
 from __future__ import annotations
 
