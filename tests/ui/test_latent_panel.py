@@ -585,3 +585,30 @@ def test_decoding_and_encoding_on_the_gpu_match_the_cpu(make_panel, qtbot):
     assert next(workspace.decode_model().parameters()).is_cuda
     np.testing.assert_allclose(panel.explorer.mu, mu_cpu, atol=3e-3)  # TF32 matmuls differ by ~1e-3
     np.testing.assert_allclose(panel.probe_image().astype(int), image_cpu.astype(int), atol=2)
+
+
+def test_probe_drags_and_anchors_are_undone_and_redone(make_panel, qtbot, no_mouse_rate_limit):
+    """Edit ▸ Undo puts the probe (and the anchor a click set) back where they were, one gesture at a time."""
+    workspace, panel = make_panel()
+    plot = panel.scatter
+    plot.scene().minDragTime = 0
+    plot.plotItem.vb.setRange(xRange=(-4, 4), yRange=(-4, 4), padding=0)
+    stack = panel.undo_stack
+    start_z, start_image = panel.probe_vector.copy(), panel.probe_image().copy()
+    a, b = view_pos(plot, *plot.probe_pos()), view_pos(plot, 2.0, -1.5)
+    drag(plot, [a + (b - a) * (k / 8) for k in range(9)])  # one drag = one undo step
+    dragged = panel.probe_vector.copy()
+    assert not np.allclose(dragged, start_z) and stack.count() == 1 and stack.undoText() == "Drag the probe"
+    i = lone_point(plot)
+    click(plot, view_pos(plot, *plot.points()[i]))  # anchors the probe at a test point
+    assert panel.explorer.anchor_index == i and stack.count() == 2
+    stack.undo()
+    assert panel.explorer.anchor_index is None
+    np.testing.assert_allclose(panel.probe_vector, dragged, atol=1e-6)
+    stack.undo()
+    np.testing.assert_allclose(panel.probe_vector, start_z, atol=1e-6)
+    np.testing.assert_array_equal(panel.probe_image(), start_image)  # the decoded image follows
+    np.testing.assert_allclose(workspace.probe, start_z, atol=1e-6)  # and the other panels see it
+    assert plot.probe_pos() == pytest.approx(tuple(panel.explorer.probe_xy), abs=1e-5)
+    stack.redo()
+    np.testing.assert_allclose(panel.probe_vector, dragged, atol=1e-6)

@@ -3,6 +3,7 @@ keyboard shortcuts, Help, dropping a run folder, saving over a run's own folder,
 first-class (metrics kept, names unique, Retrain enabled), and settings that cannot keep the window shut."""
 import json
 
+import numpy as np
 import pytest
 import torch
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QRect, QSettings, Qt, QUrl
@@ -220,3 +221,13 @@ def test_the_same_seed_gives_the_same_run_in_the_window_bit_for_bit(make_window,
     assert a is not b and a.history.steps == b.history.steps
     for k, v in a.model.state_dict().items():
         assert torch.equal(v, b.model.state_dict()[k]), k
+
+
+def test_probe_moves_are_in_the_windows_edit_menu(make_window):
+    w = make_window()
+    w.workspace.add_run(trained_run(w.workspace.data, name="r"))
+    panel = w.latent_panel
+    before = panel.probe_vector.copy()
+    panel.move_probe(1.0, -1.0)  # what a click on empty space does
+    action(w, "Undo Move the probe").trigger()
+    np.testing.assert_allclose(panel.probe_vector, before, atol=1e-6)

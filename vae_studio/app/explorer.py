@@ -260,6 +260,19 @@ class LatentExplorer:
         return out
 
     # -- inside --------------------------------------------------------------------------------------
+    def snapshot(self) -> tuple:
+        """Where the probe and the anchor are (for undo): restore it with :meth:`restore`."""
+        return (self.probe.copy(), self.anchor.copy(), self.anchor_index, self.anchor_source)
+
+    def restore(self, snap: tuple) -> bool:
+        """Put the probe and the anchor back; False (nothing changed) if the latent size differs now."""
+        probe, anchor, index, source = snap
+        if len(probe) != self.dim:
+            return False
+        self.probe = probe.copy()
+        self._set_anchor(anchor, index, source)
+        return True
+
     def _set_anchor(self, z, index: int | None, source: str) -> None:
         self.anchor = np.asarray(z, np.float32).reshape(-1).copy()
         self.anchor_index = index

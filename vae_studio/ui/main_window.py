@@ -245,7 +245,8 @@ class MainWindow(RunFilesMixin, QMainWindow):
         """Build the panel class ``cls_name`` of ``vae_studio.ui.<key>.panel``; a panel that fails to build shows why instead."""
         try:
             module = __import__(f"vae_studio.ui.{key}.panel", fromlist=[cls_name])
-            panel = getattr(module, cls_name)(self.workspace, tasks=self.tasks)
+            extra = {"undo_stack": self.undo_stack} if key == "latent" else {}  # probe moves are undoable
+            panel = getattr(module, cls_name)(self.workspace, tasks=self.tasks, **extra)
         except Exception as e:  # noqa: BLE001 - one broken panel must not take the window down
             traceback.print_exc()
             panel = _placeholder(f"The {what} could not be started: {e}")

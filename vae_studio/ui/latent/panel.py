@@ -25,6 +25,7 @@ from ...app.explorer import DIMS, LatentExplorer, encoding_problem, waits_for_fi
 from ...core.latent import decode, to_uint8
 from ...workers.encoding import EncodedSplit, encode_split
 from ...workers.tasks import Mode, runner_for
+from ..widgets.undo import ProbeCommand, new_undo_stack
 from .controls import AxesBar, ProbeBar
 from .images import ExplorerImages
 from .scatter import LatentScatter
@@ -36,12 +37,15 @@ EMPTY_TEXT = "Train a model or open a run to explore its latent space"
 class LatentPanel(QWidget):
     scatterUpdated = Signal()  # all new points are drawn (after an encoding or a projection change)
 
-    def __init__(self, workspace, parent=None, tasks=None):
-        """``tasks``: the window's TaskHub (the panel makes its own runner without one)."""
+    def __init__(self, workspace, parent=None, tasks=None, undo_stack=None):
+        """``tasks``: the window's TaskHub (the panel makes its own runner without one); ``undo_stack``: the
+        window's (Edit ▸ Undo puts the probe and the anchor back; the panel makes its own without one)."""
         super().__init__(parent)
         self.setObjectName("latentPanel")
         self.workspace = workspace
         self.explorer = LatentExplorer()
+        self.undo_stack = undo_stack if undo_stack is not None else new_undo_stack(self)
+        self._drag_start = None  # the probe state when the current drag began
         self._run = None
         self.encoder = runner_for(self, tasks, "encode", Mode.LATEST)  # encodes the test split
         self._requested_epoch = 0  # the epoch of the weights sent to the encoder last
@@ -55,6 +59,7 @@ class LatentPanel(QWidget):
         s.userPointsChanged.connect(self._update_user_points)
         self.encoder.done.connect(self._on_encoded)
         self.encoder.failed.connect(self._on_encode_failed)
+        self.scatter.probeReleased.connect(self._on_probe_released)
         self._on_selected_run_changed(s.selected)
 
     # -- layout ------------------------------------------------------------------------------------
@@ -158,6 +163,27 @@ class LatentPanel(QWidget):
         """Put the probe's marker at plot position (x, y) and decode there, as a click on empty space does."""
         self.scatter.place_probe(x, y)
         self._on_probe_moved(x, y)
+        self._probe_move_done("Move the probe")
+
+    # -- undo: the probe and the anchor ------------------------------------------------------------
+    @Slot()
+    def _on_probe_released(self) -> None:
+        self._probe_move_done("Drag the probe")
+
+    def _probe_move_done(self, text: str, before=None) -> None:
+        """One user gesture moved the probe (or the anchor): make it one undoable step."""
+        before = before if before is not None else self._drag_start
+        self._drag_start = None
+        if before is None or self._run is None:
+            return
+        after = self.explorer.snapshot()
+        if not (np.array_equal(before[0], after[0]) and np.array_equal(before[1], after[1])):
+            self.undo_stack.push(ProbeCommand(self, before, after, text))
+
+    def restore_probe_state(self, snap) -> None:
+        """Put the probe and the anchor where ``snap`` (an explorer snapshot) has them (undo, redo)."""
+        if self._run is not None and self.explorer.restore(snap):
+            self._anchor_moved()
 
     # -- drawing the explorer's state --------------------------------------------------------------
     def _redraw(self) -> None:
@@ -202,6 +228,8 @@ class LatentPanel(QWidget):
         """The marker moved (dragged, typed or clicked): decode its latent vector and show it."""
         if self._run is None:
             return
+        if self._drag_start is None:
+            self._drag_start = self.explorer.snapshot()
         self.explorer.move_probe(x, y)
         self.probe_bar.show_coords(x, y)
         self._probe_vector_changed()
@@ -247,12 +275,14 @@ class LatentPanel(QWidget):
     @Slot(int)
     def _on_point_clicked(self, index: int) -> None:
         ex = self.explorer
+        before = ex.snapshot() if self._run is not None else None
         if self._run is None or not ex.pick(index):
             return
         if self._run.model.conditional:
             self.probe_bar.show_class(ex.picked_label)
         self.workspace.pick_point(index)
         self._anchor_moved()
+        self._probe_move_done(f"Anchor the probe at point #{index}", before)
 
     def _show_picked(self) -> None:
         """The picked point's image beside its reconstruction."""
@@ -274,8 +304,10 @@ class LatentPanel(QWidget):
     @Slot()
     def _on_reset_anchor(self) -> None:
         if self._run is not None:
+            before = self.explorer.snapshot()
             self.explorer.reset_anchor()
             self._anchor_moved()
+            self._probe_move_done("Reset the anchor", before)
 
     @Slot(object)
     def _on_probe_requested(self, z) -> None:

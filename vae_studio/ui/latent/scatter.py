@@ -92,6 +92,7 @@ def _one_style(data: np.ndarray) -> bool:
 class LatentScatter(pg.PlotWidget):
     pointsDrawn = Signal()  # every point given to set_points is on the plot
     probeMoved = Signal(float, float)  # the marker moved (dragged, or placed by the panel)
+    probeReleased = Signal()  # the user let go of the marker after dragging it
     pointClicked = Signal(int)  # index of the data point clicked
     backgroundClicked = Signal(float, float)  # a click away from every point, in plot coordinates
 
@@ -137,6 +138,7 @@ class LatentScatter(pg.PlotWidget):
         self.probe.setToolTip("The probe: drag it to decode any point of latent space")
         self.addItem(self.probe, ignoreBounds=True)
         self.probe.sigPositionChanged.connect(self._on_probe_moved)
+        self.probe.sigPositionChangeFinished.connect(self._on_probe_released)
 
         scene = self.scene()
         scene.sigMouseMoved.connect(self._on_mouse_moved)
@@ -299,6 +301,10 @@ class LatentScatter(pg.PlotWidget):
             self.probe.setPos(float(x), float(y))
         finally:
             self.probe.blockSignals(False)
+
+    @Slot(object)
+    def _on_probe_released(self, _item) -> None:
+        self.probeReleased.emit()
 
     @Slot(object)
     def _on_probe_moved(self, item) -> None:

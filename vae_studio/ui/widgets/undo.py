@@ -46,6 +46,25 @@ class RenameRunCommand(QUndoCommand):
         self.workspace.rename_run(self.entry, self.old)
 
 
+class ProbeCommand(QUndoCommand):
+    """The latent explorer's probe and anchor moved (a drag, a click, typed coordinates, Reset anchor): undo
+    puts both back. Pushed after the move happened, so the first redo does nothing."""
+
+    def __init__(self, view, before, after, text: str):
+        super().__init__(text)
+        self.view, self.before, self.after = view, before, after
+        self._done = True
+
+    def redo(self) -> None:
+        if self._done:
+            self._done = False
+            return
+        self.view.restore_probe_state(self.after)
+
+    def undo(self) -> None:
+        self.view.restore_probe_state(self.before)
+
+
 def new_undo_stack(parent=None) -> QUndoStack:
     stack = QUndoStack(parent)
     stack.setUndoLimit(100)
