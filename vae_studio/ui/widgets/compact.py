@@ -13,6 +13,7 @@ from __future__ import annotations
 from PySide6.QtCore import QEvent, QPoint, QRect, QSize, Qt
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLayout, QSizePolicy, QStyle,
                                QStyleOptionComboBox, QStylePainter, QWidget)
+from superqt import QElidingLabel
 
 
 class FlowLayout(QLayout):
@@ -182,47 +183,41 @@ class ElidedComboBox(QComboBox):
         painter.drawControl(QStyle.ControlElement.CE_ComboBoxLabel, opt)
 
 
-class ElidedLabel(QLabel):
-    """A one-line plain-text label that shortens its text with "…" to the width it gets; the full text is
-    its tooltip when shortened (unless a tooltip is set). ``text()`` returns the full text."""
+class ElidedLabel(QElidingLabel):
+    """superqt's one-line eliding label (``text()`` is the full text; it shortens with "…" to the width it
+    gets), plus: the full text is the tooltip while it is shortened (unless a tooltip is set), and it can
+    shrink to ``min_chars`` characters."""
 
     def __init__(self, text: str = "", parent=None, min_chars: int = 6):
         super().__init__(parent)
-        self._full = ""
         self._base_tip = ""
         self._min_chars = min_chars
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         self.setText(text)
 
-    def text(self) -> str:
-        return self._full
-
-    def setText(self, text: str) -> None:  # noqa: N802
-        self._full = text or ""
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt API
+        super().setText(text or "")
         self.updateGeometry()
-        self._elide()
+        self._sync_tooltip()
 
     def setToolTip(self, text: str) -> None:  # noqa: N802 - shown instead of the full text
         self._base_tip = text or ""
-        self._elide()
+        self._sync_tooltip()
 
     def sizeHint(self) -> QSize:  # noqa: N802
-        fm = self.fontMetrics()
-        return QSize(fm.horizontalAdvance(self._full) + 4, super().sizeHint().height())
+        return QSize(self.fontMetrics().horizontalAdvance(self.text()) + 4, super().sizeHint().height())
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802
-        fm = self.fontMetrics()
-        return QSize(min(fm.averageCharWidth() * self._min_chars, self.sizeHint().width()),
+        return QSize(min(self.fontMetrics().averageCharWidth() * self._min_chars, self.sizeHint().width()),
                      super().minimumSizeHint().height())
 
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)
-        self._elide()
+        self._sync_tooltip()
 
-    def _elide(self) -> None:
-        shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, max(self.width() - 2, 8))
-        super().setText(shown)
-        super().setToolTip(self._base_tip or (self._full if shown != self._full else ""))
+    def _sync_tooltip(self) -> None:
+        shortened = QLabel.text(self) != self.text()
+        QLabel.setToolTip(self, getattr(self, "_base_tip", "") or (self.text() if shortened else ""))
 
 
 def compact_combo(combo: QComboBox, min_chars: int) -> QComboBox:
