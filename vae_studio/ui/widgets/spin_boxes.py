@@ -30,7 +30,12 @@ class _Checked:
     """What both boxes share; each declares ``clamped = Signal(str)``, e.g. "β 1e6 is above the largest
     allowed value, 100: it was set to 100."."""
 
-    what = "value"
+    def __init__(self, what: str = "value", parent=None):
+        super().__init__(parent)
+        self.what = what  # how the message names the setting ("Latent size", "β")
+
+    def fixup(self, text: str) -> str:
+        return self._clamp_text(text)
 
     def _check(self, text: str, state):
         if state == QValidator.State.Acceptable:
@@ -58,16 +63,9 @@ class _Checked:
 class CheckedSpinBox(_Checked, QSpinBox):
     clamped = Signal(str)
 
-    def __init__(self, what: str = "value", parent=None):
-        super().__init__(parent)
-        self.what = what
-
     def validate(self, text: str, pos: int):
         state, text, pos = super().validate(text, pos)
         return self._check(text, state), text, pos
-
-    def fixup(self, text: str) -> str:
-        return self._clamp_text(text)
 
     def valueFromText(self, text: str) -> int:  # noqa: N802 - Qt API
         v = _number(text)
@@ -77,19 +75,12 @@ class CheckedSpinBox(_Checked, QSpinBox):
 class CheckedDoubleSpinBox(_Checked, QDoubleSpinBox):
     clamped = Signal(str)
 
-    def __init__(self, what: str = "value", parent=None):
-        super().__init__(parent)
-        self.what = what
-
     def validate(self, text: str, pos: int):
         state, text, pos = super().validate(text, pos)
         v = _number(text)
         if state != QValidator.State.Acceptable and v is not None and self.minimum() <= v <= self.maximum():
             return QValidator.State.Acceptable, text, pos  # 1e-3, 2.5e1: scientific notation is a number too
         return self._check(text, state), text, pos
-
-    def fixup(self, text: str) -> str:
-        return self._clamp_text(text)
 
     def valueFromText(self, text: str) -> float:  # noqa: N802 - Qt API
         v = _number(text)
