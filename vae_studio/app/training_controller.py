@@ -8,8 +8,9 @@ training panel is one view of it, the status bar another.
 from __future__ import annotations
 
 import time
+from functools import partial
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from ..core.checkpoint import Run
 from ..core.config import RunConfig
@@ -174,10 +175,17 @@ class TrainingController(QObject):
         run = Run(config=job.config, model=model, history=history,
                   class_names=list(data.class_names) if data is not None else [], name=self.workspace.unique_name())
         history.status = "running"  # from now on; nothing trains the weights until go()
-        job.run = self.workspace.add_run(run)
+        job.run = self.workspace.add_run(run, select=False)
         job.worker.go()
         if job is self._active:
             self._set_state(TrainingState.TRAINING)
+        # selecting it sets the new run up in every panel: in the next event-loop turn, so that adding it
+        # and showing it are two short pauses of the GUI thread rather than one long one
+        QTimer.singleShot(0, self, partial(self._select_new_run, job.run))
+
+    def _select_new_run(self, entry) -> None:
+        if not self._closed and self.workspace.entry(entry) is not None:
+            self.workspace.select_run(entry)
 
     @Slot(object, object)
     def _on_chunk(self, rows, info) -> None:
