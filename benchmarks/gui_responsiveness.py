@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 
 if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
@@ -37,24 +36,17 @@ def main() -> int:
     ap.add_argument("--retrain-after", type=float, default=3.0, help="seconds after the first epoch's end")
     a = ap.parse_args()
 
-    from PySide6.QtCore import QCoreApplication, QElapsedTimer, QSettings, Qt, QTimer
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtCore import QElapsedTimer, Qt, QTimer
 
     from vae_studio.ui.app import seconds_since_process_start as since
 
-    settings_dir = tempfile.mkdtemp(prefix="vae-studio-bench-")  # keep the user's settings out of it
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, settings_dir)
-    QCoreApplication.setOrganizationName("VAE Studio benchmark")
-    QCoreApplication.setApplicationName("gui_responsiveness")
-    app = QApplication(sys.argv[:1])
+    from bench_app import benchmark_application
+
+    app = benchmark_application()  # as vae-studio makes it; settings in a fresh temporary folder
 
     from vae_studio.ui.main_window import MainWindow, configure_pyqtgraph
 
     configure_pyqtgraph(app)
-    from vae_studio.ui.app import collect_garbage_in_gui_thread
-
-    collect_garbage_in_gui_thread()  # as the app does: the cycle collector runs in the GUI thread only
     clock = QElapsedTimer()
     window = MainWindow()
     window.show()

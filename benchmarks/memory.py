@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 
 if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
@@ -43,15 +42,11 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=10.0, help="how long to train after the scatter is drawn")
     a = ap.parse_args()
 
-    from PySide6.QtCore import QCoreApplication, QSettings, QTimer
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtCore import QTimer
 
-    settings_dir = tempfile.mkdtemp(prefix="vae-studio-bench-")  # keep the user's settings out of it
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, settings_dir)
-    QCoreApplication.setOrganizationName("VAE Studio benchmark")
-    QCoreApplication.setApplicationName("memory")
-    app = QApplication(sys.argv[:1])
+    from bench_app import benchmark_application
+
+    app = benchmark_application()  # as vae-studio makes it; settings in a fresh temporary folder
     stages: list[tuple[str, float]] = []
     samples: list[float] = []
 
