@@ -222,19 +222,20 @@ class TrainingController(QObject):
 
     @Slot()
     def _on_paused(self) -> None:
-        job = self._job()
-        if job is not None and job.run is not None:
-            self.workspace.update_status(job.run)
-        if job is self._active and job is not None:
-            self._set_state(TrainingState.PAUSED)
+        self._on_pause_toggled(TrainingState.PAUSED)
 
     @Slot()
     def _on_resumed(self) -> None:
-        job = self._job()
-        if job is not None and job.run is not None:
+        self._on_pause_toggled(TrainingState.TRAINING)
+
+    def _on_pause_toggled(self, state: TrainingState) -> None:
+        job = self._job()  # (the sender: call from the two slots only)
+        if job is None:
+            return
+        if job.run is not None:
             self.workspace.update_status(job.run)
-        if job is self._active and job is not None:
-            self._set_state(TrainingState.TRAINING)
+        if job is self._active:
+            self._set_state(state)
 
     @Slot(str)
     def _on_diverged(self, message) -> None:

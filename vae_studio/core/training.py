@@ -359,11 +359,14 @@ class Trainer:
     def _take_change(self, epoch: int) -> dict | None:
         """Apply the schedule's rows due at this step, then what the control asks for; returns the change
         recorded in the history (None when nothing changed)."""
+        requested = self.control.take_hyperparameters()
+        if not requested and not (self._replay and self._replay[0][0] <= self.step):
+            return None  # every step asks: the common answer costs no allocation
         values = {}
         while self._replay and self._replay[0][0] <= self.step:
             _step, beta, lr = self._replay.pop(0)
             values = {"beta": float(beta), "lr": float(lr)}
-        values.update(self.control.take_hyperparameters())
+        values.update(requested)
         beta, lr = values.get("beta", self.beta), values.get("lr", self.lr)
         if beta == self.beta and lr == self.lr:
             return None

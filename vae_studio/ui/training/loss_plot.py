@@ -186,6 +186,7 @@ class LossPlot(QWidget):
             p = self.glw.addPlot(row=i // 2, col=i % 2, axisItems={"left": LossAxis("left")})
             p.setTitle(TITLES[metric], size="10pt")  # units (nats per image) in the hint above the plots
             p.setLabel("bottom", "step")
+            p.getAxis("bottom").setTickDensity(0.5)  # narrow plots: "1000 2000" never run into each other
             # no grid and ticks outside: then a curve update repaints the plot area only, not the axes
             for side in ("left", "bottom"):
                 p.getAxis(side).setStyle(tickLength=5)

@@ -60,24 +60,22 @@ def fill_device_combo(combo: QComboBox, devices, current: str | None = None) -> 
 
 
 def spin(lo, hi, value, tip, step=1, what="value") -> CheckedSpinBox:
-    s = CheckedSpinBox(what)
-    s.setRange(lo, hi)
-    s.setValue(value)
-    s.setSingleStep(step)
-    s.setToolTip(tip)
-    s.setKeyboardTracking(False)
-    return s
+    return _setup(CheckedSpinBox(what), lo, hi, value, step, tip)
 
 
 def dspin(lo, hi, value, decimals, step, tip, what="value") -> CheckedDoubleSpinBox:
-    s = CheckedDoubleSpinBox(what)
-    s.setRange(lo, hi)
-    s.setDecimals(decimals)
-    s.setSingleStep(step)
-    s.setValue(value)
-    s.setToolTip(tip)
-    s.setKeyboardTracking(False)
-    return s
+    box = CheckedDoubleSpinBox(what)
+    box.setDecimals(decimals)  # before the value: it rounds to the decimals
+    return _setup(box, lo, hi, value, step, tip)
+
+
+def _setup(box, lo, hi, value, step, tip):
+    box.setRange(lo, hi)
+    box.setSingleStep(step)
+    box.setValue(value)
+    box.setToolTip(tip)
+    box.setKeyboardTracking(False)  # a typed value counts when editing ends, not at every keystroke
+    return box
 
 
 class SettingsForm(QWidget):
