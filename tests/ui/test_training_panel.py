@@ -309,3 +309,9 @@ def test_log_axis_labels_are_few_and_plain():
     assert [lab for lab in labels if lab] == ["100", "200", "500"]
     assert [lab for lab in axis.tickStrings(list(np.log10([230, 260, 290])), 1.0, 0.05) if lab] == ["230", "260", "290"]
 
+
+
+def test_step_axis_labels_are_short():
+    from vae_studio.ui.training.loss_plot import step_label
+
+    assert [step_label(v) for v in (0, 500, 1000, 1500, 12000, 1_200_000)] == ["0", "500", "1k", "1.5k", "12k", "1.2M"]

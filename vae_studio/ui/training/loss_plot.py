@@ -149,6 +149,20 @@ class LossAxis(pg.AxisItem):
         return [log_tick_label(x) if keep else "" for x, keep in zip(xs, nice)]
 
 
+class StepAxis(pg.AxisItem):
+    """Step numbers written short (2k, 1.5k, 12k, 1.2M) so that narrow plots never run them together."""
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph API
+        return [step_label(v * scale) for v in values]
+
+
+def step_label(v: float) -> str:
+    for size, suffix in ((1e6, "M"), (1e3, "k")):
+        if abs(v) >= size:
+            return f"{v / size:.3g}{suffix}"
+    return f"{v:.0f}"
+
+
 class _TimedView(pg.GraphicsLayoutWidget):
     """A GraphicsLayoutWidget that remembers how long its last repaint took (for redraw pacing)."""
 
@@ -183,10 +197,9 @@ class LossPlot(QWidget):
         self.glw.ci.setContentsMargins(2, 2, 2, 2)
         self.plots: dict[str, pg.PlotItem] = {}
         for i, metric in enumerate(METRICS):
-            p = self.glw.addPlot(row=i // 2, col=i % 2, axisItems={"left": LossAxis("left")})
+            p = self.glw.addPlot(row=i // 2, col=i % 2, axisItems={"left": LossAxis("left"), "bottom": StepAxis("bottom")})
             p.setTitle(TITLES[metric], size="10pt")  # units (nats per image) in the hint above the plots
             p.setLabel("bottom", "step")
-            p.getAxis("bottom").setTickDensity(0.5)  # narrow plots: "1000 2000" never run into each other
             # no grid and ticks outside: then a curve update repaints the plot area only, not the axes
             for side in ("left", "bottom"):
                 p.getAxis(side).setStyle(tickLength=5)
