@@ -39,7 +39,8 @@ def ints(text: str) -> list[int]:
 
 
 def add_config_flags(p: argparse.ArgumentParser) -> None:
-    from ..core.config import ARCHS, MODEL_KINDS, RECON_LOSSES, DataConfig, ModelConfig, TrainConfig
+    from ..core.config import ARCHS, RECON_LOSSES, DataConfig, ModelConfig, TrainConfig
+    from ..core.variants import variant_names
 
     d, m, t = DataConfig(), ModelConfig(), TrainConfig()
     g = p.add_argument_group("data")
@@ -49,7 +50,8 @@ def add_config_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--rgb", action="store_true", help="image folders: keep colour (default greyscale)")
     g.add_argument("--binarize", action="store_true", help="dynamically binarised data (literature's MNIST)")
     g = p.add_argument_group("model")
-    g.add_argument("--model", choices=MODEL_KINDS, default=m.kind, help="vae or conditional vae (cvae)")
+    g.add_argument("--model", choices=variant_names(), default=m.kind,
+                   help="the model variant (vae; cvae: conditional vae; ...)")
     g.add_argument("--arch", choices=ARCHS, default=m.arch)
     g.add_argument("--latent-dim", type=int, default=m.latent_dim)
     g.add_argument("--hidden", type=ints, default=m.hidden, help="hidden sizes, e.g. 400 or 512,256")

@@ -34,7 +34,7 @@ from safetensors.torch import load as st_load, save as st_save
 from .config import ConfigError, RunConfig, check_model_size
 from .models import VAE, build_model
 from .safe_io import MiB, is_regular, loads_json, open_regular, read_regular
-from .training import History
+from .training import BASE_COLUMNS, History
 
 FORMAT = "vae-studio-run"
 VERSION = 2  # 2: manifest.json binds the files; 1 (no manifest) is still read
@@ -44,6 +44,7 @@ RUN_FILES = (CONFIG_FILE, WEIGHTS_FILE, HISTORY_FILE)
 METRICS_FILE = "metrics.json"  # optional: quality metrics computed for these weights (metrics panel, eval)
 MAX_CONFIG_BYTES = 4 * MiB  # config.json and manifest.json (class names included)
 MAX_HISTORY_BYTES = 512 * MiB  # about 3 million logged steps
+MAX_COLUMNS = 16  # loss columns of the step log: total, recon, KL and a variant's own terms
 MAX_HEADER_BYTES = 1 * MiB  # a safetensors header beyond the tensors themselves
 MAX_CLASS_NAME = 1000
 CHANGE_FIELDS = ("step", "epoch", "beta", "lr")  # one hyper-parameter change of history.changes
@@ -404,7 +405,7 @@ def _check_history(h: dict, path: Path, latent_dim: int) -> History:
     def bad(field_name: str, want: str):
         return CheckpointError(f"{path}: field {field_name} must be {want}")
 
-    unknown = set(h) - {"epochs", "steps", "status", "message", "changes"}
+    unknown = set(h) - {"epochs", "steps", "status", "message", "changes", "columns"}
     if unknown:
         raise bad(sorted(unknown)[0], "absent (not a history field)")
     epochs, steps = h.get("epochs", []), h.get("steps", [])
@@ -419,11 +420,16 @@ def _check_history(h: dict, path: Path, latent_dim: int) -> History:
                     raise bad(f"epochs[{i}].{k}", f"a list of {latent_dim} numbers")
             elif not _is_number(v):
                 raise bad(f"epochs[{i}].{k}", "a number")
+    columns = h.get("columns", list(BASE_COLUMNS))  # absent in runs saved before variants had own terms
+    if not (isinstance(columns, list) and columns[:3] == list(BASE_COLUMNS) and len(columns) <= MAX_COLUMNS
+            and all(isinstance(c, str) and c.isidentifier() and len(c) <= 40 for c in columns)):
+        raise bad("columns", f"a list of at most {MAX_COLUMNS} loss names starting with {', '.join(BASE_COLUMNS)}")
     if not isinstance(steps, list):
-        raise bad("steps", "a list of [step, total, recon, kl] rows")
+        raise bad("steps", "a list of [step, total, recon, kl, ...] rows")
+    width = 1 + len(columns)
     for i, row in enumerate(steps):
-        if not (isinstance(row, list) and len(row) == 4 and all(map(_is_number, row))):
-            raise bad(f"steps[{i}]", "a row of 4 numbers [step, total, recon, kl]")
+        if not (isinstance(row, list) and len(row) == width and all(map(_is_number, row))):
+            raise bad(f"steps[{i}]", f"a row of {width} numbers [step, {', '.join(columns)}]")
     if h.get("status", "finished") not in HISTORY_STATUSES:
         raise bad("status", f"one of {', '.join(HISTORY_STATUSES)}")
     if not isinstance(h.get("message", ""), str):
@@ -447,7 +453,7 @@ def _check_class_names(names, path: Path, config: RunConfig) -> list[str]:
         raise CheckpointError(f"{path}: field class_names must be a list of names (text, at most "
                               f"{MAX_CLASS_NAME} characters each)")
     m = config.model
-    if m.kind == "cvae" and names and len(names) != m.num_classes:
+    if m.is_conditional and names and len(names) != m.num_classes:
         raise CheckpointError(f"{path}: field class_names lists {len(names)} classes but the conditional model "
                               f"has {m.num_classes}")
     return list(names)

@@ -10,13 +10,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-MODEL_KINDS = ("vae", "cvae")
+from .errors import ConfigError
+from .variants import VARIANTS, get_variant
+
 ARCHS = ("mlp", "conv")
 RECON_LOSSES = ("bce", "mse")
-
-
-class ConfigError(ValueError):
-    """A setting the user chose cannot work; the message says which and why."""
 
 
 @dataclass
@@ -39,17 +37,25 @@ class DataConfig:
 class ModelConfig:
     """The network. Image shape and class count come from the data set."""
 
-    kind: str = "vae"  # "vae" or "cvae" (class one-hot into encoder and decoder)
+    kind: str = "vae"  # the variant's name (core/variants/registry.py): "vae", "cvae", "beta-tcvae", ...
     arch: str = "mlp"  # "mlp" or "conv"
     latent_dim: int = 10
     hidden: list[int] = field(default_factory=lambda: [400])  # MLP hidden sizes; conv: [fc size]
     image_size: int = 28
     channels: int = 1
     num_classes: int = 0
+    conditional: bool = False  # give the class label to encoder and decoder (always so for "cvae")
+    settings: dict = field(default_factory=dict)  # the variant's own settings, by name (completed by validate)
 
     @property
     def input_dim(self) -> int:
         return self.channels * self.image_size * self.image_size
+
+    @property
+    def is_conditional(self) -> bool:
+        """Whether the model sees the class label: asked for, or always so for its variant (a cvae)."""
+        variant = VARIANTS.get(self.kind) if isinstance(self.kind, str) else None
+        return self.conditional or (variant is not None and variant.conditional == "always")
 
 
 @dataclass
@@ -103,8 +109,10 @@ class RunConfig:
         for section in ("data", "model", "train"):
             _check_types(section, getattr(self, section))
         d, m, t = self.data, self.model, self.train
-        if m.kind not in MODEL_KINDS:
-            raise ConfigError(f"unknown model kind {m.kind!r}; choose one of {', '.join(MODEL_KINDS)}")
+        variant = get_variant(m.kind)
+        m.settings = variant.parse_settings(m.settings)
+        if m.conditional and variant.conditional == "never":
+            raise ConfigError(f"{m.kind} cannot be trained as a conditional model")
         if m.arch not in ARCHS:
             raise ConfigError(f"unknown architecture {m.arch!r}; choose one of {', '.join(ARCHS)}")
         if t.recon not in RECON_LOSSES:
@@ -125,7 +133,7 @@ class RunConfig:
             raise ConfigError(f"the convolutional model needs an image size divisible by 4, not {m.image_size}")
         if m.num_classes < 0:
             raise ConfigError(f"the number of classes cannot be negative ({_short_repr(m.num_classes)})")
-        if m.kind == "cvae" and m.num_classes < 2:
+        if m.is_conditional and m.num_classes < 2:
             raise ConfigError("a conditional VAE needs a data set with class labels")
         for name in ("beta", "gamma"):
             v = getattr(t, name)
@@ -142,6 +150,7 @@ class RunConfig:
         check_schedule(t.schedule)
         for where, seed in (("train.seed", t.seed), ("data.seed", d.seed)):
             check_seed(seed, where)
+        variant.check_config(self)
         check_model_size(m)
         return self
 
@@ -188,22 +197,7 @@ def check_seed(seed: int, where: str = "seed") -> int:
 
 def parameter_count(m: ModelConfig) -> int:
     """How many parameters ``build_model(m)`` would have, computed without building it (exact; tested)."""
-    k = m.num_classes if m.kind == "cvae" else 0
-    c, size, lat = m.channels, m.image_size, m.latent_dim
-
-    def linear(a, b):
-        return a * b + b
-
-    stats = linear(m.hidden[-1] if m.arch == "mlp" else m.hidden[0], 2 * lat) + k * 2 * lat
-    if m.arch == "mlp":
-        enc = sum(linear(a, b) for a, b in zip([m.input_dim, *m.hidden], m.hidden))
-        dec_sizes = [lat + k, *reversed(m.hidden)]
-        dec = sum(linear(a, b) for a, b in zip(dec_sizes, dec_sizes[1:])) + linear(m.hidden[0], m.input_dim)
-        return enc + stats + dec
-    s2, h = (size // 4) ** 2, m.hidden[0]
-    convs = (c * 32 * 16 + 32) + (32 * 64 * 16 + 64)  # Conv2d(c, 32, 4) and Conv2d(32, 64, 4)
-    deconvs = (64 * 32 * 16 + 32) + (32 * c * 16 + c)  # ConvTranspose2d(64, 32, 4) and (32, c, 4)
-    return convs + linear(64 * s2, h) + stats + linear(lat + k, h) + linear(h, 64 * s2) + deconvs
+    return get_variant(m.kind).parameter_count(m)
 
 
 def check_model_size(m: ModelConfig) -> int:
@@ -238,7 +232,7 @@ def _short_repr(v) -> str:
 
 _TYPES = {"int": "a whole number", "float": "a number", "bool": "true or false", "str": "text",
           "str | None": "text or null", "list[int]": "a list of whole numbers",
-          "list[list[float]]": "a list of rows of numbers"}
+          "list[list[float]]": "a list of rows of numbers", "dict": "an object of named values"}
 
 
 def _check_types(section: str, obj) -> None:
@@ -253,6 +247,8 @@ def _check_types(section: str, obj) -> None:
             "str | None": lambda v: v is None or isinstance(v, str),
             "list[int]": lambda v: isinstance(v, list) and all(isinstance(i, int) and not isinstance(i, bool)
                                                               for i in v),
+            "dict": lambda v: isinstance(v, dict) and all(
+                isinstance(k, str) and isinstance(x, (int, float, str)) for k, x in v.items()),
             "list[list[float]]": lambda v: isinstance(v, list) and all(
                 isinstance(r, list) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in r)
                 for r in v),

@@ -10,7 +10,7 @@ no hidden rescaling by batch size or data set size, so beta means the same at ev
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -22,6 +22,7 @@ class LossTerms:
     recon: torch.Tensor  # scalar, mean reconstruction term per sample
     kl: torch.Tensor  # scalar, mean KL per sample
     kl_per_dim: torch.Tensor  # (latent_dim,), mean over the batch; sums to ``kl``
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)  # a variant's own terms (scalars), in order
 
 
 class _BCEWithLogits(torch.autograd.Function):

@@ -13,6 +13,7 @@ import torch
 import torch.nn as nn
 
 from .config import ModelConfig
+from .variants import get_variant
 
 LOGVAR_RANGE = (-30.0, 20.0)  # clamp: exp() stays finite, the KL stays finite
 
@@ -90,7 +91,7 @@ class VAE(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
-        self.num_classes = cfg.num_classes if cfg.kind == "cvae" else 0
+        self.num_classes = cfg.num_classes if cfg.is_conditional else 0
         k = self.num_classes
         self.encoder = ConvEncoder(cfg) if cfg.arch == "conv" else MLPEncoder(cfg)
         self.to_stats = nn.Linear(self.encoder.out_dim + k, 2 * cfg.latent_dim)
@@ -155,15 +156,16 @@ def init_parameters(model: nn.Module, generator: torch.Generator) -> nn.Module:
     return model
 
 
-def build_model(cfg: ModelConfig, seed: int | None = None) -> VAE:
-    """A new VAE. With ``seed``, its initial weights come from a generator of its own seeded with it (the
+def build_model(cfg: ModelConfig, seed: int | None = None) -> nn.Module:
+    """A new model of the variant ``cfg.kind`` names (a :class:`VAE` for the Gaussian variants). With ``seed``, its initial weights come from a generator of its own seeded with it (the
     same weights on every device and whatever other threads draw; torch's global generator is not used);
     without, from torch's global generator as plain ``nn.Module`` construction does (fine for models whose
     weights are loaded next)."""
+    model_class = get_variant(cfg.kind).model_class()
     if seed is None:
-        return VAE(cfg)
+        return model_class(cfg)
     with torch.device("meta"):  # no storage, no random draws
-        model = VAE(cfg)
+        model = model_class(cfg)
     model = model.to_empty(device="cpu")
     return init_parameters(model, torch.Generator().manual_seed(seed))
 

@@ -1,8 +1,8 @@
 """How a run's training steps are executed: eagerly (any device), or replayed from a CUDA graph.
 
 Both executors keep the whole training split on the training device (uint8) and write every step's loss
-terms (total, recon, KL per sample) into ``log``, a (steps_per_epoch, 3) tensor on that device which the
-trainer reads back once per chunk: no step waits for the host.
+terms (total, recon, KL per sample, then the objective's own terms) into ``log``, a (steps_per_epoch,
+columns) tensor on that device which the trainer reads back once per chunk: no step waits for the host.
 
 :class:`GraphSteps` captures one whole step (gather the batch by a device-side step counter, binarise,
 forward, loss, backward, gradient clipping, Adam, log the terms, advance the counter) as a CUDA graph and
@@ -31,6 +31,11 @@ def to_float_batch(xb: torch.Tensor, binarize: bool = False, generator: torch.Ge
     return torch.bernoulli(x, generator=generator) if binarize else x
 
 
+def log_row(terms) -> torch.Tensor:
+    """One step's row of the log: total, recon, KL, then the objective's own terms."""
+    return torch.stack([terms.total, terms.recon, terms.kl, *terms.extras.values()]).detach()
+
+
 def graph_unavailable_reason(device: torch.device) -> str | None:
     """Why the training step cannot be captured as a CUDA graph on ``device`` (None when it can)."""
     if device.type != "cuda":
@@ -51,7 +56,7 @@ class EagerSteps:
         self.n = len(x_all)
         self.steps_per_epoch = -(-self.n // batch_size)
         dev = trainer.device
-        self.log = torch.zeros(self.steps_per_epoch, 3, device=dev)
+        self.log = torch.zeros(self.steps_per_epoch, len(trainer.history.columns), device=dev)
         sizes = torch.full((self.steps_per_epoch, 1), float(batch_size), device=dev)
         sizes[-1] = self.n - (self.steps_per_epoch - 1) * batch_size
         self._sizes = sizes
@@ -70,7 +75,7 @@ class EagerSteps:
         """Train on batch ``i`` of the epoch and log its loss terms in ``log[i]``."""
         x, y = self.batch(i)
         terms = self.t._train_step(x, y, beta)
-        self.log[i] = torch.stack([terms.total, terms.recon, terms.kl]).detach()
+        self.log[i] = log_row(terms)
 
     def set_target_beta(self, beta: float) -> None:
         """The run's target beta changed (eager steps are given their beta with each call)."""
@@ -115,8 +120,7 @@ class GraphSteps(EagerSteps):
         terms.total.backward()
         t._clip_gradients()
         t.optimizer.step()
-        row = torch.stack([terms.total, terms.recon, terms.kl]).detach()
-        self.log.index_copy_(0, self.pos, row.unsqueeze(0))
+        self.log.index_copy_(0, self.pos, log_row(terms).unsqueeze(0))
         self.pos.add_(1)
 
     def _capture(self) -> None:

@@ -14,6 +14,7 @@ A new beta replaces the *target* beta: during a KL warm-up the ramp goes on towa
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -26,23 +27,27 @@ import torch
 from .config import ConfigError, RunConfig
 from .data import ImageData
 from .devices import resolve_device
-from .losses import vae_loss
 from .metrics import evaluate_elbo
-from .models import VAE, build_model
+from .models import build_model
 from .steps import EagerSteps, GraphSteps, graph_unavailable_reason
+from .variants import get_variant
 
 
 class TrainingError(RuntimeError):
     """Training cannot go on (out of memory, bad setting found late); the message says what to do."""
 
 
+BASE_COLUMNS = ("total", "recon", "kl")
+
+
 @dataclass
 class StepChunk:
     epoch: int  # 1-based epoch of these steps
     steps: np.ndarray  # (k,) global step numbers, 1-based
-    losses: np.ndarray  # (k, 3) total, recon, KL per sample
+    losses: np.ndarray  # (k, 3 + n) total, recon, KL per sample, then the variant's own n terms
     steps_per_epoch: int
     beta: float  # effective beta of the last step (KL warm-up)
+    columns: tuple[str, ...] = BASE_COLUMNS  # the names of the losses' columns
 
 
 @dataclass
@@ -127,20 +132,21 @@ class History:
     """What a run has done: per-epoch records and every step's losses."""
 
     epochs: list[dict] = field(default_factory=list)
-    steps: list[list[float]] = field(default_factory=list)  # rows of [step, total, recon, kl]
+    steps: list[list[float]] = field(default_factory=list)  # rows of [step, total, recon, kl, *own terms]
     status: str = "new"  # new, running, paused, finished, stopped, diverged
     message: str = ""
     # hyper-parameter changes: {"step": steps done before it, "epoch": 1-based, "beta": target beta, "lr"}
     changes: list[dict] = field(default_factory=list)
+    columns: list[str] = field(default_factory=lambda: list(BASE_COLUMNS))  # the steps' loss columns
 
     def to_dict(self) -> dict:
         return {"epochs": self.epochs, "steps": self.steps, "status": self.status, "message": self.message,
-                "changes": self.changes}
+                "changes": self.changes, "columns": self.columns}
 
     @classmethod
     def from_dict(cls, d: dict) -> "History":
         return cls(list(d.get("epochs", [])), list(d.get("steps", [])), d.get("status", "finished"),
-                   d.get("message", ""), list(d.get("changes", [])))
+                   d.get("message", ""), list(d.get("changes", [])), list(d.get("columns", BASE_COLUMNS)))
 
     @property
     def last(self) -> dict | None:
@@ -202,7 +208,9 @@ class Trainer:
         # threads, decoding or estimating metrics, also draw from): the initial weights (a CPU generator, so
         # they are the same on every device), the epochs' shuffles (CPU) and the reparameterisation noise and
         # binarisation draws (on the training device).
-        self.model: VAE = build_model(m, seed=seed).to(self.device)
+        self.variant = get_variant(m.kind)
+        self.model = build_model(m, seed=seed).to(self.device)
+        self.objective = self.variant.make_objective(config, len(data.train_x), self.device)
         self.shuffle_generator = torch.Generator().manual_seed(seed)
         self.noise_generator = torch.Generator(device=self.device).manual_seed(seed)
         reason = graph_unavailable_reason(self.device)
@@ -215,7 +223,7 @@ class Trainer:
         self._grads_to_none = True
         self.optimizer = make_adam(self.model.parameters(), config.train.lr,
                                    capturable=cuda_graph is not False and reason is None)
-        self.history = History()
+        self.history = History(columns=[*BASE_COLUMNS, *self.objective.terms])
         self.epoch = 0
         self.step = 0
         self.beta = float(config.train.beta)  # the target beta now (the KL warm-up ramps towards it)
@@ -237,6 +245,9 @@ class Trainer:
     def _make_steps(self, x_all, y_all, bs: int) -> EagerSteps:
         """The CUDA-graph executor where it can be used (and was not turned off), else the eager one."""
         if self.cuda_graph is False or graph_unavailable_reason(self.device) is not None:
+            return EagerSteps(self, x_all, y_all, bs)
+        if not self.objective.graph_safe:
+            self.graph_note = f"trained eagerly: the {self.variant.name} step cannot be captured as a CUDA graph"
             return EagerSteps(self, x_all, y_all, bs)
         try:
             return GraphSteps(self, x_all, y_all, bs)
@@ -286,7 +297,7 @@ class Trainer:
                 self.history.steps.extend([[int(s), *map(float, r)] for s, r in zip(at_steps, rows)])
                 snaps.append((self.step, self._snapshot()))
                 del snaps[:-2]
-                return StepChunk(epoch, at_steps, rows, steps_per_epoch, beta)
+                return StepChunk(epoch, at_steps, rows, steps_per_epoch, beta, tuple(self.history.columns))
 
             while self.epoch < cfg.epochs:
                 epoch = self.epoch + 1
@@ -332,10 +343,14 @@ class Trainer:
                 train_seconds = time.perf_counter() - t0
                 test = evaluate_elbo(self.model, data.test_x, data.test_y, beta=self.beta, gamma=cfg.gamma,
                                      recon=cfg.recon, seed=cfg.seed)
+                if self.objective.terms:  # the variant's own total and terms on the test split
+                    own = self.objective.evaluate(self.model, data.test_x, data.test_y, self.beta, seed=cfg.seed)
+                    test.update({k: own[k] for k in ("total", *self.objective.terms)})
                 self.model.train()
+                columns = self.history.columns
                 record = {"epoch": epoch, "step": self.step, "beta": beta, "lr": self.lr,
-                          "train_total": train[0], "train_recon": train[1], "train_kl": train[2],
-                          "test_total": test["total"], "test_recon": test["recon"], "test_kl": test["kl"],
+                          **{f"train_{c}": v for c, v in zip(columns, train)},
+                          **{f"test_{c}": test[c] for c in columns},
                           "test_neg_elbo": test["neg_elbo"], "test_kl_per_dim": test["kl_per_dim"],
                           "train_seconds": train_seconds, "seconds": time.perf_counter() - t0}
                 self.history.epochs.append(record)
@@ -388,17 +403,17 @@ class Trainer:
         t.schedule = sorted([r for r in t.schedule if r[0] != self.step] + [[self.step, self.beta, self.lr]])
         return change
 
-    def _loss_terms(self, x, y, beta):
-        """Forward pass and loss of one batch; ``beta`` is a float or a device scalar."""
-        cfg = self.config.train
+    def _autocast(self):
+        """The precision the network runs at: bfloat16 autocast with ``bf16`` (no cast cache: each weight is
+        used once per pass, and a CUDA graph must not keep cached casts), float32 otherwise."""
         if self.bf16:
-            # no cast cache: each weight is used once per pass, and a CUDA graph must not keep cached casts
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, cache_enabled=False):
-                logits, mu, logvar = self.model(x, y, self.noise_generator)
-            logits, mu, logvar = logits.float(), mu.float(), logvar.float()
-        else:
-            logits, mu, logvar = self.model(x, y, self.noise_generator)
-        return vae_loss(logits, x, mu, logvar, beta=beta, gamma=cfg.gamma, recon=cfg.recon)
+            return torch.autocast(self.device.type, dtype=torch.bfloat16, cache_enabled=False)
+        return contextlib.nullcontext()
+
+    def _loss_terms(self, x, y, beta):
+        """Forward pass and loss of one batch (the variant's objective); ``beta`` is a float or a device
+        scalar."""
+        return self.objective.loss(self.model, x, y, beta, self.noise_generator, self._autocast)
 
     def _clip_gradients(self) -> None:
         if self.config.train.grad_clip > 0:
@@ -410,6 +425,7 @@ class Trainer:
         terms.total.backward()
         self._clip_gradients()
         self.optimizer.step()
+        self.objective.after_step(self.model, x, y, self.noise_generator)
         return terms
 
     def train(self, on_event=None) -> History:

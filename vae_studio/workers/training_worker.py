@@ -175,7 +175,7 @@ class TrainingWorker(QObject):
                 self.diverged.emit(ev.message)
 
     def _add_chunk(self, trainer: Trainer, ev: StepChunk) -> None:
-        rows = np.empty((len(ev.steps), 4), dtype=np.float64)
+        rows = np.empty((len(ev.steps), 1 + ev.losses.shape[1]), dtype=np.float64)
         rows[:, 0] = ev.steps
         rows[:, 1:] = ev.losses
         self._rows.append(rows)

@@ -60,7 +60,8 @@ class RunCurves:
         self.drawn = -1
 
     def append(self, rows: np.ndarray) -> None:
-        rows = np.asarray(rows, dtype=np.float64).reshape(-1, 4)
+        rows = np.asarray(rows, dtype=np.float64)
+        rows = rows.reshape(-1, rows.shape[-1] if rows.ndim else 1)[:, :4]  # step, total, recon, kl
         k = len(rows)
         if k == 0:
             return

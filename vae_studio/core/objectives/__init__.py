@@ -1,0 +1,1 @@
+"""Training losses of the model variants (torch); declared in ``core/variants``, one module each."""
