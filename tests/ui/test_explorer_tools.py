@@ -98,7 +98,7 @@ def test_a_class_direction_moves_the_probe_along_the_difference_of_the_class_mea
         np.testing.assert_array_equal(img, to_uint8(decode(model, panel.probe_vector[None]))[0, ..., 0])
         images.append(img.copy())
     assert not np.array_equal(images[0], images[1])
-    assert "c2 − c0, t = -1.00" in panel.probe_bar.anchor_label.text()
+    assert "along c2 − c0" in panel.probe_bar.anchor_label.text() and view.t_spin.value() == -1.0
     # each slider step (from the keyboard) is undoable; undo walks the probe back
     panel.undo_stack.undo()
     np.testing.assert_allclose(panel.probe_vector, base + 1.0 * diff, atol=1e-5)
@@ -106,8 +106,9 @@ def test_a_class_direction_moves_the_probe_along_the_difference_of_the_class_mea
     panel.move_probe(0.3, -0.2)
     assert view.slider.value() == 0
     start = panel.probe_vector
-    view.slider.setValue(100)
+    view.t_spin.setValue(1.0)  # typed
     np.testing.assert_allclose(panel.probe_vector, start + diff, atol=1e-5)
+    assert view.slider.value() == 100
 
 
 def test_a_direction_from_two_points_and_latent_arithmetic(make_panel):

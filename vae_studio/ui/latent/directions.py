@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import (QComboBox, QGroupBox, QLabel, QListWidget, QListWidgetItem, QPushButton, QSlider,
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGroupBox, QLabel, QListWidget, QListWidgetItem, QPushButton, QSlider,
                                QStackedWidget, QVBoxLayout, QWidget)
 
 from ...core.directions import DirectionError, along, analogy, class_direction, factor_direction, point_direction
@@ -68,10 +68,16 @@ class DirectionsView(QWidget):
         self.slider.setToolTip("Move the probe along the direction: t = 0 is where the probe was, t = 1 adds "
                                "the whole direction once (B's mean to A's, the factor's whole range, P to Q)")
         self.slider.setAccessibleName("Move along the direction")
-        self.t_label = QLabel()
+        self.t_spin = QDoubleSpinBox()  # a spin box, not a label: a new value relayouts nothing
+        self.t_spin.setRange(-T_RANGE, T_RANGE)
+        self.t_spin.setDecimals(2)
+        self.t_spin.setSingleStep(1 / 20)
+        self.t_spin.setKeyboardTracking(False)
+        self.t_spin.setToolTip("t: how many times the whole direction is added to where the probe was; type a "
+                               "value to go there")
         self.delete_button = QPushButton("Delete")
         self.delete_button.setToolTip("Delete the direction picked in the list (Edit ▸ Undo brings it back)")
-        move = row_widget(QLabel("t"), self.slider, self.t_label, self.delete_button)
+        move = row_widget(QLabel("t"), self.slider, self.t_spin, self.delete_button)
         move.layout().setStretch(1, 1)
 
         self.set_a, self.set_b, self.set_c = _point_button("A"), _point_button("B"), _point_button("C")
@@ -102,6 +108,7 @@ class DirectionsView(QWidget):
         self.go_analogy.clicked.connect(self.go_to_analogy)
         self.list.currentRowChanged.connect(self._on_direction_picked)
         self.slider.valueChanged.connect(self._on_slider_moved)
+        self.t_spin.valueChanged.connect(self._on_t_typed)
         self.slider.sliderReleased.connect(self._on_slider_released)
         self.delete_button.clicked.connect(self.delete_direction)
         workspace.directionsChanged.connect(self._on_directions_changed)
@@ -206,14 +213,23 @@ class DirectionsView(QWidget):
     def _on_slider_moved(self, value: int) -> None:
         d = self.current()
         t = value / T_STEPS
-        self.t_label.setText(f"{t:+.2f}")
+        self._show_t(t)
         if d is None or self.explorer.dim != len(d.vector):
             return
         if self._base is None:
             self._base = self.explorer.probe.copy()
-        self._want(along(self._base, d.array, t), f"{d.name}, t = {t:+.2f}")
+        self._want(along(self._base, d.array, t), f"along {d.name}")  # the same words all along: no relayout
         if not self.slider.isSliderDown():  # keys and clicks on the groove: each is a step of its own
             self.gestureDone.emit(f"Move along {d.name}")
+
+    @Slot(float)
+    def _on_t_typed(self, t: float) -> None:
+        self.slider.setValue(int(round(t * T_STEPS)))
+
+    def _show_t(self, t: float) -> None:
+        self.t_spin.blockSignals(True)
+        self.t_spin.setValue(t)
+        self.t_spin.blockSignals(False)
 
     @Slot()
     def _on_slider_released(self) -> None:
@@ -249,7 +265,7 @@ class DirectionsView(QWidget):
         self.slider.blockSignals(True)
         self.slider.setValue(0)
         self.slider.blockSignals(False)
-        self.t_label.setText("+0.00")
+        self._show_t(0.0)
 
     # -- following the workspace ---------------------------------------------------------------------
     @Slot(object)
@@ -285,8 +301,11 @@ class DirectionsView(QWidget):
     def _on_direction_picked(self, _row: int) -> None:
         self._reset_slider()
         on = self.current() is not None
-        self.slider.setEnabled(on)
-        self.delete_button.setEnabled(on)
+        for w in (self.slider, self.t_spin, self.delete_button):
+            w.setEnabled(on)
+        d = self.current()
+        if d is not None:
+            self.message.setText(f"{d.name}: {d.origin}.")
 
 
 def _point_button(name: str) -> QPushButton:
