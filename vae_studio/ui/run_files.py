@@ -86,6 +86,7 @@ class RunFilesMixin:
         if same_data(run.config.data, self.training.data_config) and self.workspace.data is not None:
             entry = self.workspace.add_run(run)
             self._show_message(f"Opened {run.name} from {run.folder}")
+            self._tell_notes(run)
             return entry
         request = self.training.load_data(run.config.data)
         if request is None:
@@ -118,6 +119,12 @@ class RunFilesMixin:
         if run is not None:
             self.workspace.add_run(run)
             self._show_message(f"Opened {run.name} from {run.folder}")
+            self._tell_notes(run)
+
+    def _tell_notes(self, run) -> None:
+        """What loading left out (a damaged explorer.json: the model opened, its bookmarks did not)."""
+        if run.notes:
+            QMessageBox.warning(self, "Open run folder", f"Opened {run.name}. " + " ".join(run.notes))
 
     @Slot(int, str)
     def _on_data_failed(self, request: int, message: str) -> None:
