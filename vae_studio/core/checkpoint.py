@@ -80,6 +80,15 @@ class Run:
     metrics: dict = field(default_factory=dict)  # computed for these weights; saved as metrics.json
     explorer: ExplorerState = field(default_factory=ExplorerState)  # bookmarks, directions; explorer.json
     notes: list[str] = field(default_factory=list)  # what loading left out, for the user (not saved)
+    saved_explorer: dict | None = None  # explorer.to_dict() as last saved to or loaded from ``folder``
+
+    @property
+    def explorer_unsaved(self) -> bool:
+        """Whether bookmarks or directions changed since the run was last saved or opened."""
+        now = self.explorer.to_dict()
+        if self.saved_explorer is None:
+            return not self.explorer.is_empty()
+        return now != self.saved_explorer
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -305,6 +314,7 @@ def save_run(run: Run, folder: str | Path, *, overwrite: bool = True) -> Path:
             pass  # the next save or load finishes it
         raise
     run.folder = folder
+    run.saved_explorer = run.explorer.to_dict()
     return folder
 
 
@@ -570,7 +580,8 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> Run:
                                                "metrics"), m_path)
     explorer, notes = _load_explorer(folder, manifest, config.model.latent_dim)
     return Run(config=config, model=model, history=history, class_names=class_names, folder=path,
-               name=name or path.name, metrics=metrics, explorer=explorer, notes=notes)
+               name=name or path.name, metrics=metrics, explorer=explorer, notes=notes,
+               saved_explorer=explorer.to_dict())
 
 
 def _load_explorer(folder: Path, manifest: dict | None, latent_dim: int) -> tuple[ExplorerState, list[str]]:

@@ -216,9 +216,11 @@ class RunFilesMixin:
     # ------------------------------------------------------------------------------------------ closing
 
     def unsaved_runs(self) -> list:
-        """Runs with trained weights that exist only in memory (never saved, not opened from a folder)."""
+        """Runs with trained weights that exist only in memory (never saved, not opened from a folder), and
+        runs whose bookmarks or directions changed since they were saved or opened."""
         runs = self.workspace.runs if self.workspace is not None else []
-        return [r for r in runs if r.folder is None and (r.history.epochs or r.history.steps)]
+        return [r for r in runs if (r.folder is None and (r.history.epochs or r.history.steps))
+                or r.run.explorer_unsaved]
 
     def _confirm_close(self) -> bool:
         """Ask what to do with unsaved runs: save them all into one folder, discard them, or keep the window."""
@@ -228,7 +230,8 @@ class RunFilesMixin:
         names = ", ".join(r.name for r in runs[:6]) + (", …" if len(runs) > 6 else "")
         box = QMessageBox(QMessageBox.Icon.Warning, "Close VAE Studio",
                           f"{len(runs)} run{'s are' if len(runs) > 1 else ' is'} not saved ({names}). "
-                          "Their weights and curves are lost when VAE Studio closes.",
+                          "What was not saved (weights and curves; bookmarks and directions) is lost when "
+                          "VAE Studio closes.",
                           QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
                           | QMessageBox.StandardButton.Cancel, self)
         box.button(QMessageBox.StandardButton.Save).setText("Save all…")
@@ -238,28 +241,35 @@ class RunFilesMixin:
             return True
         if answer != QMessageBox.StandardButton.Save:
             return False
-        parent = QFileDialog.getExistingDirectory(self, "Save the unsaved runs into", default_runs_dir())
-        if not parent:
-            return False
+        parent = ""
+        if any(r.folder is None for r in runs):
+            parent = QFileDialog.getExistingDirectory(self, "Save the unsaved runs into", default_runs_dir())
+            if not parent:
+                return False
         self.training.shutdown()  # a run still training stops and keeps its weights, then is saved too
         return self.save_runs_into(runs, parent)
 
     def save_runs_into(self, runs, parent: str) -> bool:
-        """Save each run as its own folder (named from its settings) inside ``parent``; False if one failed."""
+        """Save each run: one opened from (or saved to) a folder into that folder again, any other as its own
+        folder (named from its settings) inside ``parent``; False if one failed."""
         from pathlib import Path
 
         from ..core.checkpoint import save_run
 
         for run in runs:
-            base = Path(parent) / suggest_name(run)
-            folder, k = base, 2
-            while folder.exists():
-                folder, k = base.with_name(f"{base.name}-{k}"), k + 1
+            if run.folder is not None:
+                folder = Path(run.folder)
+            else:
+                base = Path(parent) / suggest_name(run)
+                folder, k = base, 2
+                while folder.exists():
+                    folder, k = base.with_name(f"{base.name}-{k}"), k + 1
             try:
-                save_run(run, folder)
+                save_run(getattr(run, "run", run), folder, overwrite=run.folder is not None)
             except OSError as e:
                 QMessageBox.warning(self, "Save runs", f"Could not save {run.name} to {folder}: {e.strerror or e}")
                 return False
             self._add_recent(str(folder))
-        QSettings().setValue("runs/lastDir", str(parent))
+        if parent:
+            QSettings().setValue("runs/lastDir", str(parent))
         return True
