@@ -11,6 +11,7 @@ import copy
 import csv
 import io
 import math
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -109,6 +110,21 @@ def train_and_save(config: RunConfig, folder: Path, run_name: str) -> Run:
               name=run_name)
     save_run(run, folder)
     return run
+
+
+def sweep_run_folders(out: str | Path) -> list[Path]:
+    """The run folders directly inside a sweep folder, by name. Hidden folders (a save in progress, Ray Tune's
+    state) and links are skipped; a folder counts once its manifest (or, for old runs, its config) is there,
+    which a save moves in whole."""
+    from .checkpoint import CONFIG_FILE as CONFIG, MANIFEST_FILE
+    from .safe_io import is_regular
+
+    try:
+        entries = sorted(os.scandir(out), key=lambda e: e.name)
+    except OSError:
+        return []
+    return [Path(e.path) for e in entries if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)
+            and (is_regular(Path(e.path) / MANIFEST_FILE) or is_regular(Path(e.path) / CONFIG))]
 
 
 def check_free(out: str | Path, betas: list[float], seeds: list[int] | None = None) -> None:
