@@ -168,6 +168,75 @@ class RunFilesMixin:
             QMessageBox.information(self, "Save run", "There is no run to save yet: train or open one first.")
         return run
 
+    # ------------------------------------------------------------------------------------------ sweeps
+    # File > Open sweep folder: every run of a sweep joins the session (the metrics panel compares them); runs
+    # of a sweep still running join as their trials finish (app/sweep_watcher.py polls the folder and loads
+    # new runs in the background). Runs wait in _sweep_waiting while their data set loads.
+    sweep_watcher = None
+
+    def open_sweep_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a sweep folder", QSettings().value("runs/lastDir", "",
+                                                                                              type=str))
+        if path:
+            self.open_sweep_folder(path)
+
+    def open_sweep_folder(self, path: str) -> None:
+        """Bring every run of the sweep in ``path`` into the session, and keep watching it for new runs."""
+        if self.workspace is None:
+            QMessageBox.information(self, "Open sweep folder", "PyTorch is still loading; try again in a moment.")
+            return
+        from pathlib import Path
+
+        if not Path(path).is_dir():
+            QMessageBox.warning(self, "Open sweep folder", f"{path} is not a folder.")
+            return
+        if self.sweep_watcher is None:
+            from ..app.sweep_watcher import SweepWatcher
+
+            self.sweep_watcher = SweepWatcher(self.tasks, self)
+            self.sweep_watcher.runsFound.connect(self._on_sweep_runs)
+            self.sweep_watcher.loadFailed.connect(self._on_sweep_run_failed)
+            self.training.dataLoaded.connect(self._add_sweep_runs)
+            self.training.dataFailed.connect(self._on_sweep_data_failed)
+        self._sweep_waiting: list = []
+        self._sweep_data_request = None
+        self.sweep_watcher.watch(path)
+        QSettings().setValue("runs/lastDir", str(Path(path).parent))
+        self._show_message(f"Opened sweep {Path(path).name}: its runs appear in the list as their trials finish")
+
+    @Slot(object)
+    def _on_sweep_runs(self, runs) -> None:
+        self._sweep_waiting.extend(runs)
+        self._add_sweep_runs()
+
+    @Slot()
+    def _add_sweep_runs(self, *_request) -> None:
+        """Add the waiting runs whose data set the workspace holds; load the data set of the others."""
+        waiting, added = [], []
+        for run in getattr(self, "_sweep_waiting", []):
+            if self.workspace.data is not None and same_data(run.config.data, self.training.data_config):
+                added.append(self.workspace.add_run(run, select=self.workspace.selected is None))
+            else:
+                waiting.append(run)
+        self._sweep_waiting = waiting
+        if waiting and not self.training.data_loading:
+            self._sweep_data_request = self.training.load_data(waiting[0].config.data)
+        if added:
+            self._show_message(f"Sweep {self.sweep_watcher.folder.name}: added {', '.join(r.name for r in added)}")
+
+    @Slot(str, str)
+    def _on_sweep_run_failed(self, folder: str, message: str) -> None:
+        self._show_message(f"Could not open {folder}: {message}")
+
+    @Slot(int, str)
+    def _on_sweep_data_failed(self, request: int, message: str) -> None:
+        if request == getattr(self, "_sweep_data_request", None) and self._sweep_waiting:
+            run = self._sweep_waiting[0]
+            dropped = [r for r in self._sweep_waiting if r.config.data.dataset == run.config.data.dataset]
+            self._sweep_waiting = [r for r in self._sweep_waiting if r not in dropped]
+            QMessageBox.warning(self, "Open sweep folder", f"{len(dropped)} run(s) of the sweep were trained on "
+                                f"{run.config.data.dataset}, which could not be loaded: {message}")
+
     # ------------------------------------------------------------------------------------------ drop
     def dragEnterEvent(self, event) -> None:
         if _dropped_folders(event.mimeData()):
