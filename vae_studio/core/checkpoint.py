@@ -604,10 +604,16 @@ def _load_explorer(folder: Path, manifest: dict | None, latent_dim: int) -> tupl
 
 
 def _check_metrics(m: dict, path: Path) -> dict:
-    """Metrics are names of numbers, short texts, or short lists of numbers; anything else is refused."""
+    """Metrics are names of numbers, short texts, or short lists of numbers or of short texts (such as the
+    names of a data set's factors); anything else is refused."""
+    def short_text(x) -> bool:
+        return isinstance(x, str) and len(x) <= 1000
+
     for k, v in m.items():
-        ok = v is None or _is_number(v) or (isinstance(v, str) and len(v) <= 1000) or (
-            isinstance(v, list) and len(v) <= 100_000 and all(x is None or _is_number(x) for x in v))
+        ok = v is None or _is_number(v) or short_text(v) or (
+            isinstance(v, list) and len(v) <= 100_000
+            and (all(x is None or _is_number(x) for x in v) or all(short_text(x) for x in v)))
         if not ok or isinstance(v, bool):
-            raise CheckpointError(f"{path}: field {str(k)[:40]} must be a number, a text or a list of numbers")
+            raise CheckpointError(f"{path}: field {str(k)[:40]} must be a number, a text or a list of numbers "
+                                  "or of texts")
     return m
