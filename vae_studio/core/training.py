@@ -30,6 +30,7 @@ from .devices import resolve_device
 from .distributed import SINGLE_PROCESS, SingleProcess
 from .metrics import evaluate_elbo
 from .models import build_model
+from .objectives.base import ObjectiveStep
 from .steps import EagerSteps, GraphSteps, graph_unavailable_reason
 from .variants import get_variant
 
@@ -218,9 +219,9 @@ class Trainer:
         self.objective = self.variant.make_objective(config, len(data.train_x), self.device)
         self.shuffle_generator = torch.Generator().manual_seed(seed)
         self.noise_generator = torch.Generator(device=self.device).manual_seed(seed + parallel.rank)
-        # the model the training step calls: the model, or its DDP wrapper (which all-reduces the gradients;
-        # made when training starts, so that building a Trainer involves no other process)
-        self.step_model: torch.nn.Module = self.model
+        # under torchrun, the model and its objective as one module wrapped in DDP (which all-reduces the
+        # gradients); made when training starts, so that building a Trainer involves no other process
+        self.step_model: torch.nn.Module | None = None
         if parallel.distributed:  # DDP's all-reduce is not captured: the steps run eagerly
             if cuda_graph:
                 raise TrainingError("cannot train with a CUDA graph under torchrun: DDP steps run eagerly")
@@ -288,8 +289,8 @@ class Trainer:
         self.history.status = "running"
         self.model.train()
         try:
-            if self.step_model is self.model:
-                self.step_model = par.wrap(self.model)
+            if par.distributed and self.step_model is None:
+                self.step_model = par.wrap(ObjectiveStep(self.model, self.objective))
             x_all = data.train_x.to(dev)
             y_all = data.train_y.to(dev) if (data.train_y is not None and self.model.conditional) else None
             steps = self._make_steps(x_all, y_all, bs)
@@ -430,9 +431,11 @@ class Trainer:
         return contextlib.nullcontext()
 
     def _loss_terms(self, x, y, beta):
-        """Forward pass and loss of one batch (the variant's objective, given the model the step calls: the
-        DDP wrapper under torchrun); ``beta`` is a float or a device scalar."""
-        return self.objective.loss(self.step_model, x, y, beta, self.noise_generator, self._autocast)
+        """Forward pass and loss of one batch (the variant's objective; under torchrun inside DDP's forward);
+        ``beta`` is a float or a device scalar."""
+        if self.step_model is not None:
+            return self.step_model(x, y, beta, self.noise_generator, self._autocast)
+        return self.objective.loss(self.model, x, y, beta, self.noise_generator, self._autocast)
 
     def _clip_gradients(self) -> None:
         if self.config.train.grad_clip > 0:
