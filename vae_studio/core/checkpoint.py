@@ -35,6 +35,7 @@ from .config import ConfigError, RunConfig, check_model_size
 from .models import VAE, build_model
 from .safe_io import MiB, is_regular, loads_json, open_regular, read_regular
 from .training import BASE_COLUMNS, History
+from .variants import get_variant
 
 FORMAT = "vae-studio-run"
 VERSION = 2  # 2: manifest.json binds the files; 1 (no manifest) is still read
@@ -402,6 +403,7 @@ def _is_number(v) -> bool:
 
 
 def _check_history(h: dict, path: Path, latent_dim: int) -> History:
+    """``latent_dim``: the length of the epochs' ``test_kl_per_dim`` (the variant's ``kl_size``)."""
     def bad(field_name: str, want: str):
         return CheckpointError(f"{path}: field {field_name} must be {want}")
 
@@ -551,7 +553,7 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> Run:
     history = History()
     if manifest is not None or os.path.lexists(hist_path):
         h = _parse_object(_read(folder, HISTORY_FILE, MAX_HISTORY_BYTES, manifest), hist_path, "history")
-        history = _check_history(h, hist_path, config.model.latent_dim)
+        history = _check_history(h, hist_path, get_variant(config.model.kind).kl_size(config.model))
     metrics = {}
     if manifest is not None and METRICS_FILE in manifest:
         m_path = folder / METRICS_FILE

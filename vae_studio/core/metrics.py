@@ -8,8 +8,9 @@ import math
 import numpy as np
 import torch
 
-from .losses import kl_per_dim, recon_per_sample
+from .losses import recon_per_sample
 from .models import VAE
+from .variants import get_variant
 
 ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. 2016
 DISENTANGLEMENT_SAMPLES = 10000  # images encoded for MIG and the FactorVAE score
@@ -47,17 +48,16 @@ def evaluate_elbo(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None, *,
     dev = _device(model)
     g = generator if generator is not None else torch.Generator(device=dev).manual_seed(seed)
     rec_sum = torch.zeros((), device=dev, dtype=torch.float64)
-    kld_sum = torch.zeros(model.latent_dim, device=dev, dtype=torch.float64)
+    kld_sum = torch.zeros((), device=dev, dtype=torch.float64)
     yb_needed = y if model.conditional else None
     for xb, yb in iter_batches(x, yb_needed, batch_size, dev):
-        mu, logvar = model.encode(xb, yb)
-        z = mu + torch.randn(mu.shape, generator=g, device=dev) * torch.exp(0.5 * logvar)
-        rec_sum += recon_per_sample(model.decode(z, yb), xb, recon).double().sum()
-        kld_sum += kl_per_dim(mu, logvar).double().sum(0)
+        rec, kld = model.elbo_terms(xb, yb, g, recon)  # the model's own latent space (levels, codes)
+        rec_sum += rec.double().sum()
+        kld_sum = kld_sum + kld.double().sum(0)
     model.train(was_training)
     n = max(len(x), 1)
     rec = float(rec_sum) / n
-    kld = (kld_sum / n).tolist()
+    kld = (kld_sum / n).tolist() if kld_sum.dim() else [0.0] * get_variant(model.cfg.kind).kl_size(model.cfg)
     kl = float(sum(kld))
     return {"recon": rec, "kl": kl, "kl_per_dim": kld, "neg_elbo": rec + kl, "total": gamma * rec + beta * kl,
             "n": len(x)}
