@@ -43,6 +43,9 @@ READABLE_VERSIONS = (1, 2)
 CONFIG_FILE, WEIGHTS_FILE, HISTORY_FILE, MANIFEST_FILE = "config.json", "model.safetensors", "history.json", "manifest.json"
 RUN_FILES = (CONFIG_FILE, WEIGHTS_FILE, HISTORY_FILE)
 METRICS_FILE = "metrics.json"  # optional: quality metrics computed for these weights (metrics panel, eval)
+PRIOR_FILE = "code_prior.safetensors"  # optional: a VQ-VAE's fitted prior over its code grids (fit-prior)
+OPTIONAL_FILES = (METRICS_FILE, PRIOR_FILE)  # written when the run has them, listed in the manifest
+PRIOR_LIMITS = {"width": (8, 1024), "layers": (1, 16), "heads": (1, 16)}  # of a prior's shape, as read back
 MAX_CONFIG_BYTES = 4 * MiB  # config.json and manifest.json (class names included)
 MAX_HISTORY_BYTES = 512 * MiB  # about 3 million logged steps
 MAX_COLUMNS = 16  # loss columns of the step log: total, recon, KL and a variant's own terms
@@ -75,6 +78,7 @@ class Run:
     folder: Path | None = None
     name: str = ""
     metrics: dict = field(default_factory=dict)  # computed for these weights; saved as metrics.json
+    code_prior: torch.nn.Module | None = None  # a VQ-VAE's fitted CodePrior; saved as code_prior.safetensors
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -131,6 +135,11 @@ def run_files(run: Run) -> dict[str, bytes]:
     }
     if run.metrics:
         files[METRICS_FILE] = _json_bytes(_json_safe(run.metrics))
+    if run.code_prior is not None:
+        p = run.code_prior
+        shape = {**p.shape, "num_codes": p.num_codes, "cells": p.cells}
+        tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in p.state_dict().items()}
+        files[PRIOR_FILE] = st_save(tensors, metadata={**meta, "prior": json.dumps(shape)})
     manifest = {"format": FORMAT, "version": VERSION,
                 "files": {n: {"bytes": len(b), "sha256": hashlib.sha256(b).hexdigest()} for n, b in files.items()}}
     files[MANIFEST_FILE] = _json_bytes(manifest)
@@ -199,7 +208,7 @@ def _is_run_folder(folder: Path) -> bool:
 
 
 def _ours(name: str) -> bool:
-    return name in RUN_FILES or name in (MANIFEST_FILE, METRICS_FILE) or (name.startswith(".") and name.endswith(".tmp"))
+    return name in RUN_FILES or name in (MANIFEST_FILE, *OPTIONAL_FILES) or (name.startswith(".") and name.endswith(".tmp"))
 
 
 _SYSTEM_DIRS = ("/dev", "/proc", "/sys")
@@ -390,7 +399,7 @@ def _read_manifest(folder: Path) -> dict | None:
     files = m.get("files")
     if m.get("format") != FORMAT or not isinstance(files, dict):
         raise CheckpointError(f"{path} is not a VAE Studio manifest (format tag or file table missing)")
-    for name in RUN_FILES + ((METRICS_FILE,) if METRICS_FILE in files else ()):
+    for name in RUN_FILES + tuple(n for n in OPTIONAL_FILES if n in files):
         e = files.get(name)
         if not (isinstance(e, dict) and isinstance(e.get("bytes"), int) and not isinstance(e["bytes"], bool)
                 and 0 <= e["bytes"] < 1 << 62 and isinstance(e.get("sha256"), str) and len(e["sha256"]) == 64):
@@ -559,8 +568,41 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> Run:
         m_path = folder / METRICS_FILE
         metrics = _check_metrics(_parse_object(_read(folder, METRICS_FILE, MAX_CONFIG_BYTES, manifest), m_path,
                                                "metrics"), m_path)
+    code_prior = None
+    if manifest is not None and PRIOR_FILE in manifest:
+        code_prior = _load_prior(folder, manifest, model)
+        model.attach_prior(code_prior)
     return Run(config=config, model=model, history=history, class_names=class_names, folder=path,
-               name=name or path.name, metrics=metrics)
+               name=name or path.name, metrics=metrics, code_prior=code_prior)
+
+
+def _load_prior(folder: Path, manifest: dict, model) -> torch.nn.Module:
+    """The fitted code prior of a VQ-VAE run, checked: a VQ-VAE, a shape within limits that fits its codebook
+    and grid, and tensors exactly as that shape builds them (float32, finite)."""
+    from .code_prior import build_code_prior
+
+    path = folder / PRIOR_FILE
+    if not hasattr(model, "attach_prior"):
+        raise CheckpointError(f"{path}: only a VQ-VAE has a code prior, and this run is a {model.cfg.kind}")
+    raw = _read(folder, PRIOR_FILE, 8 + MAX_HEADER_BYTES + 512 * MiB, manifest)
+    header = _safetensors_header(raw)
+    if header is None:
+        _load_weights(raw, path, torch.nn.Module())  # refuses it, naming a pickle or damage
+    meta = header.get("__metadata__")
+    try:
+        shape = json.loads(meta["prior"]) if isinstance(meta, dict) else None
+    except (KeyError, TypeError, ValueError, RecursionError):
+        shape = None
+    want = {"num_codes": model.num_codes, "cells": model.grid * model.grid}
+    ok = isinstance(shape, dict) and set(shape) == {*PRIOR_LIMITS, *want} and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in shape.values())
+    ok = ok and all(lo <= shape[k] <= hi for k, (lo, hi) in PRIOR_LIMITS.items())
+    if not (ok and shape["width"] % shape["heads"] == 0 and all(shape[k] == v for k, v in want.items())):
+        raise CheckpointError(f"{path}: its metadata must give the prior's width, layers and heads (within "
+                              f"limits) and the run's {want['num_codes']} codes and {want['cells']} cells")
+    prior = build_code_prior(shape["num_codes"], shape["cells"], seed=0, **{k: shape[k] for k in PRIOR_LIMITS})
+    prior.load_state_dict(_load_weights(raw, path, prior), strict=True)
+    return prior.eval()
 
 
 def _check_metrics(m: dict, path: Path) -> dict:

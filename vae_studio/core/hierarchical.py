@@ -72,8 +72,9 @@ class HierarchicalVAE(nn.Module):
 
     @property
     def latent_dim(self) -> int:
-        """The bottom level's size (the level the decoder reads)."""
-        return self.dims[0]
+        """The top level's size: :meth:`encode` and :meth:`decode` speak of the top level, so that code asking
+        for one Gaussian vector sees the coarsest latent (``core/latent_space.py`` picks other levels)."""
+        return self.dims[-1]
 
     def prior(self, i: int, z_above: torch.Tensor):
         """(mu, logvar) of p(z_{i+1} | z_{i+2}) for 0-based level ``i`` below the top."""
@@ -105,27 +106,26 @@ class HierarchicalVAE(nn.Module):
             levels[i] = Level(mu, logvar, mu_p, lv_p, z)
         return levels
 
-    def generate(self, z_top: torch.Tensor, generator: torch.Generator | None = None, sample: bool = True,
-                 temperature: float = 1.0, keep: dict[int, torch.Tensor] | None = None) -> list[torch.Tensor]:
-        """Down the generative path from a top-level value: each lower level drawn from p(z_i | z_{i+1}) (or
-        its mean, without ``sample``), except those given in ``keep``. Returns the values, bottom first."""
-        zs = [z_top]
-        for i in range(self.levels - 2, -1, -1):
-            if keep and i in keep:
-                zs.append(keep[i])
-                continue
+    def generate(self, z: torch.Tensor, level: int | None = None, generator: torch.Generator | None = None,
+                 sample: bool = True, temperature: float = 1.0) -> list[torch.Tensor]:
+        """Down the generative path from the value ``z`` of 0-based ``level`` (default: the top): each level
+        below drawn from p(z_i | z_{i+1}) with ``temperature`` (or its mean, without ``sample``). Returns the
+        values of levels 0..level, bottom first."""
+        level = self.levels - 1 if level is None else level
+        zs = [z]
+        for i in range(level - 1, -1, -1):
             mu, logvar = self.prior(i, zs[-1])
             zs.append(_draw(mu, logvar, generator, sample, temperature))
         return zs[::-1]
 
     def encode(self, x: torch.Tensor, y=None):
-        """(mu, logvar) of the bottom level's posterior, with the levels above at their posterior means."""
-        bottom = self.infer(x, sample=False)[0]
-        return bottom.mu, bottom.logvar
+        """(mu, logvar) of the top level's posterior."""
+        top = self.infer(x, sample=False)[-1]
+        return top.mu, top.logvar
 
     def decode(self, z: torch.Tensor, y=None) -> torch.Tensor:
-        """Bottom-level values (B, d1) -> logits (B, C, H, W)."""
-        return self.decoder(z)
+        """Top-level values (B, dL) -> logits (B, C, H, W), the levels below at their conditional means."""
+        return self.decoder(self.generate(z, sample=False)[0])
 
     @torch.no_grad()
     def decode_images(self, z: torch.Tensor, y=None) -> torch.Tensor:
@@ -134,7 +134,7 @@ class HierarchicalVAE(nn.Module):
     def forward(self, x: torch.Tensor, y=None, generator: torch.Generator | None = None):
         """(logits, levels) of one draw of every level."""
         levels = self.infer(x, generator)
-        return self.decode(levels[0].z), levels
+        return self.decoder(levels[0].z), levels
 
     def elbo_terms(self, x, y, generator, recon: str = "bce"):
         """(recon (B,), KL per dimension (B, sum of the level sizes), bottom level first)."""

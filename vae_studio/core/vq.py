@@ -135,6 +135,17 @@ class VQVAE(nn.Module):
         self.decoder = nn.Sequential(nn.Conv2d(d, 64, 3, 1, 1), nn.ReLU(), nn.ConvTranspose2d(64, 32, 4, 2, 1),
                                      nn.ReLU(), nn.ConvTranspose2d(32, c, 4, 2, 1))
         self.grid = grid_size(cfg)
+        self.__dict__["code_prior"] = None  # not a submodule: the prior is a file of its own, not in the weights
+
+    def attach_prior(self, prior: nn.Module | None) -> None:
+        """Give the model its fitted :class:`~vae_studio.core.code_prior.CodePrior` (or None), so that it can
+        sample; kept outside the weights (``state_dict``) on purpose."""
+        self.__dict__["code_prior"] = prior
+
+    @property
+    def latent_dim(self) -> int:
+        """Explorer coordinates: the encoder's continuous output before quantisation, flattened (D x h x w)."""
+        return self.code_dim * self.grid * self.grid
 
     @property
     def num_codes(self) -> int:
