@@ -135,8 +135,8 @@ def run_files(run: Run) -> dict[str, bytes]:
     }
     if run.metrics:
         files[METRICS_FILE] = _json_bytes(_json_safe(run.metrics))
-    if run.code_prior is not None:
-        p = run.code_prior
+    p = getattr(run, "code_prior", None)  # views that stand in for a Run (the GUI's entries) may lack it
+    if p is not None:
         shape = {**p.shape, "num_codes": p.num_codes, "cells": p.cells}
         tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in p.state_dict().items()}
         files[PRIOR_FILE] = st_save(tensors, metadata={**meta, "prior": json.dumps(shape)})

@@ -90,7 +90,7 @@ def decode(model: VAE, z, label: int | None = None, space: GaussianSpace | None 
     dev = model_device(model)
     z = torch.as_tensor(np.asarray(z, dtype=np.float32) if not torch.is_tensor(z) else z, device=dev).float()
     z = z.reshape(-1, space.dim)
-    return torch.sigmoid(space.decode(z, _labels(model, len(z), label, dev))).cpu()
+    return space.decode_images(z, _labels(model, len(z), label, dev)).cpu()
 
 
 def prior_latents(latent_dim: int, n: int, temperature: float = 1.0, seed: int = 0) -> torch.Tensor:

@@ -46,6 +46,11 @@ class GaussianSpace:
         """(B, dim) coordinates -> logits (B, C, H, W)."""
         return self.model.decode(z, y)
 
+    @torch.no_grad()
+    def decode_images(self, z: torch.Tensor, y=None) -> torch.Tensor:
+        """(B, dim) coordinates -> images in [0, 1]."""
+        return self.model.decode_images(z, y) if self.kind == "gaussian" else torch.sigmoid(self.decode(z, y))
+
     def prior_latents(self, n: int, temperature: float = 1.0, seed: int = 0) -> torch.Tensor:
         """(n, dim) coordinates of prior samples (CPU), the same for the same seed."""
         return torch.randn(n, self.dim, generator=_generator(seed)) * temperature
@@ -149,8 +154,11 @@ SPACES = {"gaussian": GaussianSpace, "levels": LevelsSpace, "codes": CodesSpace}
 
 
 def space_for(model, **options) -> GaussianSpace:
-    """The latent space of ``model`` (by its variant's latent kind); ``options`` go to its adapter."""
-    return SPACES[get_variant(model.cfg.kind).latent_kind](model, **options)
+    """The latent space of ``model`` (by its variant's latent kind; a bare network without a config: one
+    Gaussian vector); ``options`` go to its adapter."""
+    cfg = getattr(model, "cfg", None)
+    kind = get_variant(cfg.kind).latent_kind if cfg is not None else "gaussian"
+    return SPACES[kind](model, **options)
 
 
 @torch.no_grad()
