@@ -8,6 +8,7 @@ the latest published weights of the run, cached per weights version.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import itertools
 
@@ -246,6 +247,8 @@ class Workspace(QObject):
             return cached[1]
         model = build_model(entry.config.model)
         model.load_state_dict(self._weights[entry.id])
+        if entry.run.code_prior is not None:  # a VQ-VAE's fitted prior: a file of its own, not in the weights
+            model.attach_prior(copy.deepcopy(entry.run.code_prior))
         model.to(self.decode_device).eval()
         for p in model.parameters():
             p.requires_grad_(False)

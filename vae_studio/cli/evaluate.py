@@ -32,12 +32,25 @@ def run(a) -> int:
         print(json.dumps(json_safe(res), allow_nan=False))
         return 0
     print(f"{a.run}: on the {res['n']} test images of {res['dataset']}, nats per image")
+    if res["neg_elbo"] is None:  # a model with a discrete code grid: no ELBO is claimed
+        print(f"  reconstruction  {res['recon']:10.2f}")
+        print(f"  perplexity      {res['perplexity']:10.2f}  of the codebook over the test codes")
+        print(f"  codes in use    {res['codes_in_use']:10d}  of {res['codebook_size']}")
+        if res["prior_nll"] is not None:
+            print(f"  prior NLL       {res['prior_nll']:10.2f}  of the test codes ({res['prior_bits_per_code']:.3f} "
+                  "bits per code)")
+        else:
+            print(f"  prior NLL       {'n/a':>10}  ({res['prior_note']})")
+        return 0
     print(f"  negative ELBO   {res['neg_elbo']:10.2f}  (recon {res['recon']:.2f} + KL {res['kl']:.2f})")
     if res["iwae_nll"] is not None:
         print(f"  IWAE NLL        {res['iwae_nll']:10.2f}  (K={res['iwae_k']}, an upper bound on -log p(x))")
     else:
         print(f"  IWAE NLL        {'n/a':>10}  ({res['iwae_note']})")
     print(f"  active units    {res['active_units']:10d}  of {res['latent_dim']} (Var of the posterior mean > 0.01)")
+    if "active_units_per_level" in res:
+        print("  active units per level (bottom first): " + ", ".join(
+            f"z{i + 1} {n} of {d}" for i, (n, d) in enumerate(zip(res["active_units_per_level"], res["level_dims"]))))
     if res["mig"] is not None:
         print(f"  MIG             {res['mig']:10.3f}  on {res['disentanglement_n']} images; per factor: "
               + ", ".join(f"{n} {v:.2f}" if v is not None else f"{n} n/a"

@@ -46,7 +46,10 @@ def run(a) -> int:
         raise UserError("--label applies only to a conditional model (cvae)")
     if a.label is not None and not 0 <= a.label < k:
         raise UserError(f"class {a.label} does not exist: this model has classes 0..{k - 1}")
-    imgs = sample_prior(run.model, a.n, temperature=a.temperature, seed=a.seed, label=a.label)
+    try:
+        imgs = sample_prior(run.model, a.n, temperature=a.temperature, seed=a.seed, label=a.label)
+    except ValueError as e:  # NoPrior: a VQ-VAE before fit-prior; a temperature its prior cannot use
+        raise UserError(f"cannot sample from {a.run}: {e}") from None
     try:
         save_image(imgs, a.out, nrow=max(1, int(math.ceil(math.sqrt(a.n)))), padding=2, pad_value=0.5)
     except (OSError, ValueError, KeyError) as e:

@@ -38,6 +38,7 @@ from .explorer_state import ExplorerState, ExplorerStateError, state_from_dict
 from .models import VAE, build_model
 from .safe_io import MiB, is_regular, loads_json, open_regular, read_regular
 from .training import BASE_COLUMNS, History
+from .variants import get_variant
 
 FORMAT = "vae-studio-run"
 VERSION = 2  # 2: manifest.json binds the files; 1 (no manifest) is still read
@@ -46,6 +47,9 @@ CONFIG_FILE, WEIGHTS_FILE, HISTORY_FILE, MANIFEST_FILE = "config.json", "model.s
 RUN_FILES = (CONFIG_FILE, WEIGHTS_FILE, HISTORY_FILE)
 METRICS_FILE = "metrics.json"  # optional: quality metrics computed for these weights (metrics panel, eval)
 EXPLORER_FILE = "explorer.json"  # optional: the latent explorer's bookmarks and directions (explorer_state)
+PRIOR_FILE = "code_prior.safetensors"  # optional: a VQ-VAE's fitted prior over its code grids (fit-prior)
+OPTIONAL_FILES = (METRICS_FILE, EXPLORER_FILE, PRIOR_FILE)  # written when the run has them, in the manifest
+PRIOR_LIMITS = {"width": (8, 1024), "layers": (1, 16), "heads": (1, 16)}  # of a prior's shape, as read back
 MAX_CONFIG_BYTES = 4 * MiB  # config.json and manifest.json (class names included)
 MAX_HISTORY_BYTES = 512 * MiB  # about 3 million logged steps
 MAX_COLUMNS = 16  # loss columns of the step log: total, recon, KL and a variant's own terms
@@ -80,6 +84,7 @@ class Run:
     metrics: dict = field(default_factory=dict)  # computed for these weights; saved as metrics.json
     explorer: ExplorerState = field(default_factory=ExplorerState)  # bookmarks, directions; explorer.json
     notes: list[str] = field(default_factory=list)  # what loading left out, for the user (not saved)
+    code_prior: torch.nn.Module | None = None  # a VQ-VAE's fitted CodePrior; saved as code_prior.safetensors
     saved_explorer: dict | None = None  # explorer.to_dict() as last saved to or loaded from ``folder``
 
     @property
@@ -147,6 +152,11 @@ def run_files(run: Run) -> dict[str, bytes]:
         files[METRICS_FILE] = _json_bytes(_json_safe(run.metrics))
     if not run.explorer.is_empty():
         files[EXPLORER_FILE] = _json_bytes(run.explorer.to_dict())
+    p = getattr(run, "code_prior", None)  # views that stand in for a Run (the GUI's entries) may lack it
+    if p is not None:
+        shape = {**p.shape, "num_codes": p.num_codes, "cells": p.cells}
+        tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in p.state_dict().items()}
+        files[PRIOR_FILE] = st_save(tensors, metadata={**meta, "prior": json.dumps(shape)})
     manifest = {"format": FORMAT, "version": VERSION,
                 "files": {n: {"bytes": len(b), "sha256": hashlib.sha256(b).hexdigest()} for n, b in files.items()}}
     files[MANIFEST_FILE] = _json_bytes(manifest)
@@ -215,7 +225,7 @@ def _is_run_folder(folder: Path) -> bool:
 
 
 def _ours(name: str) -> bool:
-    return name in RUN_FILES or name in (MANIFEST_FILE, METRICS_FILE, EXPLORER_FILE) or (name.startswith(".") and name.endswith(".tmp"))
+    return name in RUN_FILES or name in (MANIFEST_FILE, *OPTIONAL_FILES) or (name.startswith(".") and name.endswith(".tmp"))
 
 
 _SYSTEM_DIRS = ("/dev", "/proc", "/sys")
@@ -407,7 +417,7 @@ def _read_manifest(folder: Path) -> dict | None:
     files = m.get("files")
     if m.get("format") != FORMAT or not isinstance(files, dict):
         raise CheckpointError(f"{path} is not a VAE Studio manifest (format tag or file table missing)")
-    for name in RUN_FILES + ((METRICS_FILE,) if METRICS_FILE in files else ()):
+    for name in RUN_FILES + tuple(n for n in (METRICS_FILE, PRIOR_FILE) if n in files):
         if not _manifest_entry_ok(files.get(name)):
             raise CheckpointError(f"{path} is damaged: field files.{name} must hold bytes and sha256")
     return files
@@ -423,6 +433,7 @@ def _is_number(v) -> bool:
 
 
 def _check_history(h: dict, path: Path, latent_dim: int) -> History:
+    """``latent_dim``: the length of the epochs' ``test_kl_per_dim`` (the variant's ``kl_size``)."""
     def bad(field_name: str, want: str):
         return CheckpointError(f"{path}: field {field_name} must be {want}")
 
@@ -572,16 +583,20 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> Run:
     history = History()
     if manifest is not None or os.path.lexists(hist_path):
         h = _parse_object(_read(folder, HISTORY_FILE, MAX_HISTORY_BYTES, manifest), hist_path, "history")
-        history = _check_history(h, hist_path, config.model.latent_dim)
+        history = _check_history(h, hist_path, get_variant(config.model.kind).kl_size(config.model))
     metrics = {}
     if manifest is not None and METRICS_FILE in manifest:
         m_path = folder / METRICS_FILE
         metrics = _check_metrics(_parse_object(_read(folder, METRICS_FILE, MAX_CONFIG_BYTES, manifest), m_path,
                                                "metrics"), m_path)
+    code_prior = None
+    if manifest is not None and PRIOR_FILE in manifest:
+        code_prior = _load_prior(folder, manifest, model)
+        model.attach_prior(code_prior)
     explorer, notes = _load_explorer(folder, manifest, config.model.latent_dim)
     return Run(config=config, model=model, history=history, class_names=class_names, folder=path,
                name=name or path.name, metrics=metrics, explorer=explorer, notes=notes,
-               saved_explorer=explorer.to_dict())
+               saved_explorer=explorer.to_dict(), code_prior=code_prior)
 
 
 def _load_explorer(folder: Path, manifest: dict | None, latent_dim: int) -> tuple[ExplorerState, list[str]]:
@@ -601,6 +616,35 @@ def _load_explorer(folder: Path, manifest: dict | None, latent_dim: int) -> tupl
     except CheckpointError as e:
         reason = str(e)
     return ExplorerState(), [f"The bookmarks and directions were left out ({reason}); the model opened as saved."]
+
+
+def _load_prior(folder: Path, manifest: dict, model) -> torch.nn.Module:
+    """The fitted code prior of a VQ-VAE run, checked: a VQ-VAE, a shape within limits that fits its codebook
+    and grid, and tensors exactly as that shape builds them (float32, finite)."""
+    from .code_prior import build_code_prior
+
+    path = folder / PRIOR_FILE
+    if not hasattr(model, "attach_prior"):
+        raise CheckpointError(f"{path}: only a VQ-VAE has a code prior, and this run is a {model.cfg.kind}")
+    raw = _read(folder, PRIOR_FILE, 8 + MAX_HEADER_BYTES + 512 * MiB, manifest)
+    header = _safetensors_header(raw)
+    if header is None:
+        _load_weights(raw, path, torch.nn.Module())  # refuses it, naming a pickle or damage
+    meta = header.get("__metadata__")
+    try:
+        shape = json.loads(meta["prior"]) if isinstance(meta, dict) else None
+    except (KeyError, TypeError, ValueError, RecursionError):
+        shape = None
+    want = {"num_codes": model.num_codes, "cells": model.grid * model.grid}
+    ok = isinstance(shape, dict) and set(shape) == {*PRIOR_LIMITS, *want} and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in shape.values())
+    ok = ok and all(lo <= shape[k] <= hi for k, (lo, hi) in PRIOR_LIMITS.items())
+    if not (ok and shape["width"] % shape["heads"] == 0 and all(shape[k] == v for k, v in want.items())):
+        raise CheckpointError(f"{path}: its metadata must give the prior's width, layers and heads (within "
+                              f"limits) and the run's {want['num_codes']} codes and {want['cells']} cells")
+    prior = build_code_prior(shape["num_codes"], shape["cells"], seed=0, **{k: shape[k] for k in PRIOR_LIMITS})
+    prior.load_state_dict(_load_weights(raw, path, prior), strict=True)
+    return prior.eval()
 
 
 def _check_metrics(m: dict, path: Path) -> dict:

@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .latent_space import space_for
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm")
 
 
@@ -131,5 +133,5 @@ def posterior_mean(model, x: torch.Tensor, label: int | None = None) -> np.ndarr
     y = None
     if model.conditional:
         y = torch.full((len(x),), int(label or 0), dtype=torch.long, device=dev)
-    mu, _ = model.encode(x.to(dev).float(), y)
+    mu, _ = space_for(model).encode(x.to(dev).float(), y)
     return mu.float().cpu().numpy()

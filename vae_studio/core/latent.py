@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from .metrics import iter_batches
+from .latent_space import GaussianSpace, space_for
 from .models import VAE
 
 
@@ -22,16 +23,19 @@ class Encoded:
 
 
 @torch.no_grad()
-def encode_dataset(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None, batch_size: int = 2000) -> Encoded:
-    """Posterior means and log-variances of uint8 images (N, C, H, W)."""
+def encode_dataset(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None, batch_size: int = 2000,
+                   space: GaussianSpace | None = None) -> Encoded:
+    """Explorer coordinates (posterior means) and log-variances of uint8 images (N, C, H, W), in the model's
+    latent space (``space``, default :func:`space_for`)."""
     model.eval()
+    space = space or space_for(model)
     dev = model_device(model)
     mus, lvs = [], []
     for xb, yb in iter_batches(x, y if model.conditional else None, batch_size, dev):
-        mu, lv = model.encode(xb, yb)
+        mu, lv = space.encode(xb, yb)
         mus.append(mu.float().cpu())
         lvs.append(lv.float().cpu())
-    d = model.latent_dim
+    d = space.dim
     mu = torch.cat(mus).numpy() if mus else np.zeros((0, d), np.float32)
     lv = torch.cat(lvs).numpy() if lvs else np.zeros((0, d), np.float32)
     return Encoded(mu, lv, None if y is None else y.numpy().astype(np.int64))
@@ -80,12 +84,13 @@ def _labels(model: VAE, n: int, label: int | None, dev) -> torch.Tensor | None:
 
 
 @torch.no_grad()
-def decode(model: VAE, z, label: int | None = None) -> torch.Tensor:
-    """Latent vectors (N, D) (NumPy or torch) -> images (N, C, H, W) float in [0, 1] on the CPU."""
+def decode(model: VAE, z, label: int | None = None, space: GaussianSpace | None = None) -> torch.Tensor:
+    """Explorer coordinates (N, D) (NumPy or torch) -> images (N, C, H, W) float in [0, 1] on the CPU."""
+    space = space or space_for(model)
     dev = model_device(model)
     z = torch.as_tensor(np.asarray(z, dtype=np.float32) if not torch.is_tensor(z) else z, device=dev).float()
-    z = z.reshape(-1, model.latent_dim)
-    return model.decode_images(z, _labels(model, len(z), label, dev)).cpu()
+    z = z.reshape(-1, space.dim)
+    return space.decode_images(z, _labels(model, len(z), label, dev)).cpu()
 
 
 def prior_latents(latent_dim: int, n: int, temperature: float = 1.0, seed: int = 0) -> torch.Tensor:
@@ -94,10 +99,12 @@ def prior_latents(latent_dim: int, n: int, temperature: float = 1.0, seed: int =
 
 
 def sample_prior(model: VAE, n: int, temperature: float = 1.0, seed: int = 0, label: int | None = None):
-    """``n`` images decoded from z ~ N(0, temperature^2 I); the same seed gives the same images."""
+    """``n`` images decoded from the model's prior (z ~ N(0, temperature^2 I) for a Gaussian VAE); the same
+    seed gives the same images. :class:`~vae_studio.core.latent_space.NoPrior` when the model has none yet."""
     if model.conditional and label is None:
         label = 0
-    return decode(model, prior_latents(model.latent_dim, n, temperature, seed), label)
+    space = space_for(model)
+    return decode(model, space.prior_latents(n, temperature, seed), label, space)
 
 
 def traverse(z, dims: list[int], lo: float = -3.0, hi: float = 3.0, steps: int = 9) -> np.ndarray:

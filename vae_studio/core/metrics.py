@@ -8,8 +8,10 @@ import math
 import numpy as np
 import torch
 
-from .losses import kl_per_dim, recon_per_sample
+from .losses import recon_per_sample
 from .models import VAE
+from .latent_space import space_for
+from .variants import get_variant
 
 ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. 2016
 DISENTANGLEMENT_SAMPLES = 10000  # images encoded for MIG and the FactorVAE score
@@ -47,17 +49,16 @@ def evaluate_elbo(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None, *,
     dev = _device(model)
     g = generator if generator is not None else torch.Generator(device=dev).manual_seed(seed)
     rec_sum = torch.zeros((), device=dev, dtype=torch.float64)
-    kld_sum = torch.zeros(model.latent_dim, device=dev, dtype=torch.float64)
+    kld_sum = torch.zeros((), device=dev, dtype=torch.float64)
     yb_needed = y if model.conditional else None
     for xb, yb in iter_batches(x, yb_needed, batch_size, dev):
-        mu, logvar = model.encode(xb, yb)
-        z = mu + torch.randn(mu.shape, generator=g, device=dev) * torch.exp(0.5 * logvar)
-        rec_sum += recon_per_sample(model.decode(z, yb), xb, recon).double().sum()
-        kld_sum += kl_per_dim(mu, logvar).double().sum(0)
+        rec, kld = model.elbo_terms(xb, yb, g, recon)  # the model's own latent space (levels, codes)
+        rec_sum += rec.double().sum()
+        kld_sum = kld_sum + kld.double().sum(0)
     model.train(was_training)
     n = max(len(x), 1)
     rec = float(rec_sum) / n
-    kld = (kld_sum / n).tolist()
+    kld = (kld_sum / n).tolist() if kld_sum.dim() else [0.0] * get_variant(model.cfg.kind).kl_size(model.cfg)
     kl = float(sum(kld))
     return {"recon": rec, "kl": kl, "kl_per_dim": kld, "neg_elbo": rec + kl, "total": gamma * rec + beta * kl,
             "n": len(x)}
@@ -96,6 +97,17 @@ def iwae_nll(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None, *, k: i
     try:
         for xb, yb in iter_batches(x, y if model.conditional else None, batch_size, dev):
             b = len(xb)
+            if hasattr(model, "log_weights"):  # a model whose latent is not one Gaussian vector (levels)
+                logw = torch.empty(b, k, device=dev, dtype=torch.float64)
+                per_chunk = max(1, max_decodes // b)
+                for s in range(0, k, per_chunk):
+                    if should_stop is not None and should_stop():
+                        raise Cancelled()
+                    m = min(per_chunk, k - s)
+                    xf = xb.unsqueeze(0).expand(m, *xb.shape).reshape(m * b, *xb.shape[1:])
+                    logw[:, s:s + m] = model.log_weights(xf, g).view(m, b).double().T
+                total += (torch.logsumexp(logw, dim=1) - log_k).sum()
+                continue
             mu, logvar = model.encode(xb, yb)
             logw = torch.empty(b, k, device=dev, dtype=torch.float64)
             per_chunk = max(1, max_decodes // b)
@@ -124,8 +136,10 @@ def iwae_nll(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None, *, k: i
 
 @torch.no_grad()
 def posterior_means(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None, batch_size: int = 2000,
-                    should_stop=None) -> np.ndarray:
-    """(N, D) float64 posterior means E_q[z|x] of uint8 images, as NumPy."""
+                    should_stop=None, space=None) -> np.ndarray:
+    """(N, D) float64 posterior means E_q[z|x] of uint8 images, as NumPy, in the coordinates of ``space``
+    (default: the model's latent space)."""
+    space = space or space_for(model)
     was_training = model.training
     model.eval()
     dev = _device(model)
@@ -134,10 +148,10 @@ def posterior_means(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None, 
         for xb, yb in iter_batches(x, y if model.conditional else None, batch_size, dev):
             if should_stop is not None and should_stop():
                 raise Cancelled()
-            out.append(model.encode(xb, yb)[0].double().cpu())
+            out.append(space.encode(xb, yb)[0].double().cpu())
     finally:
         model.train(was_training)
-    return torch.cat(out).numpy() if out else np.zeros((0, model.latent_dim))
+    return torch.cat(out).numpy() if out else np.zeros((0, space.dim))
 
 
 def active_units(means: np.ndarray, threshold: float = ACTIVE_UNIT_THRESHOLD) -> dict:
@@ -192,6 +206,9 @@ def evaluate_run(model: VAE, data, *, recon: str, beta: float, gamma: float, iwa
             raise Cancelled()
 
     check_compatible(model, data)
+    space = space_for(model)
+    if "neg_elbo" not in space.metrics:
+        return evaluate_codes(model, data, recon=recon, seed=seed, should_stop=should_stop)
     res: dict = {"split": "test", "n": len(data.test_x)}
     elbo = evaluate_elbo(model, data.test_x, data.test_y, beta=beta, gamma=gamma, recon=recon, seed=seed)
     res.update({k: elbo[k] for k in ("neg_elbo", "recon", "kl", "kl_per_dim", "total")})
@@ -210,7 +227,13 @@ def evaluate_run(model: VAE, data, *, recon: str, beta: float, gamma: float, iwa
     means = posterior_means(model, data.test_x, data.test_y, should_stop=should_stop)
     res.update(active_units(means))
     res["latent_dim"] = int(model.latent_dim)
-    if getattr(data, "has_factors", False):
+    if space.kind == "levels":  # active units of every level, bottom first
+        res["active_units_per_level"] = [
+            active_units(posterior_means(model, data.test_x, should_stop=should_stop,
+                                         space=space_for(model, level=i)))["active_units"]
+            for i in range(model.levels)]
+        res["level_dims"] = list(model.dims)
+    if getattr(data, "has_factors", False) and "disentanglement" in space.metrics:
         x, f, y = _disentanglement_sample(data, disentanglement_samples, seed)
         codes = posterior_means(model, x, y, should_stop=should_stop)
         stop()
@@ -226,4 +249,40 @@ def evaluate_run(model: VAE, data, *, recon: str, beta: float, gamma: float, iwa
     else:
         res.update({"mig": None, "factorvae": None,
                     "disentanglement_note": "the data set has no known generative factors"})
+    return res
+
+
+@torch.no_grad()
+def evaluate_codes(model, data, *, recon: str = "bce", seed: int = 0, batch_size: int = 1000,
+                   should_stop=None) -> dict:
+    """The metrics of a model with a discrete code grid (a VQ-VAE) on the test split: reconstruction error
+    (nats per image with BCE), codebook perplexity and usage over the whole split, and, with a fitted prior,
+    its negative log-likelihood of the test codes (nats per image, bits per code). No ELBO is claimed."""
+    from .code_prior import encode_codes, prior_nll
+
+    x = data.test_x
+    dev = _device(model)
+    was = model.training
+    model.eval()
+    rec = torch.zeros((), dtype=torch.float64, device=dev)
+    try:
+        for xb, _ in iter_batches(x, None, batch_size, dev):
+            if should_stop is not None and should_stop():
+                raise Cancelled()
+            rec += recon_per_sample(model.decode_codes(model.codes(xb)).float(), xb, recon).double().sum()
+    finally:
+        model.train(was)
+    codes = encode_codes(model, x, batch_size)
+    counts = torch.bincount(codes.flatten(), minlength=model.num_codes).double()
+    p = counts / counts.sum().clamp_min(1)
+    res = {"split": "test", "n": len(x), "recon": float(rec) / max(len(x), 1),
+           "perplexity": float(torch.exp(-(p * torch.log(p.clamp_min(1e-12))).sum())),
+           "codes_in_use": int((counts > 0).sum()), "codebook_size": int(model.num_codes),
+           "neg_elbo": None, "iwae_nll": None, "active_units": None, "mig": None, "factorvae": None,
+           "neg_elbo_note": "a VQ-VAE has no ELBO to report: its posterior is a one-hot code grid",
+           "iwae_note": "not for a VQ-VAE (discrete codes); see prior_nll"}
+    if model.code_prior is not None:
+        res.update(prior_nll(model.code_prior.to(dev), codes))
+    else:
+        res.update({"prior_nll": None, "prior_note": "no prior fitted (vae-studio fit-prior RUN)"})
     return res

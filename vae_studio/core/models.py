@@ -13,6 +13,7 @@ import torch
 import torch.nn as nn
 
 from .config import ModelConfig
+from .losses import kl_per_dim, recon_per_sample
 from .variants import get_variant
 
 LOGVAR_RANGE = (-30.0, 20.0)  # clamp: exp() stays finite, the KL stays finite
@@ -129,6 +130,14 @@ class VAE(nn.Module):
     def decode_images(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         return torch.sigmoid(self.decode(z, y))
 
+    def elbo_terms(self, x: torch.Tensor, y: torch.Tensor | None, generator: torch.Generator | None,
+                   recon: str = "bce"):
+        """(recon (B,), KL per dimension (B, D)) of one draw z ~ q(z|x) from ``generator``: what
+        ``metrics.evaluate_elbo`` averages (every model class answers this for its own latent space)."""
+        mu, logvar = self.encode(x, y)
+        z = mu + torch.randn(mu.shape, generator=generator, device=mu.device) * torch.exp(0.5 * logvar)
+        return recon_per_sample(self.decode(z, y), x, recon), kl_per_dim(mu, logvar)
+
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, generator: torch.Generator | None = None):
         """(logits, mu, logvar) for one reparameterised draw ``z = mu + eps * sigma``; ``eps`` comes from
         ``generator`` (a run's own, on the model's device), or torch's global generator when None."""
@@ -153,6 +162,9 @@ def init_parameters(model: nn.Module, generator: torch.Generator) -> nn.Module:
                     fan_in, _ = nn.init._calculate_fan_in_and_fan_out(m.weight)
                     bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
                     nn.init.uniform_(m.bias, -bound, bound, generator=generator)
+        for m in model.modules():  # modules with state beyond these layers (a VQ-VAE's codebook buffers)
+            if hasattr(m, "reset_with"):
+                m.reset_with(generator)
     return model
 
 

@@ -154,6 +154,11 @@ class Variant:
         return vae_parameter_count(m)
 
     @classmethod
+    def kl_size(cls, m) -> int:
+        """How many entries a run's ``kl_per_dim`` has (the latent size for one Gaussian vector)."""
+        return m.latent_dim
+
+    @classmethod
     def check_config(cls, config) -> None:
         """Checks beyond each setting's own range (combinations); ConfigError."""
 

@@ -3,11 +3,15 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 from .base import Variant
+from .hvae import HierarchicalVAEVariant
 from .vae import ConditionalVAE, PlainVAE
+from .vq_vae import VQVAEVariant
 
 VARIANTS: dict[str, type[Variant]] = {v.name: v for v in (
     PlainVAE,
     ConditionalVAE,
+    VQVAEVariant,
+    HierarchicalVAEVariant,
 )}
 
 

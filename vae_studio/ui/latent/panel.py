@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSplitter, QStacke
 
 from ...app.explorer import DIMS, LatentExplorer, encoding_problem, waits_for_first_epoch
 from ...core.latent import decode, to_uint8
+from ...core.latent_space import space_for
 from ...workers.encoding import EncodedSplit, encode_split
 from ...workers.tasks import Mode, runner_for
 from ..widgets.undo import ProbeCommand, new_undo_stack
@@ -378,7 +379,8 @@ class LatentPanel(QWidget):
             self.stack.setCurrentIndex(0)
             return
         last = run.history.last or {}
-        self.explorer.start_run(run.config.model.latent_dim, last.get("test_kl_per_dim"))
+        space = space_for(run.model)  # the explorer's coordinates: the model's latent space says which
+        self.explorer.start_run(space.dim, space.coordinate_kl(last.get("test_kl_per_dim")))
         self.scatter.clear_points()
         self.stack.setCurrentIndex(1)
         m = run.model

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFrame, QGroupBox, QHB
                                QScrollArea, QSpinBox, QSplitter, QStackedWidget, QVBoxLayout, QWidget)
 
 from ...core.export import save_grid_png
-from ...core.latent import prior_latents
+from ...core.latent_space import NoPrior, space_for
 from ...workers.decoding import DecodedGrid, decode_grid, decode_latents, grid_image
 from ...workers.tasks import Mode, runner_for
 from ..widgets.compact import ElidedComboBox, FlowLayout, labelled
@@ -186,15 +186,16 @@ class SamplingPanel(QWidget):
     def grid_latents(self, model) -> tuple[np.ndarray, np.ndarray | None, int, str]:
         """Latents, per-image labels, images per row and a caption for the current settings."""
         side, t, seed = self.grid_side, self.temperature.value(), self.seed.value()
-        prior = f"z ~ N(0, {t:g}² I), seed {seed}"
+        space = space_for(model)  # NoPrior when the model cannot sample yet
+        prior = f"{space.prior_text(t)}, seed {seed}"
         if model.conditional and self.per_class.isChecked():
             k = model.num_classes
-            z0 = prior_latents(model.latent_dim, side, t, seed).numpy()
+            z0 = space.prior_latents(side, t, seed).numpy()
             names = self._class_names(k)
             listed = ", ".join(names) if k <= 10 else f"{names[0]} … {names[-1]}"
             caption = f"{k} rows, one per class ({listed}, top to bottom); each column keeps one z; {prior}"
             return np.tile(z0, (k, 1)), np.repeat(np.arange(k), side), side, caption
-        z = prior_latents(model.latent_dim, side * side, t, seed).numpy()
+        z = space.prior_latents(side * side, t, seed).numpy()
         labels = None
         caption = f"{side * side:,} samples, {prior}"
         if model.conditional:
@@ -207,7 +208,12 @@ class SamplingPanel(QWidget):
         model = self.workspace.decode_model()
         if model is None:
             return
-        z, labels, nrow, caption = self.grid_latents(model)
+        try:
+            z, labels, nrow, caption = self.grid_latents(model)
+        except NoPrior as e:  # said plainly where the samples would be
+            self.images = self.latents = None
+            self.grid.clear(str(e))
+            return
         caption += f" · decoded on {self.workspace.decode_device}"
         key = (self.grid_side, self.temperature.value(), self.seed.value(), self.per_class.isChecked(),
                self.class_combo.currentIndex())
