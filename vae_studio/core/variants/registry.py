@@ -3,11 +3,17 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 from .base import Variant
+from .beta_tcvae import BetaTCVAE
+from .dip_vae import DIPVAE
+from .factorvae import FactorVAE
 from .vae import ConditionalVAE, PlainVAE
 
 VARIANTS: dict[str, type[Variant]] = {v.name: v for v in (
     PlainVAE,
     ConditionalVAE,
+    BetaTCVAE,
+    FactorVAE,
+    DIPVAE,
 )}
 
 
