@@ -12,6 +12,7 @@ import torch.nn as nn
 from vae_studio.core.checkpoint import Run, load_run, save_run
 from vae_studio.core.config import ModelConfig, RunConfig, TrainConfig
 from vae_studio.core.losses import kl_per_dim, recon_per_sample
+from vae_studio.core.models import build_model
 from vae_studio.core.objectives import beta_tcvae
 from vae_studio.core.objectives.beta_tcvae import log_stratified_weights, tc_decomposition
 from vae_studio.core.objectives.dip_vae import dip_penalties, latent_covariance
@@ -242,7 +243,7 @@ def test_factorvae_loss_uses_the_discriminators_logit_difference():
     z = draws(mu, logvar, 5)
     logits = obj.discriminator(z)
     tc = float((logits[:, 0] - logits[:, 1]).mean())
-    rec = float(recon_per_sample(model.decode(z), x, "bce").mean())
+    rec = float(recon_per_sample(model.decode(z), x, "bce").mean().detach())
     kl = float(kl_per_dim(mu, logvar).sum(1).mean())
     assert float(terms.extras["tc"].detach()) == pytest.approx(tc, rel=1e-5)
     assert float(terms.total.detach()) == pytest.approx(rec + 2.0 * kl + 6.4 * tc, rel=1e-5)
@@ -274,7 +275,17 @@ def test_the_discriminator_trains_on_its_own_optimiser_with_detached_codes_of_an
     assert all(torch.equal(a, p) for a, p in zip(before, obj.discriminator.parameters()))
     step()
     assert not all(torch.equal(a, p) for a, p in zip(before, obj.discriminator.parameters()))
+    assert obj.disc_steps == 1
     assert obj.disc_optimizer.param_groups[0]["betas"] == (0.5, 0.9)
+
+
+def test_an_untrained_discriminator_reports_no_tc_on_evaluation():
+    data = toy_data(n=100)
+    cfg = RunConfig(model=ModelConfig(kind="factorvae", latent_dim=2, hidden=[16], settings=SMALL_DISC)).validate()
+    cfg.model.image_size = data.image_size
+    obj = get_variant("factorvae").make_objective(cfg, len(data.train_x), "cpu")
+    res = obj.evaluate(build_model(cfg.model, seed=0), data.test_x, None, 1.0)  # as for a reopened run
+    assert all(math.isnan(res[k]) for k in ("total", "tc", "disc_acc"))
 
 
 def test_the_discriminator_learns_the_total_correlation_of_correlated_codes():
@@ -310,7 +321,7 @@ def test_dip_vae_loss_matches_a_hand_computation(dip_type):
     own = [float(terms.extras[k].detach()) for k in ("dip_od", "dip_d")]
     assert own == pytest.approx([od, d], rel=1e-5)
     z = draws(mu, logvar, 1)
-    rec = float(recon_per_sample(model.decode(z), x, "bce").mean())
+    rec = float(recon_per_sample(model.decode(z), x, "bce").mean().detach())
     kl = float(kl_per_dim(mu, logvar).sum(1).mean())
     assert float(terms.total.detach()) == pytest.approx(rec + 2.0 * kl + 3.0 * od + 7.0 * d, rel=1e-5)
 

@@ -17,7 +17,9 @@ discriminator's initial weights from a generator seeded with the run's seed.
 
 The own terms are the TC estimate (an estimate: it can be negative, and is reported as it is) and the
 discriminator's accuracy on the batch's z and its shuffle. The discriminator is a training aid: it is not
-part of the model and is not saved with the run.
+part of the model and is not saved with the run, so the objective of a reopened run has none that has
+trained, and :meth:`FactorVAEObjective.evaluate` then reports the TC, the accuracy and the total as NaN
+rather than the guesses of an untrained discriminator.
 """
 from __future__ import annotations
 
@@ -72,6 +74,7 @@ class FactorVAEObjective(Objective):
         self.disc_optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=s.disc_lr, betas=DISC_BETAS)
         self._z_now: torch.Tensor | None = None  # this step's z (detached), set by a training loss
         self._z_prev: torch.Tensor | None = None  # the previous step's
+        self.disc_steps = 0  # discriminator updates so far
 
     def loss(self, model, x, y, beta, generator, autocast=contextlib.nullcontext) -> LossTerms:
         t, s = self.config.train, self.settings
@@ -104,5 +107,13 @@ class FactorVAEObjective(Objective):
             self.disc_optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.disc_optimizer.step()
+            self.disc_steps += 1
         finally:
             d.requires_grad_(False)
+
+    def evaluate(self, model, x, y, beta, seed=0, batch_size=1000):
+        """As the base class; NaN for the terms that need the discriminator while it has not trained."""
+        out = super().evaluate(model, x, y, beta, seed, batch_size)
+        if self.disc_steps == 0:
+            out.update({k: float("nan") for k in ("total", *self.terms)})
+        return out
