@@ -15,7 +15,12 @@ training split when it is installed, else on random 28x28 images (the timings do
   on the GUI thread, the spin boxes and ``ImageItem`` updated, then ``app.processEvents()`` repaints).
   The traversal grid beside follows at its own pace (a debounced timer), and is part of the timings when
   it fires. Besides wall-clock times, the GUI thread's CPU time per move is printed: on a shared machine
-  the wall-clock time also counts the time other processes held the cores.
+  the wall-clock time also counts the time other processes held the cores. The strip of nearest test images
+  (8 shown) follows every move, so it is part of these times.
+* ``neighbours lookup``: the exact k-nearest query alone (the explorer's index over the means, k = 8), at the
+  probe positions of a drag, for 10,000 and 70,000 points.
+* ``direction slider``: 200 slider steps along a class direction (mean of class 1 minus class 0), each timed
+  from the slider's new value to the probe's image painted (neighbours and the anchor's text included).
 
     python benchmarks/latent_latency.py [--moves 200] [--train 10000] [--threads N]
 """
@@ -175,6 +180,47 @@ def main() -> None:
         app.processEvents()
         return times, cpu, changed
 
+    def lookup_times(n_points, queries: int = 500) -> list[float]:
+        """ms per nearest-neighbour query of the explorer's index, at probe positions along a drag."""
+        ex = panel.explorer
+        mu = ex.mu
+        rng = np.random.default_rng(0)
+        zs = mu[rng.integers(len(mu), size=queries)] + 0.3 * rng.standard_normal((queries, mu.shape[1])).astype(np.float32)
+        for z in zs[:20]:
+            ex.nearest(8, z)
+        out = []
+        for z in zs:
+            t = time.perf_counter()
+            ex.nearest(8, z)
+            out.append(1000 * (time.perf_counter() - t))
+        print(f"neighbours lookup, {n_points:,} points, k = 8: median {statistics.median(out):.3f} ms, "
+              f"p95 {pct(out, 95):.3f} ms")
+        return out
+
+    def slider_moves(n_points, moves: int) -> None:
+        """ms from a direction slider's new value to the probe's image painted."""
+        view = panel.tools.directions
+        panel.tools.tabs.setCurrentWidget(view)
+        view.kind.setCurrentIndex(view.kind.findData("classes"))
+        view.class_a.setCurrentIndex(view.class_a.findData(1))
+        view.class_b.setCurrentIndex(view.class_b.findData(0))
+        view.add_button.click()
+        app.processEvents()
+        times, cpu = [], []
+        for k in range(1, moves + 1):
+            value = int(round(150 * np.sin(2 * np.pi * k / moves)))
+            c = time.thread_time()
+            t = time.perf_counter()
+            view.slider.setValue(value if value != view.slider.value() else value + 1)
+            app.processEvents()
+            times.append(1000 * (time.perf_counter() - t))
+            cpu.append(1000 * (time.thread_time() - c))
+        view.delete_button.click()
+        panel.tools.tabs.setCurrentIndex(0)
+        print(f"direction slider, {n_points:,} points, {moves} moves: value -> image painted: median "
+              f"{statistics.median(times):.2f} ms, p95 {pct(times, 95):.2f} ms (GUI thread CPU time: median "
+              f"{statistics.median(cpu):.2f} ms)")
+
     def report_drag(n_points, times, cpu, changed):
         print(f"drag, {n_points:,} points, {len(times)} moves: move -> image painted: median "
               f"{statistics.median(times):.2f} ms, p95 {pct(times, 95):.2f} ms, max {max(times):.1f} ms "
@@ -184,6 +230,8 @@ def main() -> None:
     report_encode(len(data.test_x), [encode_and_draw(new_run(f"run {i}")) for i in range(3)])
     drag_probe(20)  # warm-up
     report_drag(len(data.test_x), *drag_probe(args.moves))
+    lookup_times(len(data.test_x))
+    slider_moves(len(data.test_x), args.moves)
 
     z = torch.zeros(1, 20)
     dm = workspace.decode_model()
@@ -203,6 +251,8 @@ def main() -> None:
     workspace.select_run(None)
     report_encode(len(big_x), [encode_and_draw(new_run(f"big {i}")) for i in range(2)])
     report_drag(len(big_x), *drag_probe(args.moves))
+    lookup_times(len(big_x))
+    slider_moves(len(big_x), args.moves)
     panel.close()
 
 

@@ -157,3 +157,19 @@ def test_an_unwritable_destination_is_refused_before_saving(tmp_path):
             check_destination(ro / "run")
     finally:
         ro.chmod(0o755)
+
+
+def test_a_run_saved_with_the_metrics_of_a_data_set_with_factors_opens_again(tmp_path):
+    """evaluate_run on the sprites names the factors: a run saved with those metrics must reopen (it did not)."""
+    from vae_studio.core.data import load_dataset
+    from vae_studio.core.config import DataConfig
+    from vae_studio.core.metrics import evaluate_run
+
+    data = load_dataset(DataConfig(dataset="sprites"))
+    run = small_run(0)
+    run.config.model.image_size = data.image_size
+    run.model = build_model(run.config.model)
+    run.metrics = evaluate_run(run.model, data, recon="bce", beta=1.0, gamma=1.0, iwae_k=0, seed=0)
+    assert run.metrics["factor_names"] and all(isinstance(n, str) for n in run.metrics["factor_names"])
+    save_run(run, tmp_path / "r")
+    assert load_run(tmp_path / "r").metrics == json.loads(json.dumps(run.metrics))

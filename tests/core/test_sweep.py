@@ -107,3 +107,19 @@ def test_eval_json_on_sprites_like_data_reports_disentanglement(tmp_path, capsys
     res = json.loads(capsys.readouterr().out)
     assert 0 <= res["mig"] <= 1 and 0 <= res["factorvae"] <= 1
     assert res["factor_names"] == ["x", "brightness"]
+
+
+def test_sweep_over_seeds_writes_one_run_per_beta_and_seed(npz, tmp_path, capsys):
+    out = tmp_path / "seeds"
+    assert main(["sweep", "--beta", "1", "--seeds", "3,5", "--out", str(out), "--quiet", *tiny_flags(npz)]) == 0
+    capsys.readouterr()
+    cfgs = [json.loads((out / f"beta-1-seed-{s}" / "config.json").read_text())["config"] for s in (3, 5)]
+    assert [c["train"]["seed"] for c in cfgs] == [3, 5]
+    assert cfgs[0]["data"] == cfgs[1]["data"]  # the same data and split: only the run's seed changes
+    with open(out / "results.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["beta"], r["seed"]) for r in rows] == [("1.0", "3"), ("1.0", "5")]
+    assert rows[0]["neg_elbo"] != rows[1]["neg_elbo"]
+    assert "seeds 3,5" in (out / "results.md").read_text()
+    assert main(["sweep", "--beta", "1", "--seeds", "1,1", "--out", str(tmp_path / "x"), *tiny_flags(npz)]) == 1
+    assert "--seeds" in capsys.readouterr().err

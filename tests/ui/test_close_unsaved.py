@@ -73,3 +73,23 @@ def test_discard_closes_and_saved_runs_are_not_asked_about(window_with_runs, tmp
     assert w.close()
     assert "1 run is not saved (run 2)" in asked[0]
     assert not any(p.name.endswith("beta4-bce") for p in tmp_path.iterdir())
+
+
+def test_a_bookmark_added_to_a_saved_run_is_asked_about_and_saved_into_its_own_folder(window_with_runs, tmp_path,
+                                                                                       monkeypatch):
+    from vae_studio.core.explorer_state import Bookmark
+
+    w, runs, asked, answer_with = window_with_runs
+    assert w.save_runs_into(runs, str(tmp_path))
+    assert w.unsaved_runs() == []
+    folder = runs[0].folder
+    mark = w.workspace.add_bookmark(runs[0], Bookmark.of("smile", [0.5] * 4))
+    assert w.unsaved_runs() == [runs[0]]
+    w.workspace.remove_bookmark(runs[0], mark.name)  # back to what was saved: nothing to ask
+    assert w.unsaved_runs() == []
+    w.workspace.add_bookmark(runs[0], Bookmark.of("smile", [0.5] * 4))
+    answer_with(Button.Save)
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: pytest.fail("no folder to ask for"))
+    assert w.close()
+    assert "1 run is not saved (run 1)" in asked[0]
+    assert [b.name for b in load_run(folder).explorer.bookmarks] == ["smile"]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.latent import PCA, dims_by_kl, fit_pca
+from ..core.neighbours import NeighbourIndex
 
 DIMS, PCA_MODE = "dims", "pca"
 # where an anchor comes from, in words
@@ -75,6 +76,7 @@ class LatentExplorer:
         of ``kl`` (the run's last recorded KL per dimension, if any)."""
         self.dim = int(dim)
         self.mu = self.logvar = self.labels = None
+        self.index: NeighbourIndex | None = None  # nearest test images to a latent vector (of self.mu)
         self.kl = np.asarray(kl, np.float64) if kl is not None and len(kl) == self.dim else None
         self.weights_epoch = 0  # the epoch of the weights that encoded the split (0: initial or within epoch 1)
         self.pca: PCA | None = None
@@ -95,6 +97,7 @@ class LatentExplorer:
             return False
         before = self._view()
         self.mu, self.logvar, self.labels = mu, logvar, labels
+        self.index = NeighbourIndex(mu)
         if len(mu):
             self.kl = np.asarray(kl, np.float64)  # of these weights, over the whole split
         self.weights_epoch = int(epoch)
@@ -109,10 +112,19 @@ class LatentExplorer:
         anchor but no longer names a point."""
         before = self._view()
         self.mu = self.logvar = self.labels = None
+        self.index = None
         self.pca = None
         if self.anchor_index is not None:
             self._set_anchor(self.anchor, None, OLD_DATA)
         self._view_changed_from(before)
+
+    def nearest(self, k: int, z=None) -> tuple[np.ndarray, np.ndarray]:
+        """(indices, distances) of the ``k`` test points whose means are nearest to ``z`` (default: the
+        probe), nearest first; empty before the split is encoded."""
+        z = self.probe if z is None else np.asarray(z, np.float32).reshape(-1)
+        if self.index is None or len(z) != self.index.dim:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        return self.index.query(z, k)
 
     @property
     def point_count(self) -> int:

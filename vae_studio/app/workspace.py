@@ -8,6 +8,7 @@ the latest published weights of the run, cached per weights version.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -17,6 +18,7 @@ from PySide6.QtCore import QObject, Signal
 from ..core.checkpoint import Run
 from ..core.data import ImageData
 from ..core.devices import resolve_device
+from ..core.explorer_state import MAX_ITEMS, Bookmark, Direction, unique_name
 from ..core.models import VAE, build_model
 from .states import RunStatus
 
@@ -43,6 +45,7 @@ class RunEntry:
     history = property(lambda self: self.run.history)
     class_names = property(lambda self: self.run.class_names)
     metrics = property(lambda self: self.run.metrics)  # saved with the run (metrics.json)
+    explorer = property(lambda self: self.run.explorer)  # bookmarks and directions (explorer.json)
 
     @property
     def name(self) -> str:
@@ -88,6 +91,8 @@ class Workspace(QObject):
     userPointsChanged = Signal()  # user images encoded into latent space (see user_points)
     statusMessage = Signal(str)  # a short message for the status bar
     liveWeightsChanged = Signal(bool)  # whether running runs publish their weights within epochs too
+    bookmarksChanged = Signal(object)  # RunEntry: a bookmark was added or removed
+    directionsChanged = Signal(object)  # RunEntry: a direction was added or removed
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -264,6 +269,52 @@ class Workspace(QObject):
         self.user_points = [p for p in self.user_points if p[0] != label]
         self.user_points.append((label, np.asarray(z, dtype=np.float32).reshape(-1)))
         self.userPointsChanged.emit()
+
+
+    # -- bookmarks and directions of a run (saved with it; undoable through ui/widgets/undo.py) ---------
+    def add_bookmark(self, run, bookmark: Bookmark, index: int | None = None) -> Bookmark | None:
+        """Add ``bookmark`` to ``run`` (its name made unique); returns what was added, None if not."""
+        return self._add_item(run, "bookmarks", bookmark, index)
+
+    def remove_bookmark(self, run, name: str) -> tuple[int, Bookmark] | None:
+        """Remove the bookmark called ``name``; returns (where it was, it) for undo, None if none."""
+        return self._remove_item(run, "bookmarks", name)
+
+    def add_direction(self, run, direction: Direction, index: int | None = None) -> Direction | None:
+        return self._add_item(run, "directions", direction, index)
+
+    def remove_direction(self, run, name: str) -> tuple[int, Direction] | None:
+        return self._remove_item(run, "directions", name)
+
+    def _add_item(self, run, kind: str, item, index: int | None):
+        entry = self.entry(run)
+        if entry is None:
+            return None
+        items = getattr(entry.explorer, kind)
+        if len(items) >= MAX_ITEMS:
+            self.show_message(f"{entry.name} already has {MAX_ITEMS} {kind}: delete some first")
+            return None
+        if len(item.z if kind == "bookmarks" else item.vector) != entry.config.model.latent_dim:
+            return None
+        item = dataclasses.replace(item, name=unique_name(item.name, [x.name for x in items]))
+        items.insert(len(items) if index is None else max(0, min(index, len(items))), item)
+        self._items_changed(entry, kind)
+        return item
+
+    def _remove_item(self, run, kind: str, name: str):
+        entry = self.entry(run)
+        if entry is None:
+            return None
+        items = getattr(entry.explorer, kind)
+        for i, item in enumerate(items):
+            if item.name == name:
+                del items[i]
+                self._items_changed(entry, kind)
+                return i, item
+        return None
+
+    def _items_changed(self, entry: RunEntry, kind: str) -> None:
+        (self.bookmarksChanged if kind == "bookmarks" else self.directionsChanged).emit(entry)
 
 
 def torch_threads_for_gui() -> None:

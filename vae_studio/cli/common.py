@@ -105,22 +105,27 @@ class Progress:
 
 
 def train_run(config, out: str | None, quiet: bool = False, run_name: str = "", overwrite: bool = False,
-              ctrl_c_stops: bool = False):
+              ctrl_c_stops: bool = False, parallel=None):
     """Train one run from a config, print progress, save it to ``out``; returns the Run.
 
     ``out`` is checked before any training (see :func:`~vae_studio.core.checkpoint.check_destination`).
     With ``ctrl_c_stops``, Ctrl-C during training is the GUI's Stop: training ends after the current step
-    and what was trained is saved as a stopped run (a second Ctrl-C aborts)."""
+    and what was trained is saved as a stopped run (a second Ctrl-C aborts). ``parallel``: this process's
+    part of a torchrun job (core/distributed.py); its rank 0 alone checks ``out``, prints and saves."""
     from ..core.checkpoint import Run, check_destination, save_run
     from ..core.data import load_dataset
+    from ..core.distributed import SINGLE_PROCESS
     from ..core.training import Diverged, EpochEnd, StepChunk, TrainControl, Trainer
 
-    if out is not None:
-        check_destination(out, overwrite)
-    data = load_dataset(config.data)
-    control = TrainControl()
-    trainer = Trainer(config, data, control)
-    bar = Progress() if not quiet else Progress(stream=False)
+    parallel = parallel or SINGLE_PROCESS
+    main = parallel.is_main
+    with parallel.together():  # under torchrun: a bad setting fails every rank, with one message
+        if out is not None and main:
+            check_destination(out, overwrite)
+        data = load_dataset(config.data)
+        control = TrainControl()
+        trainer = Trainer(config, data, control, parallel=parallel)
+    bar = Progress() if not quiet and main else Progress(stream=False)
     epochs = config.train.epochs
 
     def on_event(ev):
@@ -138,7 +143,7 @@ def train_run(config, out: str | None, quiet: bool = False, run_name: str = "", 
         trainer.train(on_event)
     run = Run(config=config, model=trainer.model.cpu(), history=trainer.history, class_names=data.class_names,
               name=run_name or (Path(out).name if out else ""))
-    if out:
+    if out and main:
         save_run(run, out, overwrite=overwrite)
         bar.line(f"saved {'the stopped ' if run.history.status == 'stopped' else ''}run to {out}")
     return run

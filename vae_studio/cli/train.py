@@ -10,6 +10,9 @@ def add_parser(sub) -> None:
     add_config_flags(t)
     t.add_argument("--out", required=True, help="run folder to write (a new folder, or a run with --overwrite)")
     t.add_argument("--overwrite", action="store_true", help="replace the run already saved in --out")
+    t.add_argument("--ddp-timeout", type=float, default=None, metavar="SECONDS",
+                   help="under torchrun: how long a process waits for the others before the job fails "
+                        "(default 600)")
     t.add_argument("--config", default=None, metavar="PATH",
                    help="train with the settings of a run folder (or its config.json, or a JSON RunConfig), "
                         "its changes of beta and learning rate during training included")
@@ -19,7 +22,7 @@ def add_parser(sub) -> None:
 def setting_flags_given(a) -> list[str]:
     """The setting flags of ``train`` given on the command line (their values differ from the defaults)."""
     defaults = vars(_parser().parse_args(["train", "--out", "-"]))
-    skip = {"out", "overwrite", "config", "func", "command"}
+    skip = {"out", "overwrite", "config", "ddp_timeout", "func", "command"}
     return sorted(f"--{k.replace('_', '-')}" for k, v in vars(a).items() if k not in skip and v != defaults.get(k))
 
 
@@ -31,6 +34,15 @@ def run(a) -> int:
         config = config_from_file(a.config)
     else:
         config = config_from_args(a)
+    from ..core.distributed import DEFAULT_TIMEOUT_S, launched_by_torchrun
+
+    if launched_by_torchrun():
+        from .torchrun import train_under_torchrun
+
+        timeout = DEFAULT_TIMEOUT_S if a.ddp_timeout is None else a.ddp_timeout
+        return train_under_torchrun(config, a.out, a.overwrite, timeout)
+    if a.ddp_timeout is not None:
+        raise UserError("--ddp-timeout applies only under torchrun")
     trained = train_run(config, a.out, overwrite=a.overwrite, ctrl_c_stops=True)
     if trained.history.status == "diverged":
         raise UserError(trained.history.message)

@@ -2,7 +2,9 @@
 
 A run folder holds ``config.json`` (format tag, version, the RunConfig, class names), ``model.safetensors``
 (the weights; the format tag is repeated in its metadata), ``history.json`` (per-epoch metrics and per-step
-losses) and, from format version 2, ``manifest.json`` (each file's size and SHA-256).
+losses) and, from format version 2, ``manifest.json`` (each file's size and SHA-256) and the optional
+``metrics.json`` and ``explorer.json`` (the latent explorer's bookmarks and directions). A damaged
+``explorer.json`` does not refuse the run: it is left out and :attr:`Run.notes` says why.
 
 Saving (:func:`save_run`) writes the new run into a hidden sibling folder, syncs it to disk, moves the old run
 aside, moves the new one in and deletes the old one; :func:`recover` finishes or undoes a save that was cut
@@ -32,6 +34,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load, save as st_save
 
 from .config import ConfigError, RunConfig, check_model_size
+from .explorer_state import ExplorerState, ExplorerStateError, state_from_dict
 from .models import VAE, build_model
 from .safe_io import MiB, is_regular, loads_json, open_regular, read_regular
 from .training import BASE_COLUMNS, History
@@ -42,6 +45,7 @@ READABLE_VERSIONS = (1, 2)
 CONFIG_FILE, WEIGHTS_FILE, HISTORY_FILE, MANIFEST_FILE = "config.json", "model.safetensors", "history.json", "manifest.json"
 RUN_FILES = (CONFIG_FILE, WEIGHTS_FILE, HISTORY_FILE)
 METRICS_FILE = "metrics.json"  # optional: quality metrics computed for these weights (metrics panel, eval)
+EXPLORER_FILE = "explorer.json"  # optional: the latent explorer's bookmarks and directions (explorer_state)
 MAX_CONFIG_BYTES = 4 * MiB  # config.json and manifest.json (class names included)
 MAX_HISTORY_BYTES = 512 * MiB  # about 3 million logged steps
 MAX_COLUMNS = 16  # loss columns of the step log: total, recon, KL and a variant's own terms
@@ -74,6 +78,17 @@ class Run:
     folder: Path | None = None
     name: str = ""
     metrics: dict = field(default_factory=dict)  # computed for these weights; saved as metrics.json
+    explorer: ExplorerState = field(default_factory=ExplorerState)  # bookmarks, directions; explorer.json
+    notes: list[str] = field(default_factory=list)  # what loading left out, for the user (not saved)
+    saved_explorer: dict | None = None  # explorer.to_dict() as last saved to or loaded from ``folder``
+
+    @property
+    def explorer_unsaved(self) -> bool:
+        """Whether bookmarks or directions changed since the run was last saved or opened."""
+        now = self.explorer.to_dict()
+        if self.saved_explorer is None:
+            return not self.explorer.is_empty()
+        return now != self.saved_explorer
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -130,6 +145,8 @@ def run_files(run: Run) -> dict[str, bytes]:
     }
     if run.metrics:
         files[METRICS_FILE] = _json_bytes(_json_safe(run.metrics))
+    if not run.explorer.is_empty():
+        files[EXPLORER_FILE] = _json_bytes(run.explorer.to_dict())
     manifest = {"format": FORMAT, "version": VERSION,
                 "files": {n: {"bytes": len(b), "sha256": hashlib.sha256(b).hexdigest()} for n, b in files.items()}}
     files[MANIFEST_FILE] = _json_bytes(manifest)
@@ -198,7 +215,7 @@ def _is_run_folder(folder: Path) -> bool:
 
 
 def _ours(name: str) -> bool:
-    return name in RUN_FILES or name in (MANIFEST_FILE, METRICS_FILE) or (name.startswith(".") and name.endswith(".tmp"))
+    return name in RUN_FILES or name in (MANIFEST_FILE, METRICS_FILE, EXPLORER_FILE) or (name.startswith(".") and name.endswith(".tmp"))
 
 
 _SYSTEM_DIRS = ("/dev", "/proc", "/sys")
@@ -297,6 +314,7 @@ def save_run(run: Run, folder: str | Path, *, overwrite: bool = True) -> Path:
             pass  # the next save or load finishes it
         raise
     run.folder = folder
+    run.saved_explorer = run.explorer.to_dict()
     return folder
 
 
@@ -390,11 +408,14 @@ def _read_manifest(folder: Path) -> dict | None:
     if m.get("format") != FORMAT or not isinstance(files, dict):
         raise CheckpointError(f"{path} is not a VAE Studio manifest (format tag or file table missing)")
     for name in RUN_FILES + ((METRICS_FILE,) if METRICS_FILE in files else ()):
-        e = files.get(name)
-        if not (isinstance(e, dict) and isinstance(e.get("bytes"), int) and not isinstance(e["bytes"], bool)
-                and 0 <= e["bytes"] < 1 << 62 and isinstance(e.get("sha256"), str) and len(e["sha256"]) == 64):
+        if not _manifest_entry_ok(files.get(name)):
             raise CheckpointError(f"{path} is damaged: field files.{name} must hold bytes and sha256")
     return files
+
+
+def _manifest_entry_ok(e) -> bool:
+    return (isinstance(e, dict) and isinstance(e.get("bytes"), int) and not isinstance(e["bytes"], bool)
+            and 0 <= e["bytes"] < 1 << 62 and isinstance(e.get("sha256"), str) and len(e["sha256"]) == 64)
 
 
 def _is_number(v) -> bool:
@@ -557,15 +578,42 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> Run:
         m_path = folder / METRICS_FILE
         metrics = _check_metrics(_parse_object(_read(folder, METRICS_FILE, MAX_CONFIG_BYTES, manifest), m_path,
                                                "metrics"), m_path)
+    explorer, notes = _load_explorer(folder, manifest, config.model.latent_dim)
     return Run(config=config, model=model, history=history, class_names=class_names, folder=path,
-               name=name or path.name, metrics=metrics)
+               name=name or path.name, metrics=metrics, explorer=explorer, notes=notes,
+               saved_explorer=explorer.to_dict())
+
+
+def _load_explorer(folder: Path, manifest: dict | None, latent_dim: int) -> tuple[ExplorerState, list[str]]:
+    """The bookmarks and directions of ``explorer.json`` when the manifest lists it. They are notes beside
+    the model, so a bad file does not refuse the run: it is left out, with a note saying why."""
+    if manifest is None or EXPLORER_FILE not in manifest:
+        return ExplorerState(), []
+    path = folder / EXPLORER_FILE
+    try:
+        if not _manifest_entry_ok(manifest[EXPLORER_FILE]):
+            raise CheckpointError(f"{folder / MANIFEST_FILE} is damaged: field files.{EXPLORER_FILE} must hold "
+                                  "bytes and sha256")
+        obj = _parse_object(_read(folder, EXPLORER_FILE, MAX_CONFIG_BYTES, manifest), path, "explorer state")
+        return state_from_dict(obj, latent_dim), []
+    except ExplorerStateError as e:
+        reason = f"{path}: {e}"
+    except CheckpointError as e:
+        reason = str(e)
+    return ExplorerState(), [f"The bookmarks and directions were left out ({reason}); the model opened as saved."]
 
 
 def _check_metrics(m: dict, path: Path) -> dict:
-    """Metrics are names of numbers, short texts, or short lists of numbers; anything else is refused."""
+    """Metrics are names of numbers, short texts, or short lists of numbers or of short texts (such as the
+    names of a data set's factors); anything else is refused."""
+    def short_text(x) -> bool:
+        return isinstance(x, str) and len(x) <= 1000
+
     for k, v in m.items():
-        ok = v is None or _is_number(v) or (isinstance(v, str) and len(v) <= 1000) or (
-            isinstance(v, list) and len(v) <= 100_000 and all(x is None or _is_number(x) for x in v))
+        ok = v is None or _is_number(v) or short_text(v) or (
+            isinstance(v, list) and len(v) <= 100_000
+            and (all(x is None or _is_number(x) for x in v) or all(short_text(x) for x in v)))
         if not ok or isinstance(v, bool):
-            raise CheckpointError(f"{path}: field {str(k)[:40]} must be a number, a text or a list of numbers")
+            raise CheckpointError(f"{path}: field {str(k)[:40]} must be a number, a text or a list of numbers "
+                                  "or of texts")
     return m

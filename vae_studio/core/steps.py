@@ -50,10 +50,13 @@ class EagerSteps:
 
     graphed = False
 
-    def __init__(self, trainer, x_all: torch.Tensor, y_all: torch.Tensor | None, batch_size: int):
+    def __init__(self, trainer, x_all: torch.Tensor, y_all: torch.Tensor | None, batch_size: int,
+                 n: int | None = None):
+        """``n``: the images trained on per epoch (the length of each epoch's order; all of ``x_all`` by
+        default, a rank's shard under torchrun)."""
         self.t = trainer
         self.x_all, self.y_all, self.bs = x_all, y_all, batch_size
-        self.n = len(x_all)
+        self.n = len(x_all) if n is None else n
         self.steps_per_epoch = -(-self.n // batch_size)
         dev = trainer.device
         self.log = torch.zeros(self.steps_per_epoch, len(trainer.history.columns), device=dev)
@@ -90,8 +93,8 @@ class GraphSteps(EagerSteps):
 
     graphed = True
 
-    def __init__(self, trainer, x_all, y_all, batch_size):
-        super().__init__(trainer, x_all, y_all, batch_size)
+    def __init__(self, trainer, x_all, y_all, batch_size, n=None):
+        super().__init__(trainer, x_all, y_all, batch_size, n)
         dev = trainer.device
         self.full_batches = self.n // batch_size
         self.perm_static = torch.arange(self.n, device=dev)

@@ -27,8 +27,10 @@ import torch
 from .config import ConfigError, RunConfig
 from .data import ImageData
 from .devices import resolve_device
+from .distributed import SINGLE_PROCESS, SingleProcess
 from .metrics import evaluate_elbo
 from .models import build_model
+from .objectives.base import ObjectiveStep
 from .steps import EagerSteps, GraphSteps, graph_unavailable_reason
 from .variants import get_variant
 
@@ -184,7 +186,7 @@ class Trainer:
 
     def __init__(self, config: RunConfig, data: ImageData, control: TrainControl | None = None,
                  log_every: int = 20, cuda_graph: bool | None = None, bf16: bool = False,
-                 chunk_seconds: float | None = None):
+                 chunk_seconds: float | None = None, parallel: SingleProcess = SINGLE_PROCESS):
         """``log_every``: most steps per :class:`StepChunk` (each reads the losses back from the device once).
         ``chunk_seconds``: also cut a chunk when this long has passed since the last one (the GUI's curves
         move at a steady pace whether a step takes 0.1 ms or 100 ms); None: by step count only.
@@ -193,8 +195,12 @@ class Trainer:
         ``True``: required, a failed capture is an error; ``False``: eager steps).
         ``bf16``: the network's forward and backward passes run under bfloat16 autocast (the loss, the noise
         and the weights stay float32): about 2x faster matrix products on CPUs with AVX512-BF16 or AMX and on
-        recent GPUs; benchmarks/bf16_quality.py shows the test -ELBO it reaches."""
+        recent GPUs; benchmarks/bf16_quality.py shows the test -ELBO it reaches.
+        ``parallel``: this process's part of a torchrun job (core/distributed.py): its shard of each epoch,
+        the DDP wrapper, losses averaged over the ranks, the test split evaluated on rank 0 only. The default
+        trains in one process."""
         self.config = config
+        self.parallel = parallel
         self.data = data
         self.control = control or TrainControl()
         self.log_every = max(1, log_every)
@@ -202,7 +208,7 @@ class Trainer:
         m = config.model
         m.image_size, m.channels, m.num_classes = data.image_size, data.channels, data.num_classes
         config.validate()
-        self.device = resolve_device(config.train.device)
+        self.device = parallel.place(resolve_device(config.train.device))
         seed = config.train.seed
         # Every random draw of the run comes from its own generators, never torch's global one (which other
         # threads, decoding or estimating metrics, also draw from): the initial weights (a CPU generator, so
@@ -212,7 +218,14 @@ class Trainer:
         self.model = build_model(m, seed=seed).to(self.device)
         self.objective = self.variant.make_objective(config, len(data.train_x), self.device)
         self.shuffle_generator = torch.Generator().manual_seed(seed)
-        self.noise_generator = torch.Generator(device=self.device).manual_seed(seed)
+        self.noise_generator = torch.Generator(device=self.device).manual_seed(seed + parallel.rank)
+        # under torchrun, the model and its objective as one module wrapped in DDP (which all-reduces the
+        # gradients); made when training starts, so that building a Trainer involves no other process
+        self.step_model: torch.nn.Module | None = None
+        if parallel.distributed:  # DDP's all-reduce is not captured: the steps run eagerly
+            if cuda_graph:
+                raise TrainingError("cannot train with a CUDA graph under torchrun: DDP steps run eagerly")
+            cuda_graph = False
         reason = graph_unavailable_reason(self.device)
         if cuda_graph and reason is not None:
             raise TrainingError(f"cannot train with a CUDA graph: {reason}")
@@ -244,13 +257,14 @@ class Trainer:
 
     def _make_steps(self, x_all, y_all, bs: int) -> EagerSteps:
         """The CUDA-graph executor where it can be used (and was not turned off), else the eager one."""
+        n = self.parallel.shard_size(len(x_all))
         if self.cuda_graph is False or graph_unavailable_reason(self.device) is not None:
-            return EagerSteps(self, x_all, y_all, bs)
+            return EagerSteps(self, x_all, y_all, bs, n)
         if not self.objective.graph_safe:
             self.graph_note = f"trained eagerly: the {self.variant.name} step cannot be captured as a CUDA graph"
-            return EagerSteps(self, x_all, y_all, bs)
+            return EagerSteps(self, x_all, y_all, bs, n)
         try:
-            return GraphSteps(self, x_all, y_all, bs)
+            return GraphSteps(self, x_all, y_all, bs, n)
         except torch.cuda.OutOfMemoryError:
             raise
         except RuntimeError as e:  # a capture this torch or driver refuses: train eagerly instead
@@ -263,17 +277,20 @@ class Trainer:
             fresh = torch.Generator(device=self.device)
             fresh.set_state(self.noise_generator.get_state())
             self.noise_generator = fresh
-            return EagerSteps(self, x_all, y_all, bs)
+            return EagerSteps(self, x_all, y_all, bs, n)
 
     def iter_train(self) -> Iterator[TrainEvent]:
         cfg, data, ctl = self.config.train, self.data, self.control
-        dev = self.device
-        n = len(data.train_x)
+        dev, par = self.device, self.parallel
+        n_all = len(data.train_x)
+        n = par.shard_size(n_all)  # the images this process trains on per epoch
         bs = min(cfg.batch_size, n)
         steps_per_epoch = (n + bs - 1) // bs
         self.history.status = "running"
         self.model.train()
         try:
+            if par.distributed and self.step_model is None:
+                self.step_model = par.wrap(ObjectiveStep(self.model, self.objective))
             x_all = data.train_x.to(dev)
             y_all = data.train_y.to(dev) if (data.train_y is not None and self.model.conditional) else None
             steps = self._make_steps(x_all, y_all, bs)
@@ -283,7 +300,7 @@ class Trainer:
             def flush(k0: int, k1: int, epoch: int, beta: float):
                 """Read steps k0..k1-1 of the epoch back from the device at once; check them; returns the
                 chunk, or a Diverged after going back to the last good weights."""
-                rows = steps.log[k0:k1].cpu().numpy().astype(np.float64)
+                rows = par.average_(steps.log[k0:k1]).cpu().numpy().astype(np.float64)
                 at_steps = np.arange(self.step - (k1 - k0) + 1, self.step + 1)
                 bad = ~np.isfinite(rows).all(axis=1)
                 if bad.any():
@@ -302,7 +319,7 @@ class Trainer:
             while self.epoch < cfg.epochs:
                 epoch = self.epoch + 1
                 t0 = time.perf_counter()
-                steps.start_epoch(epoch, torch.randperm(n, generator=self.shuffle_generator))
+                steps.start_epoch(epoch, par.shard(torch.randperm(n_all, generator=self.shuffle_generator)))
                 k0, beta = 0, cfg.beta  # k0: the first step of the epoch not yet read back
                 t_read = time.perf_counter()
                 for i in range(steps_per_epoch):
@@ -341,13 +358,16 @@ class Trainer:
                 self.epoch = epoch
                 train = steps.epoch_means().tolist()
                 train_seconds = time.perf_counter() - t0
-                test = evaluate_elbo(self.model, data.test_x, data.test_y, beta=self.beta, gamma=cfg.gamma,
-                                     recon=cfg.recon, seed=cfg.seed)
-                if self.objective.terms:  # the variant's own total and terms on the test split
-                    own = self.objective.evaluate(self.model, data.test_x, data.test_y, self.beta, seed=cfg.seed)
-                    test.update({k: own[k] for k in ("total", *self.objective.terms)})
-                self.model.train()
                 columns = self.history.columns
+                if par.is_main:  # under torchrun rank 0 alone evaluates (and saves); the others skip it
+                    test = evaluate_elbo(self.model, data.test_x, data.test_y, beta=self.beta, gamma=cfg.gamma,
+                                         recon=cfg.recon, seed=cfg.seed)
+                    if self.objective.terms:  # the variant's own total and terms on the test split
+                        own = self.objective.evaluate(self.model, data.test_x, data.test_y, self.beta, seed=cfg.seed)
+                        test.update({k: own[k] for k in ("total", *self.objective.terms)})
+                else:
+                    test = {**dict.fromkeys((*columns, "neg_elbo"), math.nan), "kl_per_dim": []}
+                self.model.train()
                 record = {"epoch": epoch, "step": self.step, "beta": beta, "lr": self.lr,
                           **{f"train_{c}": v for c, v in zip(columns, train)},
                           **{f"test_{c}": test[c] for c in columns},
@@ -411,8 +431,10 @@ class Trainer:
         return contextlib.nullcontext()
 
     def _loss_terms(self, x, y, beta):
-        """Forward pass and loss of one batch (the variant's objective); ``beta`` is a float or a device
-        scalar."""
+        """Forward pass and loss of one batch (the variant's objective; under torchrun inside DDP's forward);
+        ``beta`` is a float or a device scalar."""
+        if self.step_model is not None:
+            return self.step_model(x, y, beta, self.noise_generator, self._autocast)
         return self.objective.loss(self.model, x, y, beta, self.noise_generator, self._autocast)
 
     def _clip_gradients(self) -> None:

@@ -126,6 +126,10 @@ class MainWindow(RunFilesMixin, QMainWindow):
         self.new_action = self._action(f, "&New run", self.new_run, K.New, "Default settings for a new run")
         self.open_action = self._action(f, "&Open run folder…", self.open_run_dialog, K.Open,
                                         "Open a run saved by VAE Studio")
+        # sweeps (ui/run_files.py): every run of a sweep folder, and those of a running sweep as they finish
+        self.open_sweep_action = self._action(f, "Open s&weep folder…", self.open_sweep_dialog, None,
+                                              "Open every run of a sweep (vae-studio sweep); a sweep still "
+                                              "running adds its runs as they finish")
         self.save_action = self._action(f, "&Save run", self.save_run, K.Save,
                                         "Save the current run into its own folder (or choose one)")
         self.save_as_action = self._action(f, "Save run &as…", self.save_run_as, QKeySequence("Ctrl+Shift+S"),

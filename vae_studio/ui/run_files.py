@@ -86,6 +86,7 @@ class RunFilesMixin:
         if same_data(run.config.data, self.training.data_config) and self.workspace.data is not None:
             entry = self.workspace.add_run(run)
             self._show_message(f"Opened {run.name} from {run.folder}")
+            self._tell_notes(run)
             return entry
         request = self.training.load_data(run.config.data)
         if request is None:
@@ -118,6 +119,12 @@ class RunFilesMixin:
         if run is not None:
             self.workspace.add_run(run)
             self._show_message(f"Opened {run.name} from {run.folder}")
+            self._tell_notes(run)
+
+    def _tell_notes(self, run) -> None:
+        """What loading left out (a damaged explorer.json: the model opened, its bookmarks did not)."""
+        if run.notes:
+            QMessageBox.warning(self, "Open run folder", f"Opened {run.name}. " + " ".join(run.notes))
 
     @Slot(int, str)
     def _on_data_failed(self, request: int, message: str) -> None:
@@ -160,6 +167,75 @@ class RunFilesMixin:
         if run is None:
             QMessageBox.information(self, "Save run", "There is no run to save yet: train or open one first.")
         return run
+
+    # ------------------------------------------------------------------------------------------ sweeps
+    # File > Open sweep folder: every run of a sweep joins the session (the metrics panel compares them); runs
+    # of a sweep still running join as their trials finish (app/sweep_watcher.py polls the folder and loads
+    # new runs in the background). Runs wait in _sweep_waiting while their data set loads.
+    sweep_watcher = None
+
+    def open_sweep_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a sweep folder", QSettings().value("runs/lastDir", "",
+                                                                                              type=str))
+        if path:
+            self.open_sweep_folder(path)
+
+    def open_sweep_folder(self, path: str) -> None:
+        """Bring every run of the sweep in ``path`` into the session, and keep watching it for new runs."""
+        if self.workspace is None:
+            QMessageBox.information(self, "Open sweep folder", "PyTorch is still loading; try again in a moment.")
+            return
+        from pathlib import Path
+
+        if not Path(path).is_dir():
+            QMessageBox.warning(self, "Open sweep folder", f"{path} is not a folder.")
+            return
+        if self.sweep_watcher is None:
+            from ..app.sweep_watcher import SweepWatcher
+
+            self.sweep_watcher = SweepWatcher(self.tasks, self)
+            self.sweep_watcher.runsFound.connect(self._on_sweep_runs)
+            self.sweep_watcher.loadFailed.connect(self._on_sweep_run_failed)
+            self.training.dataLoaded.connect(self._add_sweep_runs)
+            self.training.dataFailed.connect(self._on_sweep_data_failed)
+        self._sweep_waiting: list = []
+        self._sweep_data_request = None
+        self.sweep_watcher.watch(path)
+        QSettings().setValue("runs/lastDir", str(Path(path).parent))
+        self._show_message(f"Opened sweep {Path(path).name}: its runs appear in the list as their trials finish")
+
+    @Slot(object)
+    def _on_sweep_runs(self, runs) -> None:
+        self._sweep_waiting.extend(runs)
+        self._add_sweep_runs()
+
+    @Slot()
+    def _add_sweep_runs(self, *_request) -> None:
+        """Add the waiting runs whose data set the workspace holds; load the data set of the others."""
+        waiting, added = [], []
+        for run in getattr(self, "_sweep_waiting", []):
+            if self.workspace.data is not None and same_data(run.config.data, self.training.data_config):
+                added.append(self.workspace.add_run(run, select=self.workspace.selected is None))
+            else:
+                waiting.append(run)
+        self._sweep_waiting = waiting
+        if waiting and not self.training.data_loading:
+            self._sweep_data_request = self.training.load_data(waiting[0].config.data)
+        if added:
+            self._show_message(f"Sweep {self.sweep_watcher.folder.name}: added {', '.join(r.name for r in added)}")
+
+    @Slot(str, str)
+    def _on_sweep_run_failed(self, folder: str, message: str) -> None:
+        self._show_message(f"Could not open {folder}: {message}")
+
+    @Slot(int, str)
+    def _on_sweep_data_failed(self, request: int, message: str) -> None:
+        if request == getattr(self, "_sweep_data_request", None) and self._sweep_waiting:
+            run = self._sweep_waiting[0]
+            dropped = [r for r in self._sweep_waiting if r.config.data.dataset == run.config.data.dataset]
+            self._sweep_waiting = [r for r in self._sweep_waiting if r not in dropped]
+            QMessageBox.warning(self, "Open sweep folder", f"{len(dropped)} run(s) of the sweep were trained on "
+                                f"{run.config.data.dataset}, which could not be loaded: {message}")
 
     # ------------------------------------------------------------------------------------------ drop
     def dragEnterEvent(self, event) -> None:
@@ -209,9 +285,11 @@ class RunFilesMixin:
     # ------------------------------------------------------------------------------------------ closing
 
     def unsaved_runs(self) -> list:
-        """Runs with trained weights that exist only in memory (never saved, not opened from a folder)."""
+        """Runs with trained weights that exist only in memory (never saved, not opened from a folder), and
+        runs whose bookmarks or directions changed since they were saved or opened."""
         runs = self.workspace.runs if self.workspace is not None else []
-        return [r for r in runs if r.folder is None and (r.history.epochs or r.history.steps)]
+        return [r for r in runs if (r.folder is None and (r.history.epochs or r.history.steps))
+                or r.run.explorer_unsaved]
 
     def _confirm_close(self) -> bool:
         """Ask what to do with unsaved runs: save them all into one folder, discard them, or keep the window."""
@@ -221,7 +299,8 @@ class RunFilesMixin:
         names = ", ".join(r.name for r in runs[:6]) + (", …" if len(runs) > 6 else "")
         box = QMessageBox(QMessageBox.Icon.Warning, "Close VAE Studio",
                           f"{len(runs)} run{'s are' if len(runs) > 1 else ' is'} not saved ({names}). "
-                          "Their weights and curves are lost when VAE Studio closes.",
+                          "What was not saved (weights and curves; bookmarks and directions) is lost when "
+                          "VAE Studio closes.",
                           QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
                           | QMessageBox.StandardButton.Cancel, self)
         box.button(QMessageBox.StandardButton.Save).setText("Save all…")
@@ -231,28 +310,35 @@ class RunFilesMixin:
             return True
         if answer != QMessageBox.StandardButton.Save:
             return False
-        parent = QFileDialog.getExistingDirectory(self, "Save the unsaved runs into", default_runs_dir())
-        if not parent:
-            return False
+        parent = ""
+        if any(r.folder is None for r in runs):
+            parent = QFileDialog.getExistingDirectory(self, "Save the unsaved runs into", default_runs_dir())
+            if not parent:
+                return False
         self.training.shutdown()  # a run still training stops and keeps its weights, then is saved too
         return self.save_runs_into(runs, parent)
 
     def save_runs_into(self, runs, parent: str) -> bool:
-        """Save each run as its own folder (named from its settings) inside ``parent``; False if one failed."""
+        """Save each run: one opened from (or saved to) a folder into that folder again, any other as its own
+        folder (named from its settings) inside ``parent``; False if one failed."""
         from pathlib import Path
 
         from ..core.checkpoint import save_run
 
         for run in runs:
-            base = Path(parent) / suggest_name(run)
-            folder, k = base, 2
-            while folder.exists():
-                folder, k = base.with_name(f"{base.name}-{k}"), k + 1
+            if run.folder is not None:
+                folder = Path(run.folder)
+            else:
+                base = Path(parent) / suggest_name(run)
+                folder, k = base, 2
+                while folder.exists():
+                    folder, k = base.with_name(f"{base.name}-{k}"), k + 1
             try:
-                save_run(run, folder)
+                save_run(getattr(run, "run", run), folder, overwrite=run.folder is not None)
             except OSError as e:
                 QMessageBox.warning(self, "Save runs", f"Could not save {run.name} to {folder}: {e.strerror or e}")
                 return False
             self._add_recent(str(folder))
-        QSettings().setValue("runs/lastDir", str(parent))
+        if parent:
+            QSettings().setValue("runs/lastDir", str(parent))
         return True

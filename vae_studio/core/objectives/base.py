@@ -68,3 +68,17 @@ class Objective:
         finally:
             model.train(was)
         return {k: v / max(n, 1) for k, v in sums.items()}
+
+
+class ObjectiveStep(nn.Module):
+    """A model and its objective as one module whose forward is the whole loss of a batch: what
+    DistributedDataParallel wraps under torchrun, so that every network call an objective makes (several
+    decodes, a hierarchy's levels) runs inside DDP's forward and all its gradients are all-reduced."""
+
+    def __init__(self, model: nn.Module, objective: Objective):
+        super().__init__()
+        self.model = model
+        self.objective = objective
+
+    def forward(self, x, y, beta, generator, autocast=contextlib.nullcontext) -> LossTerms:
+        return self.objective.loss(self.model, x, y, beta, generator, autocast)

@@ -29,6 +29,7 @@ from ..widgets.undo import ProbeCommand, new_undo_stack
 from .controls import AxesBar, ProbeBar
 from .images import ExplorerImages
 from .scatter import LatentScatter
+from .tools import ExplorerTools
 from .traversal import TraversalView
 
 EMPTY_TEXT = "Train a model or open a run to explore its latent space"
@@ -97,9 +98,11 @@ class LatentPanel(QWidget):
 
         self.images = ExplorerImages()
         self.traversal = TraversalView()
+        # neighbours, then tabs: traversal, directions, bookmarks (tools.py)
+        self.tools = ExplorerTools(self.workspace, self.explorer, self.undo_stack, self.traversal)
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.images)
-        right.addWidget(self.traversal)
+        right.addWidget(self.tools)
         right.setStretchFactor(0, 1)
         right.setStretchFactor(1, 2)
         right.setSizes([1000, 2000])  # the images are square (width-bound): the traversal gets two thirds
@@ -133,6 +136,10 @@ class LatentPanel(QWidget):
         self.scatter.pointClicked.connect(self._on_point_clicked)
         self.scatter.backgroundClicked.connect(self.move_probe)
         self.scatter.pointsDrawn.connect(self._on_points_drawn)
+        self.tools.probeWanted.connect(self.go_to_vector)
+        self.tools.gestureDone.connect(self._probe_move_done)
+        self.tools.pointClicked.connect(self._on_point_clicked)
+        self.scatterUpdated.connect(self.tools.split_changed)
 
     # -- public state and actions ------------------------------------------------------------------
     @property
@@ -179,6 +186,21 @@ class LatentPanel(QWidget):
         after = self.explorer.snapshot()
         if not (np.array_equal(before[0], after[0]) and np.array_equal(before[1], after[1])):
             self.undo_stack.push(ProbeCommand(self, before, after, text))
+
+    @Slot(object, str)
+    def go_to_vector(self, z, source: str) -> None:
+        """Put the probe (and the anchor) at latent vector ``z`` from ``source`` (words); one move of a gesture
+        that ``_probe_move_done`` makes undoable (a direction's slider, a bookmark, A − B + C)."""
+        if self._run is None:
+            return
+        before = self._drag_start if self._drag_start is not None else self.explorer.snapshot()
+        try:
+            self.explorer.send_probe(z, source)
+        except ValueError as e:
+            self.workspace.show_message(str(e))
+            return
+        self._drag_start = before
+        self._anchor_moved(immediate_traversal=False)
 
     def restore_probe_state(self, snap) -> None:
         """Put the probe and the anchor where ``snap`` (an explorer snapshot) has them (undo, redo)."""
@@ -257,12 +279,12 @@ class LatentPanel(QWidget):
         z = self.explorer.probe if model is not None else None
         self.traversal.set_inputs(model, z, self.explorer.kl, self._class(), immediate=immediate)
 
-    def _anchor_moved(self) -> None:
+    def _anchor_moved(self, immediate_traversal: bool = True) -> None:
         """The explorer's anchor and probe were set (a point picked, a vector sent, the anchor reset)."""
         self.scatter.set_picked(self.explorer.picked_xy())
         self._show_picked()
         self._place_probe()
-        self._probe_vector_changed(immediate_traversal=True)
+        self._probe_vector_changed(immediate_traversal)
 
     @Slot(float)
     def _on_x_typed(self, x: float) -> None:

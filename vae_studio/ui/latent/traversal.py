@@ -266,6 +266,17 @@ class TraversalView(QWidget):
             raise ValueError("there is no traversal to export")
         save_grid_png(self._floats, path, nrow=self.images.shape[1])
 
+    def export_png_at(self, z, path) -> None:
+        """Save the grid this view would show with the probe at ``z`` (same rows, range, steps, model, class)
+        as a PNG: the traversal of a bookmark."""
+        z = np.asarray(z, np.float32).reshape(-1)
+        rows, lo, hi, steps = self.shown_dims(), self.lo.value(), self.hi.value(), self.steps.value()
+        if self._model is None or self._z is None or len(z) != len(self._z):
+            raise ValueError("there is no model to decode this point with")
+        if not rows or lo >= hi:
+            raise ValueError("the traversal's settings show no rows (see 'Hide inactive' and the range)")
+        save_grid_png(decode(self._model, relative_traversal(z, rows, lo, hi, steps), self._label), path, nrow=steps)
+
     def export_gif(self, path, duration_ms: int = 120) -> None:
         save_gif(self.gif_frames(), path, duration_ms=duration_ms)
 

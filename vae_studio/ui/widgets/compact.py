@@ -196,6 +196,8 @@ class ElidedLabel(QElidingLabel):
         self.setText(text)
 
     def setText(self, text: str) -> None:  # noqa: N802 - Qt API
+        if (text or "") == self.text() and self.isVisible():
+            return  # no relayout of the window for the same text (the explorer sets it on every probe move)
         super().setText(text or "")
         self.updateGeometry()
         self._sync_tooltip()

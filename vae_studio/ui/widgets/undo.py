@@ -69,3 +69,31 @@ def new_undo_stack(parent=None) -> QUndoStack:
     stack = QUndoStack(parent)
     stack.setUndoLimit(100)
     return stack
+
+
+class ExplorerItemCommand(QUndoCommand):
+    """A bookmark or a direction (``kind``: "bookmark" or "direction") added to a run, or deleted from it.
+    Undo deletes what was added, or puts back what was deleted in its old place in the list."""
+
+    def __init__(self, workspace, entry, kind: str, item, delete: bool = False):
+        super().__init__(f"{'Delete' if delete else 'Add'} {kind} {item.name}")
+        self.workspace, self.entry, self.item, self.delete, self.kind = workspace, entry, item, delete, kind
+        self._add = getattr(workspace, f"add_{kind}")
+        self._remove = getattr(workspace, f"remove_{kind}")
+        self.index: int | None = None
+
+    def redo(self) -> None:
+        if self.delete:
+            removed = self._remove(self.entry, self.item.name)
+            self.index = removed[0] if removed else None
+        else:
+            added = self._add(self.entry, self.item, self.index)
+            self.index = None if added is None else self.index
+            self.item = added or self.item  # its name made unique in the list
+
+    def undo(self) -> None:
+        if self.delete:
+            if self.index is not None:
+                self._add(self.entry, self.item, self.index)
+        elif self.item in getattr(self.entry.explorer, f"{self.kind}s"):
+            self.index = self._remove(self.entry, self.item.name)[0]

@@ -1,0 +1,50 @@
+"""The latent explorer's right-hand column below the images: the nearest test images to the probe, then
+tabs for the traversal grid, directions (with latent arithmetic) and bookmarks.
+
+It only builds and groups these views and forwards what they ask of the panel: ``probeWanted`` (put the probe
+at a latent vector), ``gestureDone`` (that move is one undoable step) and ``pointClicked`` (a neighbour was
+clicked: anchor the probe at that test point).
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
+
+from .bookmarks import BookmarksView
+from .directions import DirectionsView
+from .neighbours import NeighboursView
+
+
+class ExplorerTools(QWidget):
+    probeWanted = Signal(object, str)  # latent vector, where it comes from in words
+    gestureDone = Signal(str)  # undo text of the move just made
+    pointClicked = Signal(int)  # index into the test split
+
+    def __init__(self, workspace, explorer, undo_stack, traversal, parent=None):
+        super().__init__(parent)
+        self.neighbours = NeighboursView(workspace, explorer)
+        self.directions = DirectionsView(workspace, explorer, undo_stack)
+        self.bookmarks = BookmarksView(workspace, explorer, undo_stack, traversal.export_png_at)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(traversal, "Traversal")
+        self.tabs.addTab(self.directions, "Directions")
+        self.tabs.addTab(self.bookmarks, "Bookmarks")
+        self.tabs.setTabToolTip(0, "Each latent dimension swept around the probe, one row per dimension")
+        self.tabs.setTabToolTip(1, "Directions in latent space (two classes, a known factor, two points) and "
+                                   "A − B + C: move the probe along them")
+        self.tabs.setTabToolTip(2, "Named positions of the probe, saved with the run")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.neighbours)
+        lay.addWidget(self.tabs, 1)
+        for view in (self.directions, self.bookmarks):
+            view.probeWanted.connect(self.probeWanted)
+            view.gestureDone.connect(self.gestureDone)
+        self.neighbours.pointClicked.connect(self.pointClicked)
+
+    @Slot()
+    def split_changed(self) -> None:
+        """A new encoding of the test split is shown: new neighbours, new classes to choose from."""
+        self.neighbours.refresh()
+        self.directions.refresh_inputs()
