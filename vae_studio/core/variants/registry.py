@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 from .base import Variant
+from .beta_tcvae import BetaTCVAE
+from .dip_vae import DIPVAE
+from .factorvae import FactorVAE
 from .hvae import HierarchicalVAEVariant
 from .vae import ConditionalVAE, PlainVAE
 from .vq_vae import VQVAEVariant
@@ -10,8 +13,11 @@ from .vq_vae import VQVAEVariant
 VARIANTS: dict[str, type[Variant]] = {v.name: v for v in (
     PlainVAE,
     ConditionalVAE,
-    VQVAEVariant,
+    BetaTCVAE,
+    FactorVAE,
+    DIPVAE,
     HierarchicalVAEVariant,
+    VQVAEVariant,
 )}
 
 
