@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import sys
 
-from . import datasets, evaluate, sample, sweep, train
+from . import datasets, evaluate, export, sample, sweep, train
 from .common import EXIT_INTERRUPTED, Parser, UserError, fail
 
-COMMANDS = (train, evaluate, sweep, sample, datasets)
+COMMANDS = (train, evaluate, sweep, sample, datasets, export)
 
 
 def build_parser() -> Parser:

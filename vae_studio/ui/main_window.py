@@ -132,6 +132,13 @@ class MainWindow(RunFilesMixin, QMainWindow):
                                            "Save the current run as a new run folder")
         self.export_action = self._action(f, "&Export curves as PNG…", self.export_curves, QKeySequence("Ctrl+E"),
                                           "Save the loss curves shown as a PNG image")
+        # -- File > Export model (ui/model_export.py) --
+        from .model_export import ModelExporter
+
+        self.model_exporter = ModelExporter(self, self.tasks)
+        self.export_model_action = self._action(f, "Export &model…", self.model_exporter.export_selected, None,
+                                                "Write the selected run's encoder mean and decoder as ONNX, "
+                                                "with a JSON description of its latent space")
         self.recent_menu = f.addMenu("Recent runs")
         f.addSeparator()
         self._action(f, "&Quit", self.close, K.Quit, "Close VAE Studio (a running run is stopped)")
