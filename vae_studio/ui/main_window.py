@@ -162,6 +162,9 @@ class MainWindow(RunFilesMixin, QMainWindow):
         v = mb.addMenu("&View")
         self._action(v, "&Reset layout", self.reset_layout, QKeySequence("Ctrl+Shift+R"),
                      "Put every panel back where it was at first start")
+        # -- View > Compare two runs (ui/latent/compare.py) --
+        self.compare_action = self._action(v, "&Compare two runs…", self.compare_runs, None,
+                                           "Two runs' scatters side by side, aligned, and one image decoded by both")
         v.addSeparator()
         for dock in self.docks.values():
             v.addAction(dock.toggleViewAction())
@@ -261,6 +264,19 @@ class MainWindow(RunFilesMixin, QMainWindow):
             return None
         self.docks[key].setWidget(panel)
         return panel
+
+    def compare_runs(self) -> None:
+        """View ▸ Compare two runs: a window beside the main one (one at a time, raised when open)."""
+        if self.workspace is None:
+            QMessageBox.information(self, "Compare two runs", "PyTorch is still loading: try again in a moment.")
+            return
+        window = getattr(self, "compare_window", None)
+        if window is None or not window.isVisible():
+            from .latent.compare import CompareWindow
+
+            self.compare_window = window = CompareWindow(self.workspace, self.tasks, self)
+        window.show()
+        window.raise_()
 
     def show_help(self) -> None:
         from .help_page import HelpDialog
