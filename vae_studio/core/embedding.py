@@ -13,7 +13,8 @@ neighbours, which is what the latent panel says in words:
   transform (openTSNE's optimisation against the fitted points, UMAP's ``transform``), in the background.
 
 :func:`fit_embedding` is a task function (``fn(state, ...)``, see ``workers/tasks.py``): it reports progress,
-and stops when ``state.is_cancelled()``. Both libraries are optional (the ``projections`` extra) and are
+and stops when ``state.is_cancelled()`` (t-SNE at its next 10 iterations; UMAP before or after its
+layout optimisation, which cannot be interrupted: see :class:`_UmapProgress`). Both libraries are optional (the ``projections`` extra) and are
 imported only inside it, on the worker's thread: umap-learn imports numba and compiles on first use (seconds).
 """
 from __future__ import annotations
@@ -166,16 +167,17 @@ def _fit_tsne(state, latents: np.ndarray, seed: int):
 
 class _UmapProgress:
     """A file for umap-learn's tqdm bar (its documented ``tqdm_kwds``): reads "epoch/total" from each line
-    written, reports it, and ends the fit by raising when the task is cancelled."""
+    written and reports it. It never raises: tqdm writes while holding its process-wide lock without a
+    ``finally``, so an exception here would leave that lock held and hang every later tqdm user (torch's
+    exporter among them). UMAP's layout therefore runs to its end once started; a cancelled fit's result is
+    dropped (the checks before and after it still apply)."""
 
     def __init__(self, state):
         self.state = state
 
     def write(self, text: str) -> None:
-        if self.state.is_cancelled():
-            raise _Cancelled
         found = re.findall(r"(\d+)/(\d+)", text)
-        if found:
+        if found and not self.state.is_cancelled():
             n, total = map(int, found[-1])
             self.state.set_progress(0.3 + 0.7 * n / max(total, 1))
 
@@ -195,6 +197,8 @@ def _fit_umap(state, latents: np.ndarray, seed: int):
                         tqdm_kwds={"disable": False, "file": _UmapProgress(state), "mininterval": 0.1,
                                    "ascii": True})
     xy = reducer.fit_transform(latents)
+    if state.is_cancelled():
+        raise _Cancelled
     reducer.tqdm_kwds = {"disable": True}  # its later transforms (the user's images) report nothing
     return xy, reducer
 

@@ -30,7 +30,8 @@ class EmbeddingJob(QWidget):
         self.bar.setTextVisible(False)
         self.bar.setMaximumHeight(12)
         self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop computing this view; the axes go back to the exact view shown")
+        self.cancel_button.setToolTip("Stop computing this view; the axes go back to the exact view shown "
+                                      "(a UMAP layout already optimising finishes unseen in the background)")
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.text, 1)
