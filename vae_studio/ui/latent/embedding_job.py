@@ -7,10 +7,11 @@ one places the user's own images with the fitted method's transform
 from __future__ import annotations
 
 from PySide6.QtCore import Signal, Slot
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QWidget
 
 from ...core.embedding import fit_embedding, method_name, transform_points
 from ...workers.tasks import Mode, runner_for
+from ..widgets.compact import ElidedLabel
 
 
 class EmbeddingJob(QWidget):
@@ -23,7 +24,7 @@ class EmbeddingJob(QWidget):
         super().__init__(parent)
         self.fitter = runner_for(self, tasks, "projection", Mode.LATEST)
         self.placer = runner_for(self, tasks, "projection-transform", Mode.LATEST)
-        self.text = QLabel("")
+        self.text = ElidedLabel("")  # long status lines must not widen the panel
         self.text.setStyleSheet("color: gray")
         self.bar = QProgressBar()
         self.bar.setRange(0, 1000)
