@@ -19,15 +19,18 @@ import copy
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSplitter, QStackedLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QMessageBox, QSplitter, QStackedLayout,
+                               QVBoxLayout, QWidget)
 
 from ...app.explorer import DIMS, LatentExplorer, encoding_problem, waits_for_first_epoch
+from ...core.embedding import METHODS as EMBEDDINGS, missing_dependency
 from ...core.latent import decode, to_uint8
 from ...core.latent_space import space_for
 from ...workers.encoding import EncodedSplit, encode_split
 from ...workers.tasks import Mode, runner_for
 from ..widgets.undo import ProbeCommand, new_undo_stack
 from .controls import AxesBar, ProbeBar
+from .embedding_job import EmbeddingJob
 from .images import ExplorerImages
 from .scatter import LatentScatter
 from .tools import ExplorerTools
@@ -51,7 +54,9 @@ class LatentPanel(QWidget):
         self._run = None
         self.encoder = runner_for(self, tasks, "encode", Mode.LATEST)  # encodes the test split
         self._requested_epoch = 0  # the epoch of the weights sent to the encoder last
+        self.embedding_job = EmbeddingJob(tasks)  # t-SNE / UMAP views, fitted in the background
         self._build()
+        self._connect_embedding_job()
         s = workspace
         s.selectedRunChanged.connect(self._on_selected_run_changed)
         s.runUpdated.connect(self._on_run_updated)
@@ -94,6 +99,7 @@ class LatentPanel(QWidget):
         lv.setContentsMargins(0, 0, 0, 0)
         lv.addWidget(self.axes_bar)
         lv.addLayout(status_row)
+        lv.addWidget(self.embedding_job)
         lv.addWidget(self.scatter, 1)
         lv.addWidget(self.probe_bar)
 
@@ -218,7 +224,7 @@ class LatentPanel(QWidget):
         self.axes_bar.show_explorer(ex)
         self.scatter.set_axis_names(*ex.axis_names()[0])
         if ex.mu is not None:
-            self.scatter.set_points(ex.project(ex.mu), ex.labels, self._class_names())
+            self.scatter.set_points(ex.points_xy(), ex.labels, self._class_names())
         self.scatter.set_picked(ex.picked_xy())
         self._update_user_points()
         self._place_probe()
@@ -244,6 +250,9 @@ class LatentPanel(QWidget):
     def _update_user_points(self) -> None:
         pts = self.explorer.project_user_points(self.workspace.user_points) if self._run is not None else []
         self.scatter.set_user_points(pts)
+        if self._run is not None and self.explorer.approximate:  # placed by the method's transform, later
+            self.embedding_job.place(self.explorer.embedding,
+                                     self.explorer.points_to_transform(self.workspace.user_points))
 
     # -- the probe ---------------------------------------------------------------------------------
     @Slot(float, float)
@@ -351,8 +360,14 @@ class LatentPanel(QWidget):
     # -- axes --------------------------------------------------------------------------------------
     @Slot(str)
     def _on_projection_chosen(self, mode: str) -> None:
+        problem = missing_dependency(mode) if mode in EMBEDDINGS else ""
+        if problem:  # the optional extra is not installed: say how to get it, keep the view
+            QMessageBox.information(self, "Projection", problem)
+            self.axes_bar.show_explorer(self.explorer)
+            return
         self.explorer.set_mode(mode)
         self._redraw()
+        self._request_embedding()
 
     @Slot(int, object)
     def _on_axis_chosen(self, axis: int, d) -> None:
@@ -364,14 +379,52 @@ class LatentPanel(QWidget):
 
     @Slot()
     def _on_refit_pca(self) -> None:
-        if self.explorer.refit_pca():
+        if self.explorer.mode in EMBEDDINGS:
+            self._request_embedding(refit=True)
+        elif self.explorer.refit_pca():
             self._redraw()
+
+    # -- t-SNE and UMAP views (approximate; core/embedding.py, embedding_job.py) ------------------------
+    def _connect_embedding_job(self) -> None:
+        job = self.embedding_job
+        job.fitted.connect(self._on_embedding_fitted)
+        job.placed.connect(self._on_user_points_placed)
+        job.failed.connect(self._on_embedding_failed)
+        job.cancelled.connect(self._on_embedding_cancelled)
+
+    def _request_embedding(self, refit: bool = False) -> None:
+        ex = self.explorer
+        if self._run is not None and (ex.needs_embedding() or (refit and ex.approximate)):
+            self.embedding_job.start(ex.mode, ex.mu, seed=self._run.config.train.seed)
+
+    @Slot(object)
+    def _on_embedding_fitted(self, embedding) -> None:
+        if self.explorer.set_embedding(embedding):
+            self.scatter.enableAutoRange()  # its own units: show all of it
+            self._redraw()
+
+    @Slot(object, object)
+    def _on_user_points_placed(self, embedding, placed) -> None:
+        self.explorer.set_transformed(embedding, placed)
+        self.scatter.set_user_points(self.explorer.project_user_points(self.workspace.user_points))
+
+    @Slot(str)
+    def _on_embedding_failed(self, message: str) -> None:
+        self.explorer.cancel_embedding()
+        self.axes_bar.show_explorer(self.explorer)
+        QMessageBox.warning(self, "Projection", f"Could not compute the view: {message}")
+
+    @Slot()
+    def _on_embedding_cancelled(self) -> None:
+        self.explorer.cancel_embedding()
+        self._redraw()
 
     # -- workspace -----------------------------------------------------------------------------------
     @Slot(object)
     def _on_selected_run_changed(self, run) -> None:
         self._run = run
         self.encoder.cancel_all()  # a result still on its way belongs to the old run
+        self.embedding_job.stop()
         if run is None:
             self.explorer.clear()
             self.scatter.clear_points()
@@ -420,6 +473,7 @@ class LatentPanel(QWidget):
         if self._run is None:
             return
         self.explorer.clear_split()
+        self.embedding_job.stop()
         self.scatter.clear_points()
         self._show_picked()
         self._redraw()
@@ -467,6 +521,7 @@ class LatentPanel(QWidget):
         self._show_picked()
         self._update_traversal(immediate=True)
         self.status.setText(self._status_text())
+        self._request_embedding()  # a t-SNE / UMAP view chosen and not fitted yet
 
     @Slot(int, str)
     def _on_encode_failed(self, _ticket: int, message: str) -> None:
@@ -477,6 +532,7 @@ class LatentPanel(QWidget):
     def shutdown(self) -> None:
         """Stop the encoding thread (idempotent); the main window's TaskHub also does it when it closes."""
         self.encoder.shutdown()
+        self.embedding_job.shutdown()
 
     def closeEvent(self, event) -> None:
         self.shutdown()
