@@ -3,11 +3,17 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 from .base import Variant
+from .capacity import CapacityVAE
+from .infovae import InfoVAE
+from .iwae import IWAE
 from .vae import ConditionalVAE, PlainVAE
 
 VARIANTS: dict[str, type[Variant]] = {v.name: v for v in (
     PlainVAE,
     ConditionalVAE,
+    InfoVAE,
+    CapacityVAE,
+    IWAE,
 )}
 
 
