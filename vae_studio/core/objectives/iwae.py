@@ -21,6 +21,8 @@ import torch
 from ..losses import LossTerms, kl_per_dim, recon_per_sample
 from .base import Objective
 
+MAX_DECODES = 5000  # images decoded at once when evaluating (K per image), as metrics.iwae_nll does
+
 
 def log_weight_parts(model, x, y, k: int, generator, recon: str, autocast=contextlib.nullcontext):
     """(recon, log q(z|x) - log p(z)) of K codes per image, each (K, B), and (mu, logvar) of the encoder."""
@@ -55,3 +57,9 @@ class IWAEObjective(Objective):
         kld = kl_per_dim(mu, logvar).mean(0)
         return LossTerms(total=total, recon=rec.mean(), kl=kld.sum(), kl_per_dim=kld,
                          extras={"neg_iwae_bound": neg_bound(-(rec + log_ratio)).mean().detach()})
+
+    def evaluate(self, model, x, y, beta, seed: int = 0, batch_size: int = 1000) -> dict[str, float]:
+        """As :meth:`Objective.evaluate`, in batches of at most ``MAX_DECODES`` decodes (K per image): the
+        bound is a mean over images, so the batch size does not change it."""
+        k = self.settings.iw_samples
+        return super().evaluate(model, x, y, beta, seed=seed, batch_size=max(1, min(batch_size, MAX_DECODES // k)))

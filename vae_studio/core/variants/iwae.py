@@ -9,7 +9,7 @@ from .base import Variant, setting
 @dataclass
 class IWAESettings:
     iw_samples: int = setting(
-        5, symbol="K", minimum=1, maximum=1000, label="importance samples",
+        5, symbol="K", minimum=1, maximum=500, label="importance samples",
         help="codes drawn per image; the loss is the K-sample importance-weighted bound (K = 1: the ELBO). "
              "Each step decodes K x batch images")
 
