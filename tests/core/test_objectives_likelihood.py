@@ -125,7 +125,7 @@ def capacity_run(epochs=3, **train):
 
 
 def test_the_capacity_follows_the_run_s_steps_through_a_pause_and_a_retrain_from_its_config(tmp_path):
-    data = toy_data(n=300)  # 270 training images: 3 steps per epoch, the ramp is 6 steps
+    data = toy_data(n=300, size=8)  # 270 training images: 3 steps per epoch, the ramp is 6 steps
     control = TrainControl()
     trainer = Trainer(capacity_run(), data, control=control, log_every=1)
     for _ in trainer.iter_train():
