@@ -2,7 +2,10 @@
 against a brute-force one, and a short training of each that saves and reopens."""
 import copy
 import math
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 import torch
@@ -20,8 +23,10 @@ from vae_studio.core.variants import get_variant
 from .helpers import toy_data
 
 
-def objective_for(kind, settings=None, *, recon="bce", gamma=1.0, latent=2, size=4, data_size=8, batch=8):
+def objective_for(kind, settings=None, *, recon="bce", gamma=1.0, latent=2, size=4, data_size=8, batch=8,
+                  conditional=False):
     cfg = RunConfig(model=ModelConfig(kind=kind, latent_dim=latent, hidden=[5], image_size=size, channels=1,
+                                      conditional=conditional, num_classes=3 if conditional else 0,
                                       settings=settings or {}),
                     train=TrainConfig(recon=recon, gamma=gamma, batch_size=batch)).validate()
     model = build_model(cfg.model, seed=0)
@@ -34,6 +39,17 @@ def tiny_batch(n=3, size=4, seed=1):
 
 def gen(seed=7):
     return torch.Generator().manual_seed(seed)
+
+
+def test_the_declarations_import_no_torch():
+    """The Model list and its settings form are built before torch is imported."""
+    code = ("import sys\nfrom vae_studio.core.variants import get_variant\n"
+            "specs = [get_variant(k).settings_specs() for k in ('infovae', 'capacity-vae', 'iwae')]\n"
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
 
 
 # ---------------------------------------------------------------------------------------------------- MMD
@@ -149,11 +165,11 @@ def test_the_capacity_follows_the_run_s_steps_through_a_pause_and_a_retrain_from
 # ---------------------------------------------------------------------------------------------------- IWAE
 
 
-def log_weights_by_hand(model, x, eps):
+def log_weights_by_hand(model, x, eps, y=None):
     """log p(x|z) + log p(z) - log q(z|x) for the codes of noise ``eps`` (K, B, D): (K, B)."""
-    mu, logvar = model.encode(x)
+    mu, logvar = model.encode(x, y)
     z = mu + eps * torch.exp(0.5 * logvar)
-    log_px = torch.stack([-recon_per_sample(model.decode(zk), x) for zk in z])
+    log_px = torch.stack([-recon_per_sample(model.decode(zk, y), x) for zk in z])
     log_pz = -0.5 * (math.log(2 * math.pi) + z.square()).sum(-1)
     log_qz = -0.5 * (math.log(2 * math.pi) + logvar + (z - mu).square() / logvar.exp()).sum(-1)
     return log_px + log_pz - log_qz
@@ -190,13 +206,15 @@ def test_the_iwae_bound_is_at_least_the_elbo_on_average_and_tightens_with_k():
     assert means[50] < means[5] < means[1]  # -L_50 <= -L_5 <= -L_1 = -ELBO
 
 
-def test_iwae_bound_with_k_samples_is_the_log_mean_exp_of_the_weights_by_hand():
-    obj, model = objective_for("iwae", {"iw_samples": 4}, gamma=1.0)
+@pytest.mark.parametrize("conditional", [False, True])
+def test_iwae_bound_with_k_samples_is_the_log_mean_exp_of_the_weights_by_hand(conditional):
+    obj, model = objective_for("iwae", {"iw_samples": 4}, conditional=conditional)
     x = tiny_batch()
-    terms = obj.loss(model, x, None, 1.0, gen())
+    y = torch.tensor([2, 0, 1]) if conditional else None  # each image's K codes decoded with its own label
+    terms = obj.loss(model, x, y, 1.0, gen())
     eps = torch.randn((4, 3, 2), generator=gen())
     with torch.no_grad():
-        lw = log_weights_by_hand(model, x, eps).double()
+        lw = log_weights_by_hand(model, x, eps, y).double()
     by_hand = -(lw.exp().mean(0).log()).mean().item()
     assert terms.total.item() == pytest.approx(by_hand, rel=1e-5)
     assert terms.extras["neg_iwae_bound"].item() == pytest.approx(by_hand, rel=1e-5)
