@@ -115,7 +115,8 @@ def train_run(config, out: str | None, quiet: bool = False, run_name: str = "", 
     from ..core.checkpoint import Run, check_destination, save_run
     from ..core.data import load_dataset
     from ..core.distributed import SINGLE_PROCESS
-    from ..core.training import Diverged, EpochEnd, StepChunk, TrainControl, Trainer
+    from ..core.training import Trainer
+    from ..core.training_events import Diverged, EpochEnd, StepChunk, TrainControl
 
     parallel = parallel or SINGLE_PROCESS
     main = parallel.is_main

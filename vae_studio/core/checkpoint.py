@@ -37,7 +37,7 @@ from .config import ConfigError, RunConfig, check_model_size
 from .explorer_state import ExplorerState, ExplorerStateError, state_from_dict
 from .models import VAE, build_model
 from .safe_io import MiB, is_regular, loads_json, open_regular, read_regular
-from .training import BASE_COLUMNS, History
+from .training_events import BASE_COLUMNS, History
 from .variants import get_variant
 
 FORMAT = "vae-studio-run"
