@@ -68,8 +68,9 @@ class TrainingPanel(QWidget):
         # the controls, by the names the user knows them by (tests and the main window use them)
         for name in ("dataset", "find_data", "path", "browse", "binarize", "folder_size", "folder_gray"):
             setattr(self, name, getattr(self.picker, name))
-        for name in ("kind", "arch", "latent", "hidden", "beta", "beta_slider", "gamma", "recon", "warmup",
-                     "next_run_note", "apply_live", "lr", "batch", "epochs", "seed", "grad_clip", "device"):
+        for name in ("kind", "model_note", "conditional", "variant_settings", "arch", "latent", "hidden", "beta",
+                     "beta_slider", "gamma", "recon", "warmup", "next_run_note", "apply_live", "lr", "batch", "epochs",
+                     "seed", "grad_clip", "device"):
             setattr(self, name, getattr(self.form, name))
 
         settings = QWidget()
@@ -461,3 +462,5 @@ class TrainingPanel(QWidget):
         self.form.set_training(stoppable)
         self.apply_live.setEnabled(bool(self.live_changes()))
         self.picker.set_busy(self.data.loading or self.workspace is None)
+        data = self.workspace.data if self.workspace is not None else None
+        self.form.set_labels_available(data is None or data.num_classes >= 2)
