@@ -15,6 +15,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
 from ...core.variants import VARIANTS
 from ..widgets.compact import ElidedComboBox
@@ -89,8 +90,12 @@ class OwnTermsPlot:
     """The plot item (placed in ``layout`` at ``cell`` while there is something to show), the term picker,
     and each shown run's three curve items (raw, smoothed, test points) on it."""
 
-    def __init__(self, plot: pg.PlotItem, layout: pg.GraphicsLayout, cell: dict, on_pick):
+    def __init__(self, plot: pg.PlotItem, steps_of: pg.PlotItem, layout: pg.GraphicsLayout, cell: dict, on_pick):
+        """``steps_of``: the plot whose step range this one follows (not a pyqtgraph x-link: that lines up
+        the screen positions of the two plots, and this one spans two columns)."""
         self.plot = plot
+        self.steps_of = steps_of
+        steps_of.getViewBox().sigXRangeChanged.connect(self._follow_steps)
         self.layout = layout
         self.cell = cell
         self.placed = False
@@ -101,16 +106,29 @@ class OwnTermsPlot:
         plot.setClipToView(True)
         plot.setDownsampling(auto=True, mode="peak")
         vb = plot.getViewBox()
-        vb.setMouseEnabled(x=True, y=False)
+        vb.setMouseEnabled(x=False, y=False)  # its step range is the loss plots' (pan and zoom those)
+        vb.disableAutoRange(axis="x")
         vb.enableAutoRange(axis="y")
         vb.setAutoVisible(y=True)  # the y range fits what is in view
         plot.addLine(y=0, pen=pg.mkPen("#a0a0a0", width=1, style=Qt.PenStyle.DotLine))  # a term may be negative
         self.picker = ElidedComboBox(min_chars=10)
         self.picker.setToolTip("The variant's own loss terms (beyond total, reconstruction and KL): the one "
                                "plotted in the lowest plot")
-        self.picker.setVisible(False)
+        self.row = QWidget()  # "Own term: [picker]", under the plots while the own-terms plot shows
+        row = QHBoxLayout(self.row)
+        row.setContentsMargins(0, 0, 0, 0)
+        label = QLabel("Own term:")
+        label.setBuddy(self.picker)
+        label.setToolTip(self.picker.base_tool_tip())
+        row.addWidget(label)
+        row.addWidget(self.picker)
+        row.addStretch(1)
+        self.row.setVisible(False)
         self._on_pick = on_pick
         self.picker.currentIndexChanged.connect(self._picked)
+
+    def _follow_steps(self, *_) -> None:
+        self.plot.setXRange(*self.steps_of.getViewBox().viewRange()[0], padding=0)
 
     def _picked(self, _index: int) -> None:
         self._set_title()
@@ -139,10 +157,11 @@ class OwnTermsPlot:
                                     Qt.ItemDataRole.ToolTipRole)
         self.picker.setCurrentIndex(max(self.picker.findData(current), 0))
         self.picker.blockSignals(False)
-        self.picker.setVisible(bool(offered))
+        self.row.setVisible(bool(offered))
         if bool(offered) != self.placed:
             if offered:
                 self.layout.addItem(self.plot, **self.cell)
+                self._follow_steps()
             else:
                 self.layout.removeItem(self.plot)
             self.placed = bool(offered)
