@@ -145,6 +145,9 @@ def test_every_setting_of_every_variant_has_one_flag_listing_its_variants(toy_va
     for flag in ("--conditional", "--kl-scale", "--repeats", "--mode {plain,squared}", "--kl-weight"):
         assert flag in text
     assert "scale of the reported KL (λ in the paper); used by scaled-kl; default 0.5" in text
+    # a setting two variants share is one flag; its help gives each one's symbol and default
+    assert ("how often the KL is counted (R for scaled-kl, N for free-kl in the papers); used by scaled-kl, "
+            "free-kl; default scaled-kl: 2, free-kl: 3") in text
     for variant in VARIANTS.values():  # the real variants' settings too, each with its flag
         for spec in variant.settings_specs():
             assert spec.flag in text and variant.name in text
@@ -163,7 +166,8 @@ def test_setting_flags_reach_the_run_folder_and_the_rest_take_their_defaults(npz
 
 
 @pytest.mark.parametrize("extra,needle", [
-    (["--model", "free-kl", "--kl-scale", "2"], "--kl-scale does not apply to free-kl (its settings: --kl-weight)"),
+    (["--model", "free-kl", "--kl-scale", "2"],
+     "--kl-scale does not apply to free-kl (its settings: --kl-weight, --repeats)"),
     (["--model", "vae", "--kl-weight", "1"], "--kl-weight does not apply to vae (it has no settings of its own)"),
     (["--model", "scaled-kl", "--kl-scale", "11"], "at most 10"),
     (["--model", "scaled-kl", "--repeats", "0"], "at least 1"),
@@ -192,3 +196,10 @@ def test_setting_flags_beside_config_are_refused(npz, tmp_path, toy_variants, ca
         assert main(["train", "--config", str(folder), *extra, "--out", str(tmp_path / "x")]) == 1
         err = capsys.readouterr().err.strip()
         assert f"leave out {extra[0]}" in err and len(err.splitlines()) == 1
+
+
+def test_a_shared_setting_flag_goes_to_whichever_variant_is_trained(npz, tmp_path, toy_variants):
+    out = tmp_path / "free"
+    assert main(train_args(npz, out, "--model", "free-kl", "--repeats", "7", "--epochs", "1")) == 0
+    config = json.loads((out / "config.json").read_text())["config"]
+    assert config["model"]["settings"] == {"kl_weight": 0.25, "repeats": 7}

@@ -4,7 +4,8 @@ form, the CLI's flags, the own-terms plot): registered with the ``toy_variants``
 - ``scaled-kl``: settings of every kind (a float with a symbol, a whole number, a choice), two own terms,
   may be conditional.
 - ``free-kl``: its own weight instead of beta (``uses_beta`` False), never conditional, one own term that
-  ``scaled-kl`` does not have, and a setting it shares with no other variant.
+  ``scaled-kl`` does not have, a setting of its own and one it shares with ``scaled-kl`` (another symbol
+  and default).
 """
 from dataclasses import dataclass
 
@@ -48,6 +49,7 @@ class ScaledKLVariant(Variant):
 class FreeSettings:
     kl_weight: float = setting(0.25, symbol="α", help="weight on the KL instead of beta", minimum=0.0,
                                maximum=5.0)
+    repeats: int = setting(3, symbol="N", help="how often the KL is counted", minimum=1, maximum=9)
 
 
 class FreeKL(Objective):

@@ -78,12 +78,12 @@ def test_the_model_list_shows_each_variant_with_its_description_and_its_settings
     box = panel.variant_settings.boxes["kl_scale"]
     assert (box.minimum(), box.maximum()) == (0.0, 10.0)
     choose(panel, "free-kl")
-    assert list(shown_settings(panel)) == ["Kl weight (α)"]
+    assert list(shown_settings(panel)) == ["Kl weight (α)", "Repeats (N)"]
     # what the user set for a variant is still there when they come back to it
     panel.variant_settings.boxes["kl_weight"].setValue(1.5)
     choose(panel, "scaled-kl")
     choose(panel, "free-kl")
-    assert panel.current_config().model.settings == {"kl_weight": 1.5}
+    assert panel.current_config().model.settings == {"kl_weight": 1.5, "repeats": 3}
 
 
 def test_a_typed_setting_out_of_range_is_clamped_and_said_so(qtbot, panel):
@@ -131,7 +131,7 @@ def test_retrain_with_another_variant_puts_the_runs_side_by_side(qtbot, make_win
     panel.beta.setValue(4.0)
     second = train(qtbot, panel, panel.retrain_button)
     assert w.workspace.runs == [first, second]
-    assert (second.config.model.kind, second.config.model.settings) == ("free-kl", {"kl_weight": 0.25})
+    assert (second.config.model.kind, second.config.model.settings) == ("free-kl", {"kl_weight": 0.25, "repeats": 3})
     # runs list and metrics panel: one row each, named by the variant's title
     rows = [panel.runs.tree.topLevelItem(i).text(2) for i in range(2)]
     assert rows == ["Scaled KL (test)", "Free KL (test)"]

@@ -23,7 +23,11 @@ def specs_by_name() -> dict[str, list]:
 
 def _help(uses: list) -> str:
     first = uses[0][1]
-    symbol = f" ({first.symbol} in the paper)" if first.symbol else ""
+    symbols = {spec.symbol for _v, spec in uses}
+    if len(symbols) > 1:  # e.g. --tc-weight: beta in beta-TCVAE's paper, gamma in FactorVAE's
+        symbol = " (" + ", ".join(f"{spec.symbol or 'unnamed'} for {v}" for v, spec in uses) + " in the papers)"
+    else:
+        symbol = f" ({first.symbol} in the paper)" if first.symbol else ""
     defaults = {spec.default for _v, spec in uses}
     if len(defaults) == 1:
         default = f"default {first.default}"
