@@ -111,10 +111,16 @@ def test_a_changed_setting_trains_a_run_with_it_and_its_own_terms_are_plotted(qt
     assert picker.isVisibleTo(panel)
     assert [picker.itemText(i) for i in range(picker.count())] == ["Scaled KL", "Counted KL"]
     steps = len(run.history.steps)
-    qtbot.waitUntil(lambda: panel.plot.drawn_points(run, "scaled_kl") == steps, timeout=TIMEOUT)
-    x, y = panel.plot.curves[run.id].own_items[0].getOriginalDataset()
+    curves = panel.plot.curves[run.id]
+
+    def drawn():  # every step and the epoch's test point (they may reach the plot in different redraws)
+        return panel.plot.drawn_points(run, "scaled_kl") == steps and curves.own_items[2].getOriginalDataset()[1] \
+            is not None and len(curves.own_items[2].getOriginalDataset()[1]) == 1
+
+    qtbot.waitUntil(drawn, timeout=TIMEOUT)
+    x, y = curves.own_items[0].getOriginalDataset()
     assert list(y) == pytest.approx([row[4] for row in run.history.steps])
-    marks = panel.plot.curves[run.id].own_items[2].getOriginalDataset()[1]
+    marks = curves.own_items[2].getOriginalDataset()[1]
     assert list(marks) == pytest.approx([run.history.last["test_scaled_kl"]])  # one test point per epoch
     assert "Scaled KL" in panel.plot.own.plot.titleLabel.text
     panel.plot.set_own_term("counted_kl")
@@ -154,7 +160,7 @@ def test_retrain_with_another_variant_puts_the_runs_side_by_side(qtbot, make_win
     assert not picker.isVisibleTo(panel) and panel.plot.own_term is None
 
 
-def test_an_opened_run_restores_its_variant_and_settings(qtbot, make_window, toy_variants, tmp_path):
+def test_an_opened_run_restores_its_variant_and_settings(qtbot, make_window, toy_variants, tmp_path, messages):
     w = make_window()
     panel = w.training
     choose(panel, "scaled-kl")
@@ -167,7 +173,7 @@ def test_an_opened_run_restores_its_variant_and_settings(qtbot, make_window, toy
     choose(panel, "scaled-kl")
     assert panel.variant_settings.values()["repeats"] == 2  # New run forgot the edit
     choose(panel, "vae")
-    assert w.open_run_folder(str(tmp_path / "r")) is not None
+    assert w.open_run_folder(str(tmp_path / "r")) is not None, messages
     assert panel.kind.currentData() == "scaled-kl" and panel.conditional.isChecked()
     assert panel.variant_settings.values() == {"kl_scale": 0.5, "repeats": 5, "mode": "plain"}
     assert panel.current_config().model.settings == run.config.model.settings
