@@ -142,10 +142,14 @@ def test_retrain_with_another_variant_puts_the_runs_side_by_side(qtbot, make_win
     rows = [panel.runs.tree.topLevelItem(i).text(2) for i in range(2)]
     assert rows == ["Scaled KL (test)", "Free KL (test)"]
     assert [metrics.compare_table.item(r, 1).text() for r in range(2)] == rows
+    # beta does not weight free-kl's loss: no beta is shown for it
+    assert [panel.runs.tree.topLevelItem(i).text(5) for i in range(2)] == ["1", "\u2014"]
+    assert [metrics.compare_table.item(r, 2).text() for r in range(2)] == ["1", "\u2014"]
     assert "Free KL (test)" in metrics.run_label.text()
     assert "Free KL (test)" in w.status_labels["model"].text()
     # both overlaid: the picker offers the terms of both; each run draws the terms it has
     panel.runs.select_runs([first, second])
+    assert [label.text for _sample, label in panel.plot.legend.items] == ["run 1: scaled-kl beta=1", "run 2: free-kl"]
     picker = panel.plot.own.picker
     assert [picker.itemData(i) for i in range(picker.count())] == ["scaled_kl", "counted_kl", "weighted_kl"]
     panel.plot.set_own_term("weighted_kl")

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QGroupBox, QHBoxLay
 from ...core.metrics import check_compatible
 from ...workers.metrics import compute_metrics
 from ...workers.tasks import Mode, runner_for
-from ..widgets.variant_names import model_title
+from ..widgets.variant_names import beta_text, model_title, uses_beta
 from .tables import (COMPARE_COLUMNS, COMPARE_TIPS, DASH, EMPTY_TEXT, METRIC_ROWS, FitTable, axis_span,
                      compact_table, fmt, metric_text, metric_tip)
 
@@ -335,7 +335,8 @@ class MetricsPanel(QWidget):
             last = run.history.last or {}
             res = self.metrics_for(run)
             t = run.config.train
-            cells = [run.name or f"run {r + 1}", model_title(run.config.model), f"{t.beta:g}", f"{t.gamma:g}", fmt(last.get("test_neg_elbo")),
+            cells = [run.name or f"run {r + 1}", model_title(run.config.model), beta_text(run.config), f"{t.gamma:g}",
+                     fmt(last.get("test_neg_elbo")),
                      fmt(last.get("test_recon")), fmt(last.get("test_kl")),
                      fmt(res.get("iwae_nll")) if res else DASH,
                      str(res.get("active_units", DASH)) if res else DASH,
@@ -381,8 +382,10 @@ class MetricsPanel(QWidget):
             if not (math.isfinite(x) and math.isfinite(y)):
                 continue
             beta = run.history.last.get("beta", run.config.train.beta)
-            name = f"{run.config.model.kind} " if several else ""
-            label = pg.TextItem(f"{name}\u03b2={beta:g}", anchor=(-0.15, 1.0), color=pg.getConfigOption("foreground"))
+            m = run.config.model
+            text = " ".join(filter(None, [m.kind if several or not uses_beta(m) else "",
+                                          f"\u03b2={beta:g}" if uses_beta(m) else ""]))
+            label = pg.TextItem(text, anchor=(-0.15, 1.0), color=pg.getConfigOption("foreground"))
             label.setPos(float(x), float(y))
             self.plot.addItem(label)
             self._labels.append(label)

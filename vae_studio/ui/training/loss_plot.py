@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
 from ...core.changes import describe_change, previous_values
 from ..widgets.compact import hint_label
+from ..widgets.variant_names import uses_beta
 from .own_terms import OwnTermsPlot, TermBuffers, own_term_names, smooth_rows
 
 METRICS = ("total", "recon", "kl")
@@ -33,9 +34,11 @@ ACTIVE_KL = 0.01  # nats: a latent dimension with less test KL carries no inform
 MIN_PLOT_WIDTH = 150  # pixels: the least width of each of the two plot columns (the view never gets narrower)
 
 
-def run_label(run) -> str:
-    t = run.config.train
-    return f"{run.name}: beta={t.beta:g}"
+def run_label(run, with_variant: bool = False) -> str:
+    """The legend's label: "run 2: beta=4"; with the variant's name when overlaid runs differ in it."""
+    m, t = run.config.model, run.config.train
+    beta = f"beta={t.beta:g}" if uses_beta(m) else ""
+    return f"{run.name}: " + " ".join(filter(None, [m.kind if with_variant or not beta else "", beta]))
 
 
 class RunCurves:
@@ -536,11 +539,11 @@ class LossPlot(QWidget):
             self.legend.setVisible(False)
             return
         self.legend.setVisible(True)
-        for rid in self.shown:
-            c = self.curves.get(rid)
-            if c is not None:
-                smooth = self._items(c)["total"][1]
-                self.legend.addItem(smooth, run_label(c.run))
+        shown = [self.curves[rid] for rid in self.shown if rid in self.curves]
+        several = len({c.run.config.model.kind for c in shown}) > 1
+        for c in shown:
+            smooth = self._items(c)["total"][1]
+            self.legend.addItem(smooth, run_label(c.run, several))
 
     def _set_log(self, on: bool) -> None:
         for p in self.plots.values():

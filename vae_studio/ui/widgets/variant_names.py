@@ -13,3 +13,13 @@ def model_title(m) -> str:
     if m.conditional and variant.conditional == "optional":
         return f"{variant.title}, conditional"
     return variant.title
+
+
+def uses_beta(m) -> bool:
+    variant = VARIANTS.get(m.kind) if isinstance(m.kind, str) else None
+    return variant is None or variant.uses_beta
+
+
+def beta_text(config) -> str:
+    """A run's beta as a table shows it: "4", or "—" for a variant whose loss beta does not weight."""
+    return f"{config.train.beta:g}" if uses_beta(config.model) else "\u2014"
