@@ -62,8 +62,8 @@ def test_comparison_plot_and_table_hold_one_entry_per_run(panel, workspace, data
     assert np.allclose(pts, expected)
     assert sorted(label.toPlainText() for label in panel._labels) == ["\u03b2=1", "\u03b2=4", "\u03b2=8"]
     assert panel.compare_table.rowCount() == 3
-    assert [panel.compare_table.item(r, 1).text() for r in range(3)] == ["1", "4", "8"]
-    assert panel.compare_table.item(0, 3).text() == f"{runs[0].history.last['test_neg_elbo']:.2f}"
+    assert [panel.compare_table.item(r, 2).text() for r in range(3)] == ["1", "4", "8"]
+    assert panel.compare_table.item(0, 4).text() == f"{runs[0].history.last['test_neg_elbo']:.2f}"
     # the selected run (the last added) is highlighted in the plot and the table
     assert len(panel.selected_point.data) == 1
     assert panel.selected_point.data["x"][0] == pytest.approx(runs[2].history.last["test_kl"])
@@ -88,14 +88,14 @@ def test_compute_metrics_runs_in_the_background_and_fills_both_views(qtbot, pane
     assert res["iwae_k"] == 5 and res["iwae_nll"] <= res["neg_elbo"] + 0.5
     assert panel.metrics_table.item(3, 1).text().startswith(f"{res['iwae_nll']:.2f} nats (K=5)")
     assert panel.metrics_table.item(4, 1).text() == f"{res['active_units']} of 3"
-    assert panel.compare_table.item(0, 7).text() == str(res["active_units"])
+    assert panel.compare_table.item(0, 8).text() == str(res["active_units"])
     assert "no known factors" in panel.metrics_table.item(5, 1).text()  # MIG needs factors
     assert panel.evaluator.running and not panel.evaluator.busy
     # new weights make the cached metrics stale: the table shows dashes again
     panel.auto.setChecked(False)  # (the run's status is "finished": auto would compute again)
     workspace.publish_weights(runs[0])
     assert panel.metrics_for(runs[0]) is None
-    assert panel.compare_table.item(0, 7).text() == "\u2014"
+    assert panel.compare_table.item(0, 8).text() == "\u2014"
     assert "earlier weights" in panel.status.text()
 
 
@@ -124,7 +124,7 @@ def test_disentanglement_shows_for_data_with_factors(qtbot, panel, workspace):
     res = panel.metrics_for(run)
     assert 0 <= res["mig"] <= 1
     assert panel.metrics_table.item(5, 1).text().startswith(f"{res['mig']:.3f}  (x ")
-    assert panel.compare_table.item(0, 8).text() == f"{res['mig']:.3f}"
+    assert panel.compare_table.item(0, 9).text() == f"{res['mig']:.3f}"
 
 
 def test_a_variant_s_own_terms_are_listed_from_the_last_epoch_then_from_its_metrics(qtbot, panel, workspace, data):

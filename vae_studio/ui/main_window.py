@@ -28,6 +28,7 @@ from .training.panel import TrainingPanel
 from .training.settings_form import fill_device_combo
 from .widgets.file_dialogs import ask_save_path
 from .widgets.undo import new_undo_stack
+from .widgets.variant_names import model_title
 
 PANEL_MODULES = ("vae_studio.app.workspace", "vae_studio.ui.latent.panel", "vae_studio.ui.sampling.panel",
                  "vae_studio.ui.metrics.panel")
@@ -342,7 +343,7 @@ class MainWindow(RunFilesMixin, QMainWindow):
         run = s.selected if s is not None else None
         if run is not None:
             m, t = run.config.model, run.config.train
-            model_text = f"Model: {run.name} · {m.kind.upper()} {m.arch.upper()} z={m.latent_dim} β={t.beta:g}"
+            model_text = f"Model: {run.name} · {model_title(m)} · {m.arch.upper()} z={m.latent_dim} β={t.beta:g}"
         else:
             model_text = "Model: none yet"
         labels = self.status_labels

@@ -22,6 +22,7 @@ from ...core.metrics import check_compatible, trained_steps
 from ...core.variants import get_variant
 from ...workers.metrics import compute_metrics
 from ...workers.tasks import Mode, runner_for
+from ..widgets.variant_names import beta_text, model_title, uses_beta
 from .tables import (COMPARE_COLUMNS, COMPARE_TIPS, DASH, EMPTY_TEXT, METRIC_ROWS, FitTable, axis_span,
                      compact_table, fmt, metric_text, metric_tip, objective_rows)
 
@@ -300,7 +301,8 @@ class MetricsPanel(QWidget):
                 self.metrics_table.item(r, 1).setText(DASH)
             self._show_objective_rows([])
             return
-        self.run_label.setText(f"{run.name or 'unnamed run'}  (\u03b2 = {run.config.train.beta:g}, "
+        self.run_label.setText(f"{run.name or 'unnamed run'}  ({model_title(run.config.model)}, "
+                               f"\u03b2 = {run.config.train.beta:g}, "
                                f"{run.history.status})")
         res, current = self._any_metrics_for(run)
         last = run.history.last or {}
@@ -354,7 +356,8 @@ class MetricsPanel(QWidget):
             last = run.history.last or {}
             res = self.metrics_for(run)
             t = run.config.train
-            cells = [run.name or f"run {r + 1}", f"{t.beta:g}", f"{t.gamma:g}", fmt(last.get("test_neg_elbo")),
+            cells = [run.name or f"run {r + 1}", model_title(run.config.model), beta_text(run.config), f"{t.gamma:g}",
+                     fmt(last.get("test_neg_elbo")),
                      fmt(last.get("test_recon")), fmt(last.get("test_kl")),
                      fmt(res.get("iwae_nll")) if res else DASH,
                      str(res.get("active_units", DASH)) if res else DASH,
@@ -367,7 +370,7 @@ class MetricsPanel(QWidget):
                 item.setText(text)
                 item.setTextAlignment(Qt.AlignmentFlag.AlignVCenter
                                       | (Qt.AlignmentFlag.AlignLeft if c == 0 else Qt.AlignmentFlag.AlignRight))
-                item.setToolTip("" if res or c < 6 else "Select the run and press Compute metrics")
+                item.setToolTip("" if res or c < 7 else "Select the run and press Compute metrics")
         rows = min(max(len(self._rows), 1), 6)
         table.set_rows_shown(rows, 2, table.horizontalScrollBar().sizeHint().height())  # room for a scroll bar
         sel = self._rows.index(self.workspace.selected) if self.workspace.selected in self._rows else -1
@@ -395,11 +398,15 @@ class MetricsPanel(QWidget):
         for label in self._labels:
             self.plot.removeItem(label)
         self._labels = []
+        several = len({run.config.model.kind for run in runs}) > 1  # then each label names its variant
         for run, x, y in zip(runs, xs, ys):
             if not (math.isfinite(x) and math.isfinite(y)):
                 continue
             beta = run.history.last.get("beta", run.config.train.beta)
-            label = pg.TextItem(f"\u03b2={beta:g}", anchor=(-0.15, 1.0), color=pg.getConfigOption("foreground"))
+            m = run.config.model
+            text = " ".join(filter(None, [m.kind if several or not uses_beta(m) else "",
+                                          f"\u03b2={beta:g}" if uses_beta(m) else ""]))
+            label = pg.TextItem(text, anchor=(-0.15, 1.0), color=pg.getConfigOption("foreground"))
             label.setPos(float(x), float(y))
             self.plot.addItem(label)
             self._labels.append(label)

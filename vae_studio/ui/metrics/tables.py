@@ -9,9 +9,10 @@ from PySide6.QtWidgets import QAbstractItemView, QTableWidget
 
 EMPTY_TEXT = "Train or open a run to see how good it is"
 DASH = "\u2014"
-COMPARE_COLUMNS = ("Run", "\u03b2", "\u03b3", "\u2212ELBO", "Recon", "KL", "IWAE NLL", "Active units", "MIG")
+COMPARE_COLUMNS = ("Run", "Model", "\u03b2", "\u03b3", "\u2212ELBO", "Recon", "KL", "IWAE NLL", "Active units", "MIG")
 COMPARE_TIPS = (
     "Run name (click a row to select the run)",
+    "The model variant (as in the Model list of the training settings)",
     "Weight on the KL term",
     "Weight on the reconstruction term",
     "Negative ELBO on the test split, nats per image (last epoch); lower is better",

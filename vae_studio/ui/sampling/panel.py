@@ -7,6 +7,7 @@ while the grid dims.
 """
 from __future__ import annotations
 
+import html
 import random
 
 import numpy as np
@@ -20,6 +21,7 @@ from ...workers.decoding import DecodedGrid, decode_grid, decode_latents, grid_i
 from ...workers.tasks import Mode, runner_for
 from ..widgets.compact import ElidedComboBox, FlowLayout, labelled
 from ..widgets.file_dialogs import ask_save_path
+from ..widgets.variant_names import model_title
 from .grid import ImageGridView
 from .interpolation import InterpolationBox
 from .user_image import UserImageBox
@@ -383,9 +385,8 @@ class SamplingPanel(QWidget):
     def _update_model_label(self) -> None:
         run = self.workspace.selected
         m = run.config.model
-        kind = "conditional VAE" if m.kind == "cvae" else "VAE"
-        self.model_label.setText(f"<b>{run.name or 'Run'}</b>: {m.arch.upper()} {kind}, {m.latent_dim} latent "
-                                 f"dimensions, {m.image_size}×{m.image_size} · decoding on "
+        self.model_label.setText(f"<b>{run.name or 'Run'}</b>: {html.escape(model_title(m))} ({m.arch.upper()}), "
+                                 f"{m.latent_dim} latent dimensions, {m.image_size}×{m.image_size} · decoding on "
                                  f"{self.workspace.decode_device}")
 
     def _class_names(self, k: int) -> list[str]:
