@@ -165,7 +165,7 @@ def step_label(v: float) -> str:
     for size, suffix in ((1e6, "M"), (1e3, "k")):
         if abs(v) >= size:
             return f"{v / size:.3g}{suffix}"
-    return f"{v:.0f}"
+    return f"{v:.3g}"  # whole steps as they are; the fractional ticks of a short range not rounded together
 
 
 class _TimedView(pg.GraphicsLayoutWidget):
@@ -231,10 +231,6 @@ class LossPlot(QWidget):
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.8)
         self.bars_plot.addItem(self.bars)
         self._set_bars_title(None)
-        self.empty_text = pg.TextItem("Train or open a run to see its loss curves", color="#808080",
-                                      anchor=(0.5, 0.5))
-        self.plots["total"].addItem(self.empty_text, ignoreBounds=True)
-        self.empty_text.setPos(0.5, 0.5)
 
         self.log_y = QCheckBox("Log scale")
         self.log_y.setToolTip("Logarithmic loss axis: the first steps' large losses no longer flatten the rest")
@@ -444,8 +440,6 @@ class LossPlot(QWidget):
             changed = True
         if changed:
             self._fit_ranges()
-        self.empty_text.setVisible(not any(self.curves[r].n or len(self.curves[r].epochs) for r in self.shown
-                                           if r in self.curves))
         changed |= self._redraw_bars()
         if changed:
             self.redraws += 1
@@ -548,7 +542,6 @@ class LossPlot(QWidget):
     def _set_log(self, on: bool) -> None:
         for p in self.plots.values():
             p.setLogMode(x=False, y=on)
-        self.empty_text.setPos(0.5, 0.5)
         self._ranges.clear()
         self._follow = True
         for c in self.curves.values():
