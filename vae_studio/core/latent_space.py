@@ -60,6 +60,10 @@ class GaussianSpace:
         """(K, D) code vectors of a discrete code grid; None for continuous latents."""
         return None
 
+    def code_usage(self, z: torch.Tensor):
+        """(K,) how many cells of the coordinates ``z`` (N, dim) use each code; None for continuous latents."""
+        return None
+
     @property
     def dim(self) -> int:
         return self.model.latent_dim
@@ -175,6 +179,9 @@ class CodesSpace(GaussianSpace):
             flat = grid.permute(0, 2, 3, 1).reshape(-1, m.code_dim)
             out.append(m.quantizer.nearest(flat.to(self.codebook.device)).view(-1, m.grid, m.grid).cpu())
         return torch.cat(out) if out else torch.zeros(0, m.grid, m.grid, dtype=torch.long)
+
+    def code_usage(self, z):
+        return torch.bincount(self.codes_of(torch.as_tensor(z)).flatten(), minlength=self.model.num_codes)
 
     @property
     def dim(self) -> int:
