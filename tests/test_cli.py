@@ -40,10 +40,26 @@ def test_train_eval_sample_round_trip(npz, tmp_path, capsys):
     assert len(res["kl_per_dim"]) == 3
     hist = json.loads((out / "history.json").read_text())
     assert hist["epochs"][-1]["test_neg_elbo"] == pytest.approx(res["neg_elbo"], rel=1e-5)
+    assert res["objective"] == "vae" and res["objective_terms"] == []
+    assert res["objective_total"] == pytest.approx(res["total"], rel=1e-5)  # the VAE trains on its total
     png = tmp_path / "s.png"
     assert main(["sample", str(out), "--n", "16", "--out", str(png)]) == 0
     with Image.open(png) as im:
         assert im.size == (4 * 16 + 5 * 2, 4 * 16 + 5 * 2)  # 4x4 grid of 16 px images, 2 px padding
+
+
+def test_eval_reports_the_objective_s_own_terms_at_the_run_s_last_step(npz, tmp_path, capsys):
+    out = tmp_path / "cap"
+    # capacity-vae's defaults: C rises to 25 nats over 10 epochs; after 2 of them C is 5
+    assert main(train_args(npz, out, "--model", "capacity-vae")) == 0
+    capsys.readouterr()
+    assert main(["eval", str(out), "--json", "--iwae-k", "0"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["objective"] == "capacity-vae" and res["objective_terms"] == ["capacity"]
+    assert res["capacity"] == pytest.approx(5.0)
+    assert res["objective_total"] == pytest.approx(res["recon"] + 1000 * abs(res["kl"] - 5.0), rel=1e-4)
+    assert main(["eval", str(out), "--iwae-k", "0"]) == 0
+    assert "capacity-vae's objective, capacity 5" in capsys.readouterr().out
 
 
 def test_conditional_sampling_needs_a_valid_class(npz, tmp_path, capsys):

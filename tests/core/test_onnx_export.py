@@ -52,3 +52,27 @@ def test_existing_files_are_kept_unless_overwrite(tmp_path):
     with pytest.raises(ExportError, match="already has decoder.onnx"):
         export_onnx(model, tmp_path, overwrite=False)
     assert (tmp_path / "decoder.onnx").read_bytes() == b"mine"
+
+
+@pytest.mark.parametrize("kind,settings", [("hvae", {"levels": 2, "top_dim": 2}),
+                                           ("vq-vae", {"codebook_size": 8, "code_dim": 4})])
+def test_other_latent_kinds_export_the_coordinates_the_explorer_shows(tmp_path, kind, settings):
+    from vae_studio.core.config import RunConfig
+    from vae_studio.core.latent_space import space_for
+
+    cfg = RunConfig(model=ModelConfig(kind=kind, arch="conv", latent_dim=3, hidden=[24], image_size=16,
+                                      settings=settings)).validate().model
+    model = build_model(cfg, seed=1).eval()
+    space = space_for(model)
+    paths = export_onnx(model, tmp_path / "out")
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(3, 1, 16, 16, generator=g)
+    with torch.no_grad():
+        coords = space.encode(x)[0]
+        img = torch.sigmoid(space.decode(coords)).numpy()
+    got = session(paths[0]).run(["mu"], {"image": x.numpy()})[0]
+    assert got.shape == (3, space.dim) and np.abs(got - coords.numpy()).max() < 1e-4
+    got_img = session(paths[1]).run(["image"], {"z": coords.numpy()})[0]
+    assert np.abs(got_img - img).max() < 1e-4
+    d = json.loads(paths[2].read_text())
+    assert d["latent_dim"] == space.dim and d["latent_kind"] == space.kind and "N(0, I) over" not in d["prior"]

@@ -7,7 +7,7 @@ from vae_studio.core.checkpoint import Run
 from vae_studio.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vae_studio.core.training import Trainer
 from vae_studio.ui.metrics.panel import MetricsPanel
-from vae_studio.ui.metrics.tables import EMPTY_TEXT, axis_span
+from vae_studio.ui.metrics.tables import EMPTY_TEXT, METRIC_ROWS, axis_span
 from vae_studio.app.workspace import Workspace
 
 from tests.core.helpers import toy_data
@@ -125,6 +125,32 @@ def test_disentanglement_shows_for_data_with_factors(qtbot, panel, workspace):
     assert 0 <= res["mig"] <= 1
     assert panel.metrics_table.item(5, 1).text().startswith(f"{res['mig']:.3f}  (x ")
     assert panel.compare_table.item(0, 8).text() == f"{res['mig']:.3f}"
+
+
+def test_a_variant_s_own_terms_are_listed_from_the_last_epoch_then_from_its_metrics(qtbot, panel, workspace, data):
+    cfg = RunConfig(DataConfig(), ModelConfig(kind="infovae", latent_dim=3, hidden=[16]),
+                    TrainConfig(epochs=1, batch_size=50))
+    trainer = Trainer(cfg, data)
+    trainer.train()
+    workspace.set_data(data)
+    panel.auto.setChecked(False)
+    run = workspace.add_run(Run(config=cfg, model=trainer.model, history=trainer.history,
+                                class_names=data.class_names, name="info"))
+    table, last = panel.metrics_table, run.history.last
+
+    def own_rows():
+        return {table.item(r, 0).text(): table.item(r, 1).text() for r in range(len(METRIC_ROWS), table.rowCount())}
+
+    assert own_rows() == {"Training loss (infovae)": f"{last['test_total']:.2f} nats",
+                          "MMD(q(z), p(z))": f"{last['test_mmd']:.4g}"}
+    panel.iwae_k.setValue(2)
+    with qtbot.waitSignal(panel.metricsReady, timeout=20000):
+        panel.compute_selected()
+    res = panel.metrics_for(run)
+    assert res["objective"] == "infovae" and own_rows()["MMD(q(z), p(z))"] == f"{res['mmd']:.4g}"
+    assert res["mmd"] == pytest.approx(last["test_mmd"], rel=1e-5)  # the same weights and noise
+    workspace.add_run(make_run(data, 1.0, "plain"))  # selected: the panel shows it
+    assert list(own_rows()) == ["Training loss (vae)"]  # a VAE has no terms of its own
 
 
 def test_bad_input_gives_a_message_not_a_computation(panel, workspace, data, runs):

@@ -193,7 +193,7 @@ class CodesSpace(GaussianSpace):
 
     def decode(self, z, y=None):
         m = self.model
-        grid = z.reshape(len(z), m.code_dim, m.grid, m.grid).float()
+        grid = z.reshape(-1, m.code_dim, m.grid, m.grid).float()
         b, d, h, w = grid.shape
         codes = m.quantizer.nearest(grid.permute(0, 2, 3, 1).reshape(-1, d)).view(b, h, w)
         return m.decode_codes(codes)

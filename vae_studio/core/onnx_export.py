@@ -9,8 +9,10 @@ who wants samples draws eps from N(0, I) themselves. What is exported:
   in [0, 1], the sigmoid of the decoder's logits (the Bernoulli means the app shows);
 * ``latent_space.json``: what the inputs and outputs are, the latent size and prior, the classes.
 
-The model is wrapped in small export-only modules (:class:`EncoderMean`, :class:`DecoderImage`) that call
-its public ``encode`` / ``decode``, so the export does not depend on how the model is built inside.
+The model is wrapped in small export-only modules (:class:`EncoderMean`, :class:`DecoderImage`) that go
+through its latent space (``core/latent_space.py``), so every variant exports the coordinates the explorer
+shows: a hierarchical VAE's top level (the levels below at their means), a VQ-VAE's encoder output before
+quantisation (the decoder snaps it to the nearest codes; a fitted code prior is not exported).
 The batch axis is dynamic. onnx and onnxscript (for torch's exporter) are optional: the ``onnx`` extra.
 """
 from __future__ import annotations
@@ -24,6 +26,8 @@ from pathlib import Path
 
 import torch
 import torch.nn as nn
+
+from .latent_space import space_for
 
 FORMAT = "vae-studio-onnx"
 VERSION = 1
@@ -43,9 +47,10 @@ class EncoderMean(nn.Module):
     def __init__(self, model):
         super().__init__()
         self.model = model
+        self.space = space_for(model)
 
     def forward(self, image: torch.Tensor, label: torch.Tensor | None = None) -> torch.Tensor:
-        return self.model.encode(image, label)[0]
+        return self.space.encode(image, label)[0]
 
 
 class DecoderImage(nn.Module):
@@ -54,9 +59,10 @@ class DecoderImage(nn.Module):
     def __init__(self, model):
         super().__init__()
         self.model = model
+        self.space = space_for(model)
 
     def forward(self, z: torch.Tensor, label: torch.Tensor | None = None) -> torch.Tensor:
-        return torch.sigmoid(self.model.decode(z, label))
+        return torch.sigmoid(self.space.decode(z, label))
 
 
 def missing_dependency() -> str:
@@ -70,7 +76,8 @@ def missing_dependency() -> str:
 def describe(model, class_names=(), name: str = "") -> dict:
     """The JSON description of the exported latent space and files."""
     cfg = model.cfg
-    c, s, d = cfg.channels, cfg.image_size, model.latent_dim
+    space = space_for(model)
+    c, s, d = cfg.channels, cfg.image_size, space.dim
     label = {"label": {"dtype": "int64", "shape": ["batch"],
                        "meaning": f"class index in 0..{model.num_classes - 1} (see classes)"}}
     conditional = model.conditional
@@ -79,7 +86,8 @@ def describe(model, class_names=(), name: str = "") -> dict:
     return {
         "format": FORMAT, "version": VERSION, "name": name,
         "latent_dim": d,
-        "prior": "standard normal N(0, I) over the latent_dim dimensions",
+        "latent_kind": space.kind,
+        "prior": space.prior_text(1.0) + ("" if space.kind != "codes" else " (the prior is not exported)"),
         "conditional": conditional,
         "classes": list(class_names)[:model.num_classes] if conditional else [],
         "num_classes": model.num_classes,
@@ -133,7 +141,7 @@ def export_onnx(model, out_dir, class_names=(), name: str = "", overwrite: bool 
         p.requires_grad_(False)
     cfg = m.cfg
     image = torch.rand(2, cfg.channels, cfg.image_size, cfg.image_size)
-    z = torch.randn(2, m.latent_dim)
+    z = torch.randn(2, space_for(m).dim)
     label = (torch.arange(2) % m.num_classes,) if m.conditional else ()
     names = ["label"] if m.conditional else []
     try:

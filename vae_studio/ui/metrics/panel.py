@@ -18,11 +18,12 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QGroupBox, QHBoxLay
                                QPushButton, QSpinBox, QSplitter, QTableWidgetItem, QVBoxLayout,
                                QWidget)
 
-from ...core.metrics import check_compatible
+from ...core.metrics import check_compatible, trained_steps
+from ...core.variants import get_variant
 from ...workers.metrics import compute_metrics
 from ...workers.tasks import Mode, runner_for
 from .tables import (COMPARE_COLUMNS, COMPARE_TIPS, DASH, EMPTY_TEXT, METRIC_ROWS, FitTable, axis_span,
-                     compact_table, fmt, metric_text, metric_tip)
+                     compact_table, fmt, metric_text, metric_tip, objective_rows)
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
@@ -202,7 +203,8 @@ class MetricsPanel(QWidget):
         t = run.config.train
         # a private copy: the worker may use it while the GUI decodes with the workspace's model
         ticket = self.evaluator.submit(compute_metrics, copy.deepcopy(model), data, t.recon, t.beta, t.gamma,
-                                       self.iwae_k.value(), t.seed, key=run.id)
+                                       self.iwae_k.value(), t.seed, copy.deepcopy(run.config),
+                                       trained_steps(run.history), key=run.id)
         self._pending[run.id] = (ticket, key)
         self._refresh_selected()
         return True
@@ -296,6 +298,7 @@ class MetricsPanel(QWidget):
             self.status.setText("")
             for r in range(len(METRIC_ROWS)):
                 self.metrics_table.item(r, 1).setText(DASH)
+            self._show_objective_rows([])
             return
         self.run_label.setText(f"{run.name or 'unnamed run'}  (\u03b2 = {run.config.train.beta:g}, "
                                f"{run.history.status})")
@@ -307,6 +310,10 @@ class MetricsPanel(QWidget):
             item = self.metrics_table.item(r, 1)
             item.setText(metric_text(key, values, res))
             item.setToolTip(metric_tip(key, values))
+        if res is None:  # the run's own objective on the test split, from the last epoch
+            values.update({"objective_total": last.get("test_total"),
+                           **{k[len("test_"):]: v for k, v in last.items() if k.startswith("test_")}})
+        self._show_objective_rows(objective_rows(get_variant(run.config.model.kind), values))
         if run.id in self._errors:
             self.status.setText(self._errors[run.id])
         elif run.id in self._pending:
@@ -323,6 +330,20 @@ class MetricsPanel(QWidget):
                                 "the IWAE bound, active units and disentanglement scores.")
         else:
             self.status.setText("No epoch finished yet: train the run, then compute its metrics.")
+
+    def _show_objective_rows(self, rows: list[tuple[str, str, str]]) -> None:
+        """The run's own objective below the fixed metrics: one row for its loss, one per own term."""
+        table, first = self.metrics_table, len(METRIC_ROWS)
+        table.setRowCount(first + len(rows))
+        for r, (label, text, tip) in enumerate(rows, start=first):
+            for c, value in enumerate((label, text)):
+                item = table.item(r, c)
+                if item is None:
+                    item = QTableWidgetItem()
+                    table.setItem(r, c, item)
+                item.setText(value)
+                item.setToolTip(tip)
+        table.set_rows_shown(table.rowCount(), 4)
 
     def _refresh_compare(self) -> None:
         table = self.compare_table

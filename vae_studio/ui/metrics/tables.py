@@ -114,6 +114,22 @@ def metric_text(key: str, values: dict, res: dict | None) -> str:
         return f"{v:.3f}  (" + ", ".join(f"{n} {fmt(p)}" for n, p in zip(names, per)) + ")"
     return f"{fmt(v)} nats" if v is not None else DASH
 
+
+def objective_rows(variant, values: dict) -> list[tuple[str, str, str]]:
+    """Rows (label, text, tooltip) for the run's own objective: its training loss and each of its own terms,
+    from ``values`` (the computed metrics, or the last epoch's test record: ``objective_total`` and the terms
+    by name)."""
+    total = values.get("objective_total")
+    rows = [(f"Training loss ({variant.name})", f"{fmt(total)} nats" if total is not None else DASH,
+             f"The loss {variant.title} trains on, on the test split, nats per image")]
+    for name in variant.terms:
+        v = values.get(name)
+        text = DASH if v is None or not math.isfinite(v) else f"{v:.4g}"
+        rows.append((variant.term_titles.get(name, name), text,
+                     f"{variant.title}'s own term '{name}' on the test split ({variant.paper})"))
+    return rows
+
+
 def metric_tip(key: str, values: dict) -> str:
     if key == "kl_per_dim" and values.get("kl_per_dim"):
         return "\n".join(f"z{i}: {x:.3f} nats" for i, x in enumerate(values["kl_per_dim"]))
