@@ -35,12 +35,15 @@ class CodebookView(QWidget):
         self.cell: tuple[int, int] | None = None
 
         self.plot = pg.PlotWidget()
-        self.plot.setMinimumSize(160, 140)
+        self.plot.setMinimumSize(90, 120)
         pi = self.plot.getPlotItem()
         pi.setMenuEnabled(False)
         pi.hideButtons()
-        pi.setLabel("bottom", "PC1 of the code vectors")
+        pi.setLabel("bottom", "PC1")
         pi.setLabel("left", "PC2")
+        pi.setTitle("Codebook (PCA)", size="9pt")
+        for side in ("bottom", "left"):
+            pi.getAxis(side).enableAutoSIPrefix(False)
         self.unused = pg.ScatterPlotItem(size=5, pen=None, brush=pg.mkBrush(*UNUSED))
         self.used = pg.ScatterPlotItem(pen=None, brush=pg.mkBrush(*USED))
         self.current = pg.ScatterPlotItem(size=18, pen=pg.mkPen(*PICKED, width=2), brush=None)
@@ -71,9 +74,11 @@ class CodebookView(QWidget):
         self.caption.setStyleSheet("color: gray")
 
         right = QVBoxLayout()
-        right.addWidget(QLabel("Code map of the probe"))
+        title = QLabel("Code map of the probe")
+        title.setWordWrap(True)
+        right.addWidget(title)
         right.addWidget(self.map, 1)
-        right.addWidget(labelled("Code of the selected cell", self.code_spin))
+        right.addWidget(labelled("Cell's code", self.code_spin))
         top = QHBoxLayout()
         top.addWidget(self.plot, 3)
         top.addLayout(right, 2)
@@ -162,7 +167,8 @@ class CodebookView(QWidget):
             used = self.usage > 0
             sizes = SIZES[0] + (SIZES[1] - SIZES[0]) * np.sqrt(self.usage / max(self.usage.max(), 1))
             self.caption.setText(f"{int(used.sum())} of {k} codes in use on the test split "
-                                 f"({int(self.usage.sum()):,} cells); grey: unused.")
+                                 f"({int(self.usage.sum()):,} cells; size: usage, grey: unused). To swap a "
+                                 "code: click a cell of the map, then a code in the codebook.")
         self.used.setData(pos=self.xy[used], size=sizes[used], data=index[used])
         self.unused.setData(pos=self.xy[~used], data=index[~used])
         self._show_cell()

@@ -296,7 +296,9 @@ class MetricsPanel(QWidget):
         run = self.workspace.selected
         self.compute_button.setEnabled(run is not None)
         # -- gui13: the metric rows are those of the run's latent space (core/latent_space.py: metrics) ----
-        self._set_metric_rows(metric_rows(space_for(run.model).metrics) if run is not None else METRIC_ROWS)
+        metrics = space_for(run.model).metrics if run is not None else ()
+        self._set_metric_rows(metric_rows(metrics) if run is not None else METRIC_ROWS)
+        self.iwae_k.setEnabled(run is None or "iwae_nll" in metrics)  # no IWAE bound for a code grid
         if run is None:
             self.run_label.setText("No run selected")
             self.status.setText("")
