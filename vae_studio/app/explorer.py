@@ -22,6 +22,7 @@ import numpy as np
 
 from ..core.embedding import METHODS as EMBEDDINGS, Embedding
 from ..core.latent import PCA, dims_by_kl, fit_pca
+from ..core.latent_space import space_for
 from ..core.neighbours import NeighbourIndex
 
 DIMS, PCA_MODE = "dims", "pca"
@@ -66,7 +67,19 @@ class LatentExplorer:
 
     def __init__(self) -> None:
         self.mode = DIMS  # the projection the user asked for (kept from run to run)
+        self.level: int | None = None  # the level shown, for a model with levels (None: the top)
+        self.resample_lower = False  # levels below the one shown: resampled (True) or at their means
         self.clear()
+
+    def space_of(self, model):
+        """The latent space the explorer shows for ``model``: its coordinates, decoding and prior, at the
+        chosen level (for a model with levels) with the levels below held at their means or resampled."""
+        return space_for(model).view(self.level, self.resample_lower)
+
+    def choose_level(self, level: int | None, resample_lower: bool) -> None:
+        """Show another level (the caller then starts the run again at that level's size) or decode the
+        levels below it another way."""
+        self.level, self.resample_lower = level, bool(resample_lower)
 
     # -- the run -----------------------------------------------------------------------------------
     def clear(self) -> None:
