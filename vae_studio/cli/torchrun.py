@@ -44,6 +44,9 @@ def train_under_torchrun(config, out: str, overwrite: bool, timeout_s: float) ->
         if warning and par.is_main and sys.stderr is not None:
             print(f"warning: {warning}", file=sys.stderr)
         trained = train_run(config, out, overwrite=overwrite, parallel=par)
+        # every rank leaves together: one that tears its process group down while rank 0 still evaluates and
+        # saves can abort in gloo's teardown ("terminate called without an active exception")
+        distributed.barrier()
     except KeyboardInterrupt:
         return fail("interrupted", EXIT_INTERRUPTED) if par.is_main else EXIT_INTERRUPTED
     except Exception as e:  # noqa: BLE001 - sorted below into the one message the job gives

@@ -227,6 +227,14 @@ def start(device_name: str, timeout_s: float = DEFAULT_TIMEOUT_S, environ=None) 
     return DataParallel(rank=rank, world_size=world, local_rank=local, backend=backend)
 
 
+def barrier() -> None:
+    """Wait until every rank of the job gets here (nothing in one process)."""
+    if _group_size() > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+
+
 def stop() -> None:
     """Leave the job (idempotent)."""
     import torch.distributed as dist
