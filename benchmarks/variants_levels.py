@@ -210,7 +210,8 @@ def level_factors(model, x, f) -> list[dict]:
     out = []
     for level, (z, inn) in enumerate(level_draws(model, x)):
         row = factor_scores(z, f, entropy)
-        row["active_units"] = active_units(posterior_means(model, x, space=space_for(model, level=level)))["active_units"]
+        means = posterior_means(model, x, space=space_for(model, level=level))
+        row["active_units"] = active_units(means)["active_units"]
         if level < model.levels - 1:
             row["innovation"] = factor_scores(inn, f, entropy)
         out.append(row)
@@ -230,10 +231,13 @@ def sprites_levels(data, a, log) -> dict:
             kl = [float(hist.last["test_kl_z1"]), float(hist.last["test_kl_z2"])]
             out.setdefault(label, []).append({"levels": levels, "test_kl": kl, "train_seconds": secs,
                                               "test_neg_elbo": float(hist.last["test_neg_elbo"])})
-            log(f"  sprites {label}, seed {seed}: -ELBO {hist.last['test_neg_elbo']:.2f}, KL z1/z2 {kl[0]:.2f}/{kl[1]:.2f}, "
-                + "; ".join(f"z{i + 1} MI " + " ".join(f"{m:.2f}" for m in lv["max_mi"]) + f" AU {lv['active_units']}"
-                            for i, lv in enumerate(levels))
-                + "; z1 - E[z1|z2] MI " + " ".join(f"{m:.2f}" for m in levels[0]["innovation"]["max_mi"]) + f", {secs:.0f} s")
+            def mis(scores):
+                return " ".join(f"{m:.2f}" for m in scores["max_mi"])
+
+            log(f"  sprites {label}, seed {seed}: -ELBO {hist.last['test_neg_elbo']:.2f}, "
+                f"KL z1/z2 {kl[0]:.2f}/{kl[1]:.2f}, "
+                + "; ".join(f"z{i + 1} MI {mis(lv)} AU {lv['active_units']}" for i, lv in enumerate(levels))
+                + f"; z1 - E[z1|z2] MI {mis(levels[0]['innovation'])}, {secs:.0f} s")
     return out
 
 
@@ -244,7 +248,8 @@ def table_sprites(res: dict, names) -> str:
         for i in range(len(runs[0]["levels"])):
             cells = [f"{cell([r['levels'][i]['max_mi'][j] for r in runs], 2)}, "
                      f"{cell([r['levels'][i]['max_corr'][j] for r in runs], 2)}" for j in range(len(names))]
-            lines.append(f"| {label} | z{i + 1} ({runs[0]['levels'][i]['dims']}) | {cell([r['test_kl'][i] for r in runs], 2)} "
+            kl = cell([r["test_kl"][i] for r in runs], 2)
+            lines.append(f"| {label} | z{i + 1} ({runs[0]['levels'][i]['dims']}) | {kl} "
                          f"| {cell([r['levels'][i]['active_units'] for r in runs], 1)} | " + " | ".join(cells) + " |")
             if "innovation" in runs[0]["levels"][i]:
                 inn = [r["levels"][i]["innovation"] for r in runs]
