@@ -8,6 +8,8 @@ import torch  # noqa: E402
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
+pytest_plugins = ["tests.toy_variants"]  # the toy_variants fixture: test variants in the Model list
+
 
 @pytest.fixture(autouse=True)
 def _isolated_settings(tmp_path, monkeypatch):

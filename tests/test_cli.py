@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vae_studio.cli import main
+from vae_studio.cli import build_parser, main
+from vae_studio.core.variants import VARIANTS
 
 
 @pytest.fixture
@@ -40,10 +41,26 @@ def test_train_eval_sample_round_trip(npz, tmp_path, capsys):
     assert len(res["kl_per_dim"]) == 3
     hist = json.loads((out / "history.json").read_text())
     assert hist["epochs"][-1]["test_neg_elbo"] == pytest.approx(res["neg_elbo"], rel=1e-5)
+    assert res["objective"] == "vae" and res["objective_terms"] == []
+    assert res["objective_total"] == pytest.approx(res["total"], rel=1e-5)  # the VAE trains on its total
     png = tmp_path / "s.png"
     assert main(["sample", str(out), "--n", "16", "--out", str(png)]) == 0
     with Image.open(png) as im:
         assert im.size == (4 * 16 + 5 * 2, 4 * 16 + 5 * 2)  # 4x4 grid of 16 px images, 2 px padding
+
+
+def test_eval_reports_the_objective_s_own_terms_at_the_run_s_last_step(npz, tmp_path, capsys):
+    out = tmp_path / "cap"
+    # capacity-vae's defaults: C rises to 25 nats over 10 epochs; after 2 of them C is 5
+    assert main(train_args(npz, out, "--model", "capacity-vae")) == 0
+    capsys.readouterr()
+    assert main(["eval", str(out), "--json", "--iwae-k", "0"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["objective"] == "capacity-vae" and res["objective_terms"] == ["capacity"]
+    assert res["capacity"] == pytest.approx(5.0)
+    assert res["objective_total"] == pytest.approx(res["recon"] + 1000 * abs(res["kl"] - 5.0), rel=1e-4)
+    assert main(["eval", str(out), "--iwae-k", "0"]) == 0
+    assert "capacity-vae's objective, capacity 5" in capsys.readouterr().out
 
 
 def test_conditional_sampling_needs_a_valid_class(npz, tmp_path, capsys):
@@ -132,3 +149,73 @@ def test_train_from_a_run_folder_replays_its_live_changes(npz, tmp_path, capsys)
     assert main(["train", "--config", str(bad), "--out", str(tmp_path / "y")]) == 1
     err = capsys.readouterr().err.strip()
     assert "schedule[0]" in err and "learning rate" in err and "\n" not in err
+
+
+# -- the model variants: --model, --conditional and one flag per variant setting, from the declarations
+def test_every_setting_of_every_variant_has_one_flag_listing_its_variants(toy_variants, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "500")  # argparse wraps help lines at this width
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--model {" + ",".join(VARIANTS) + "}" in text
+    for flag in ("--conditional", "--kl-scale", "--repeats", "--mode {plain,squared}", "--kl-weight"):
+        assert flag in text
+    assert "scale of the reported KL (λ in the paper); used by scaled-kl; default 0.5" in text
+    # a setting two variants share is one flag; its help gives each one's symbol and default
+    assert ("how often the KL is counted (R for scaled-kl, N for free-kl in the papers); used by scaled-kl, "
+            "free-kl; default scaled-kl: 2, free-kl: 3") in text
+    for variant in VARIANTS.values():  # the real variants' settings too, each with its flag
+        for spec in variant.settings_specs():
+            assert spec.flag in text and variant.name in text
+
+
+def test_setting_flags_reach_the_run_folder_and_the_rest_take_their_defaults(npz, tmp_path, toy_variants):
+    out = tmp_path / "run"
+    assert main(train_args(npz, out, "--model", "scaled-kl", "--kl-scale", "2", "--mode", "squared",
+                           "--conditional", "--epochs", "1")) == 0
+    config = json.loads((out / "config.json").read_text())["config"]
+    assert config["model"]["kind"] == "scaled-kl" and config["model"]["conditional"] is True
+    assert config["model"]["settings"] == {"kl_scale": 2.0, "repeats": 2, "mode": "squared"}
+    history = json.loads((out / "history.json").read_text())
+    assert history["columns"] == ["total", "recon", "kl", "scaled_kl", "counted_kl"]
+    assert "test_scaled_kl" in history["epochs"][-1]
+
+
+@pytest.mark.parametrize("extra,needle", [
+    (["--model", "free-kl", "--kl-scale", "2"],
+     "--kl-scale does not apply to free-kl (its settings: --kl-weight, --repeats)"),
+    (["--model", "vae", "--kl-weight", "1"], "--kl-weight does not apply to vae (it has no settings of its own)"),
+    (["--model", "scaled-kl", "--kl-scale", "11"], "at most 10"),
+    (["--model", "scaled-kl", "--repeats", "0"], "at least 1"),
+    (["--model", "free-kl", "--conditional"], "free-kl cannot be trained as a conditional model"),
+])
+def test_a_setting_that_does_not_fit_the_variant_is_one_line_and_exit_1(npz, tmp_path, toy_variants, capsys,
+                                                                        extra, needle):
+    assert main(train_args(npz, tmp_path / "r", *extra)) == 1
+    err = capsys.readouterr().err.strip()
+    assert needle in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "r").exists()
+
+
+def test_bad_setting_values_are_usage_errors(npz, tmp_path, toy_variants, capsys):
+    for extra, needle in ((["--repeats", "1.5"], "invalid int value"), (["--mode", "cubed"], "invalid choice")):
+        assert main(train_args(npz, tmp_path / "r", "--model", "scaled-kl", *extra)) == 2
+        err = capsys.readouterr().err.strip()
+        assert needle in err and len(err.splitlines()) == 1
+
+
+def test_setting_flags_beside_config_are_refused(npz, tmp_path, toy_variants, capsys):
+    folder = tmp_path / "first"
+    assert main(train_args(npz, folder, "--model", "scaled-kl", "--epochs", "1")) == 0
+    capsys.readouterr()
+    for extra in (["--kl-scale", "3"], ["--conditional"]):
+        assert main(["train", "--config", str(folder), *extra, "--out", str(tmp_path / "x")]) == 1
+        err = capsys.readouterr().err.strip()
+        assert f"leave out {extra[0]}" in err and len(err.splitlines()) == 1
+
+
+def test_a_shared_setting_flag_goes_to_whichever_variant_is_trained(npz, tmp_path, toy_variants):
+    out = tmp_path / "free"
+    assert main(train_args(npz, out, "--model", "free-kl", "--repeats", "7", "--epochs", "1")) == 0
+    config = json.loads((out / "config.json").read_text())["config"]
+    assert config["model"]["settings"] == {"kl_weight": 0.25, "repeats": 7}

@@ -5,14 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from tests.core.helpers import toy_data
+from tests.ui.latent_kinds import small_runs
 from vae_studio.app.workspace import Workspace
-from vae_studio.core.checkpoint import Run
 from vae_studio.core.code_prior import CodePrior, fit_code_prior
-from vae_studio.core.config import ModelConfig, RunConfig, TrainConfig
 from vae_studio.core.latent import decode, sample_prior, to_uint8
 from vae_studio.core.latent_space import space_for
-from vae_studio.core.training import Trainer
 from vae_studio.ui.latent.panel import LatentPanel
 from vae_studio.ui.sampling.panel import SamplingPanel
 
@@ -21,14 +18,7 @@ TIMEOUT = 30_000
 
 @pytest.fixture(scope="module")
 def runs():
-    data = toy_data(n=300)
-    out = {}
-    for name, model in (("vq", ModelConfig(kind="vq-vae", arch="conv", settings={"codebook_size": 8, "code_dim": 2})),
-                        ("h", ModelConfig(kind="hvae", latent_dim=3, hidden=[32], settings={"top_dim": 2}))):
-        cfg = RunConfig(model=model, train=TrainConfig(epochs=1, batch_size=64))
-        t = Trainer(cfg, data)
-        out[name] = Run(cfg, t.model, t.train(), name=name)
-    return data, out
+    return small_runs()
 
 
 @pytest.mark.parametrize("name", ["vq", "h"])

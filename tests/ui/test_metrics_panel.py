@@ -7,7 +7,7 @@ from vae_studio.core.checkpoint import Run
 from vae_studio.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vae_studio.core.training import Trainer
 from vae_studio.ui.metrics.panel import MetricsPanel
-from vae_studio.ui.metrics.tables import EMPTY_TEXT, axis_span
+from vae_studio.ui.metrics.tables import EMPTY_TEXT, METRIC_ROWS, axis_span
 from vae_studio.app.workspace import Workspace
 
 from tests.core.helpers import toy_data
@@ -62,8 +62,8 @@ def test_comparison_plot_and_table_hold_one_entry_per_run(panel, workspace, data
     assert np.allclose(pts, expected)
     assert sorted(label.toPlainText() for label in panel._labels) == ["\u03b2=1", "\u03b2=4", "\u03b2=8"]
     assert panel.compare_table.rowCount() == 3
-    assert [panel.compare_table.item(r, 1).text() for r in range(3)] == ["1", "4", "8"]
-    assert panel.compare_table.item(0, 3).text() == f"{runs[0].history.last['test_neg_elbo']:.2f}"
+    assert [panel.compare_table.item(r, 2).text() for r in range(3)] == ["1", "4", "8"]
+    assert panel.compare_table.item(0, 4).text() == f"{runs[0].history.last['test_neg_elbo']:.2f}"
     # the selected run (the last added) is highlighted in the plot and the table
     assert len(panel.selected_point.data) == 1
     assert panel.selected_point.data["x"][0] == pytest.approx(runs[2].history.last["test_kl"])
@@ -88,14 +88,14 @@ def test_compute_metrics_runs_in_the_background_and_fills_both_views(qtbot, pane
     assert res["iwae_k"] == 5 and res["iwae_nll"] <= res["neg_elbo"] + 0.5
     assert panel.metrics_table.item(3, 1).text().startswith(f"{res['iwae_nll']:.2f} nats (K=5)")
     assert panel.metrics_table.item(4, 1).text() == f"{res['active_units']} of 3"
-    assert panel.compare_table.item(0, 7).text() == str(res["active_units"])
+    assert panel.compare_table.item(0, 8).text() == str(res["active_units"])
     assert "no known factors" in panel.metrics_table.item(5, 1).text()  # MIG needs factors
     assert panel.evaluator.running and not panel.evaluator.busy
     # new weights make the cached metrics stale: the table shows dashes again
     panel.auto.setChecked(False)  # (the run's status is "finished": auto would compute again)
     workspace.publish_weights(runs[0])
     assert panel.metrics_for(runs[0]) is None
-    assert panel.compare_table.item(0, 7).text() == "\u2014"
+    assert panel.compare_table.item(0, 8).text() == "\u2014"
     assert "earlier weights" in panel.status.text()
 
 
@@ -124,7 +124,33 @@ def test_disentanglement_shows_for_data_with_factors(qtbot, panel, workspace):
     res = panel.metrics_for(run)
     assert 0 <= res["mig"] <= 1
     assert panel.metrics_table.item(5, 1).text().startswith(f"{res['mig']:.3f}  (x ")
-    assert panel.compare_table.item(0, 8).text() == f"{res['mig']:.3f}"
+    assert panel.compare_table.item(0, 9).text() == f"{res['mig']:.3f}"
+
+
+def test_a_variant_s_own_terms_are_listed_from_the_last_epoch_then_from_its_metrics(qtbot, panel, workspace, data):
+    cfg = RunConfig(DataConfig(), ModelConfig(kind="infovae", latent_dim=3, hidden=[16]),
+                    TrainConfig(epochs=1, batch_size=50))
+    trainer = Trainer(cfg, data)
+    trainer.train()
+    workspace.set_data(data)
+    panel.auto.setChecked(False)
+    run = workspace.add_run(Run(config=cfg, model=trainer.model, history=trainer.history,
+                                class_names=data.class_names, name="info"))
+    table, last = panel.metrics_table, run.history.last
+
+    def own_rows():
+        return {table.item(r, 0).text(): table.item(r, 1).text() for r in range(len(METRIC_ROWS), table.rowCount())}
+
+    assert own_rows() == {"Training loss (infovae)": f"{last['test_total']:.2f} nats",
+                          "MMD(q(z), p(z))": f"{last['test_mmd']:.4g}"}
+    panel.iwae_k.setValue(2)
+    with qtbot.waitSignal(panel.metricsReady, timeout=20000):
+        panel.compute_selected()
+    res = panel.metrics_for(run)
+    assert res["objective"] == "infovae" and own_rows()["MMD(q(z), p(z))"] == f"{res['mmd']:.4g}"
+    assert res["mmd"] == pytest.approx(last["test_mmd"], rel=1e-5)  # the same weights and noise
+    workspace.add_run(make_run(data, 1.0, "plain"))  # selected: the panel shows it
+    assert list(own_rows()) == ["Training loss (vae)"]  # a VAE has no terms of its own
 
 
 def test_bad_input_gives_a_message_not_a_computation(panel, workspace, data, runs):

@@ -315,3 +315,5 @@ def test_step_axis_labels_are_short():
     from vae_studio.ui.training.loss_plot import step_label
 
     assert [step_label(v) for v in (0, 500, 1000, 1500, 12000, 1_200_000)] == ["0", "500", "1k", "1.5k", "12k", "1.2M"]
+    # the empty plots' range 0..1: its ticks stay apart (they read "0 0 1 1")
+    assert [step_label(v) for v in (0, 0.25, 0.5, 0.75, 1)] == ["0", "0.25", "0.5", "0.75", "1"]

@@ -3,8 +3,8 @@ two coordinates map to the model's latent vectors and back.
 
 For one run at a time, :class:`LatentExplorer` holds the encoded test split (means, log-variances, labels,
 KL per dimension), the projection (two latent dimensions, or the first two principal components of the
-means), the probe (a full latent vector) and the anchor that supplies the dimensions the projection does not
-show. ``project`` maps latent vectors to the plot, ``lift`` maps a plot position back to a latent vector.
+means: exact views; or a t-SNE / UMAP layout fitted in the background: approximate, see ``approximate``),
+the probe (a full latent vector) and the anchor that supplies the dimensions the projection does not show. ``project`` maps latent vectors to the plot, ``lift`` maps a plot position back to a latent vector.
 The latent panel (``ui/latent``) is a view of it: it forwards what the user does and redraws from it.
 
 Rules it keeps:
@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.embedding import METHODS as EMBEDDINGS, Embedding
 from ..core.latent import PCA, dims_by_kl, fit_pca
+from ..core.latent_space import space_for
 from ..core.neighbours import NeighbourIndex
 
 DIMS, PCA_MODE = "dims", "pca"
+TSNE_MODE, UMAP_MODE = "tsne", "umap"  # approximate views (core/embedding.py), fitted in the background
 # where an anchor comes from, in words
 ORIGIN, OTHER_PANEL, OLD_DATA = "origin", "vector from another panel", "mean of a point of the previous data set"
 PROBE = "where the probe was"
@@ -64,7 +67,19 @@ class LatentExplorer:
 
     def __init__(self) -> None:
         self.mode = DIMS  # the projection the user asked for (kept from run to run)
+        self.level: int | None = None  # the level shown, for a model with levels (None: the top)
+        self.resample_lower = False  # levels below the one shown: resampled (True) or at their means
         self.clear()
+
+    def space_of(self, model):
+        """The latent space the explorer shows for ``model``: its coordinates, decoding and prior, at the
+        chosen level (for a model with levels) with the levels below held at their means or resampled."""
+        return space_for(model).view(self.level, self.resample_lower)
+
+    def choose_level(self, level: int | None, resample_lower: bool) -> None:
+        """Show another level (the caller then starts the run again at that level's size) or decode the
+        levels below it another way."""
+        self.level, self.resample_lower = level, bool(resample_lower)
 
     # -- the run -----------------------------------------------------------------------------------
     def clear(self) -> None:
@@ -80,6 +95,7 @@ class LatentExplorer:
         self.kl = np.asarray(kl, np.float64) if kl is not None and len(kl) == self.dim else None
         self.weights_epoch = 0  # the epoch of the weights that encoded the split (0: initial or within epoch 1)
         self.pca: PCA | None = None
+        self._drop_embedding()
         self.probe = np.zeros(self.dim, np.float32)
         self._set_anchor(np.zeros(self.dim, np.float32), None, ORIGIN)
         self.dims_chosen = False
@@ -104,6 +120,8 @@ class LatentExplorer:
         self._follow_kl_order()
         if self.pca is None and self.mode == PCA_MODE:
             self.pca = fit_pca_of_means(mu)  # kept on later refreshes of this run: the view stays put
+        if self.embedding is not None and len(self.embedding.xy) != len(mu):
+            self._drop_embedding()  # a t-SNE / UMAP layout is kept (with its means) while the run trains
         self._view_changed_from(before)
         return True
 
@@ -114,6 +132,7 @@ class LatentExplorer:
         self.mu = self.logvar = self.labels = None
         self.index = None
         self.pca = None
+        self._drop_embedding()
         if self.anchor_index is not None:
             self._set_anchor(self.anchor, None, OLD_DATA)
         self._view_changed_from(before)
@@ -133,13 +152,17 @@ class LatentExplorer:
     # -- projection --------------------------------------------------------------------------------
     @property
     def projection(self) -> str:
-        """The projection shown: PCA once it is fitted, else two latent dimensions."""
-        return PCA_MODE if self.mode == PCA_MODE and self.pca is not None else DIMS
+        """The projection shown: PCA, t-SNE or UMAP once fitted, else two latent dimensions."""
+        if self.mode == PCA_MODE and self.pca is not None:
+            return PCA_MODE
+        if self.mode in EMBEDDINGS and self.embedding is not None and self.embedding.method == self.mode:
+            return self.mode
+        return DIMS
 
     def set_mode(self, mode: str) -> None:
-        """Show two latent dimensions (``DIMS``) or the first two principal components (``PCA_MODE``, fitted
-        now on the current means)."""
-        if mode not in (DIMS, PCA_MODE):
+        """Show two latent dimensions (``DIMS``), the first two principal components (``PCA_MODE``, fitted
+        now on the current means), or a t-SNE / UMAP layout (shown once :meth:`set_embedding` gives it)."""
+        if mode not in (DIMS, PCA_MODE, *EMBEDDINGS):
             raise ValueError(f"unknown projection {mode!r}")
         self.mode = mode if self.dim >= 2 else DIMS
         if self.mode == PCA_MODE and self.mu is not None:
@@ -176,6 +199,8 @@ class LatentExplorer:
     def project(self, z) -> np.ndarray:
         """Plot coordinates (N, 2) of latent vectors ``z`` (D,) or (N, D)."""
         z = np.atleast_2d(np.asarray(z, np.float64))
+        if self.approximate:
+            return self.embedding.place(z)
         if self.projection == PCA_MODE:
             return self.pca.project(z)
         dx, dy = self.dims
@@ -185,6 +210,8 @@ class LatentExplorer:
     def lift(self, x: float, y: float) -> np.ndarray:
         """The latent vector at plot position (x, y): the shown coordinates from (x, y), the rest from the
         anchor."""
+        if self.approximate:
+            return self.embedding.lift(x, y)
         base = self.anchor.astype(np.float64)
         if self.projection == PCA_MODE:
             return self.pca.lift(np.array([x, y]), base).astype(np.float32)
@@ -196,6 +223,9 @@ class LatentExplorer:
 
     def axis_names(self) -> tuple[tuple[str, str], tuple[str, str]]:
         """((x, y) axis titles, (x, y) short names)."""
+        if self.approximate:
+            name = self.embedding.name
+            return (f"{name} 1 (approximate)", f"{name} 2 (approximate)"), ("x", "y")
         if self.projection == PCA_MODE:
             long = tuple(f"PC{i + 1} ({100 * e:.0f}% of variance)" for i, e in enumerate(self.pca.explained))
             return (long[0], long[1]), ("PC1", "PC2")
@@ -206,12 +236,15 @@ class LatentExplorer:
     # -- probe and anchor --------------------------------------------------------------------------
     @property
     def probe_xy(self) -> tuple[float, float]:
+        if self.approximate and self._probe_at is not None and np.array_equal(self._probe_at[1], self.probe):
+            return self._probe_at[0]  # where the user put it (placing its lifted vector is approximate)
         x, y = self.project(self.probe)[0]
         return float(x), float(y)
 
     def move_probe(self, x: float, y: float) -> np.ndarray:
         """The probe goes to plot position (x, y) (dragged, typed, clicked); returns its latent vector."""
         self.probe = self.lift(x, y)
+        self._probe_at = ((float(x), float(y)), self.probe.copy())
         return self.probe.copy()
 
     def pick(self, index: int) -> bool:
@@ -258,7 +291,7 @@ class LatentExplorer:
         i = self.anchor_index
         if i is None or self.mu is None or i >= len(self.mu):
             return None
-        return self.project(self.mu[i])[0]
+        return self.embedding.xy[i] if self.approximate else self.project(self.mu[i])[0]
 
     def project_user_points(self, points) -> list[tuple[str, np.ndarray]]:
         """(label, plot position) of the user's (label, latent vector) points that fit this run."""
@@ -267,9 +300,73 @@ class LatentExplorer:
         out = []
         for label, z in points:
             z = np.asarray(z).reshape(-1)
-            if len(z) == self.dim:
+            if len(z) != self.dim:
+                continue
+            if not self.approximate:
                 out.append((label, self.project(z)[0]))
+            elif self._transformed_xy(label, z) is not None:  # placed by the method's transform
+                out.append((label, self._transformed_xy(label, z)))
         return out
+
+    # -- t-SNE and UMAP: approximate views (see core/embedding.py) -------------------------------------
+    @property
+    def approximate(self) -> bool:
+        """Whether the view shown is a t-SNE or UMAP layout: plot positions map to latent vectors only
+        approximately (inverse-distance weighting of the nearest embedded points)."""
+        return self.projection in EMBEDDINGS
+
+    def points_xy(self) -> np.ndarray:
+        """Plot coordinates (N, 2) of the split's points in the view shown."""
+        if self.mu is None:
+            return np.zeros((0, 2))
+        return np.asarray(self.embedding.xy) if self.approximate else self.project(self.mu)
+
+    def needs_embedding(self) -> bool:
+        """Whether the chosen view is a t-SNE / UMAP layout not fitted yet on an encoded split."""
+        return self.mode in EMBEDDINGS and self.mu is not None and len(self.mu) > 0 and self.projection == DIMS
+
+    def set_embedding(self, embedding: Embedding) -> bool:
+        """A layout fitted on the current split; shown if it is of the chosen method (False: ignored)."""
+        if self.mu is None or embedding.method != self.mode or len(embedding.xy) != len(self.mu):
+            return False
+        before = self._view()
+        self.embedding = embedding
+        self._transformed = {}
+        self._probe_at = None
+        self._view_changed_from(before)
+        if before[0] == self.mode:
+            self._anchor_at_probe()
+        return True
+
+    def cancel_embedding(self) -> None:
+        """The user cancelled the layout: the chosen view becomes the one shown."""
+        self.mode = self.projection
+
+    def points_to_transform(self, points) -> list[tuple[str, np.ndarray]]:
+        """The user's (label, latent vector) points that the shown layout has not placed yet."""
+        if not self.approximate:
+            return []
+        out = []
+        for label, z in points:
+            z = np.asarray(z, np.float32).reshape(-1)
+            if len(z) == self.dim and self._transformed_xy(label, z) is None:
+                out.append((label, z))
+        return out
+
+    def set_transformed(self, embedding: Embedding, placed) -> None:
+        """(label, latent vector, plot position) of user points placed by ``embedding``'s transform."""
+        if embedding is self.embedding:
+            for label, z, xy in placed:
+                self._transformed[label] = (np.asarray(z, np.float32).reshape(-1), np.asarray(xy, np.float64))
+
+    def _transformed_xy(self, label: str, z: np.ndarray) -> np.ndarray | None:
+        known = self._transformed.get(label)
+        return known[1] if known is not None and np.array_equal(known[0], z) else None
+
+    def _drop_embedding(self) -> None:
+        self.embedding: Embedding | None = None
+        self._transformed: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._probe_at = None
 
     # -- inside --------------------------------------------------------------------------------------
     def snapshot(self) -> tuple:

@@ -221,6 +221,16 @@ class Workspace(QObject):
         if emit:
             self.runUpdated.emit(entry)
 
+    def set_code_prior(self, run, prior) -> None:
+        """Attach a fitted code prior to ``run`` (a VQ-VAE): it samples at once, and counts as unsaved until
+        the run is saved. Its metrics (the prior's NLL) are then for earlier weights: the version moves on."""
+        entry = self.entry(run)
+        if entry is None:
+            return
+        entry.run.code_prior = prior
+        self.publish_weights(entry, self._weights.get(entry.id))  # same weights, new prior: a new decode copy
+        self.runStatusChanged.emit(entry)
+
     def weights_version(self, run) -> int:
         entry = self.entry(run)
         return entry.weights_version if entry is not None else 0

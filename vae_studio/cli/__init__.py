@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import sys
 
-from . import datasets, evaluate, fit_prior, sample, sweep, train
+from . import datasets, evaluate, export, fit_prior, sample, sweep, train
 from .common import EXIT_INTERRUPTED, Parser, UserError, fail
 
-COMMANDS = (train, evaluate, sweep, sample, fit_prior, datasets)
+COMMANDS = (train, evaluate, sweep, sample, fit_prior, export, datasets)
 
 
 def build_parser() -> Parser:

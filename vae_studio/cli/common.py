@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from .variant_flags import add_variant_flags, variant_settings
+
 EXIT_USAGE, EXIT_FAIL, EXIT_INTERRUPTED = 2, 1, 130
 MAX_IWAE_K = 100_000
 
@@ -40,7 +42,7 @@ def ints(text: str) -> list[int]:
 
 def add_config_flags(p: argparse.ArgumentParser) -> None:
     from ..core.config import ARCHS, RECON_LOSSES, DataConfig, ModelConfig, TrainConfig
-    from ..core.variants import variant_names
+    from ..core.variants import VARIANTS, variant_names
 
     d, m, t = DataConfig(), ModelConfig(), TrainConfig()
     g = p.add_argument_group("data")
@@ -51,7 +53,7 @@ def add_config_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--binarize", action="store_true", help="dynamically binarised data (literature's MNIST)")
     g = p.add_argument_group("model")
     g.add_argument("--model", choices=variant_names(), default=m.kind,
-                   help="the model variant (vae; cvae: conditional vae; ...)")
+                   help="the model variant: " + "; ".join(f"{v.name}: {v.title}" for v in VARIANTS.values()))
     g.add_argument("--arch", choices=ARCHS, default=m.arch)
     g.add_argument("--latent-dim", type=int, default=m.latent_dim)
     g.add_argument("--hidden", type=ints, default=m.hidden, help="hidden sizes, e.g. 400 or 512,256")
@@ -66,6 +68,7 @@ def add_config_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=t.seed)
     g.add_argument("--device", default=t.device, help="cpu, cuda, cuda:N or mps")
     g.add_argument("--grad-clip", type=float, default=t.grad_clip, help="max gradient norm (0 = off)")
+    add_variant_flags(p)
 
 
 def config_from_args(a: argparse.Namespace):
@@ -74,7 +77,8 @@ def config_from_args(a: argparse.Namespace):
     return RunConfig(
         data=DataConfig(dataset=a.dataset, root=a.data_root, image_size=a.image_size, grayscale=not a.rgb,
                         binarize=a.binarize, seed=a.seed),
-        model=ModelConfig(kind=a.model, arch=a.arch, latent_dim=a.latent_dim, hidden=list(a.hidden)),
+        model=ModelConfig(kind=a.model, arch=a.arch, latent_dim=a.latent_dim, hidden=list(a.hidden),
+                          conditional=a.conditional, settings=variant_settings(a, a.model)),
         train=TrainConfig(beta=a.beta, gamma=a.gamma, recon=a.recon, kl_warmup_epochs=a.kl_warmup, lr=a.lr,
                           batch_size=a.batch_size, epochs=a.epochs, seed=a.seed, device=a.device,
                           grad_clip=a.grad_clip),
@@ -115,7 +119,8 @@ def train_run(config, out: str | None, quiet: bool = False, run_name: str = "", 
     from ..core.checkpoint import Run, check_destination, save_run
     from ..core.data import load_dataset
     from ..core.distributed import SINGLE_PROCESS
-    from ..core.training import Diverged, EpochEnd, StepChunk, TrainControl, Trainer
+    from ..core.training import Trainer
+    from ..core.training_events import Diverged, EpochEnd, StepChunk, TrainControl
 
     parallel = parallel or SINGLE_PROCESS
     main = parallel.is_main

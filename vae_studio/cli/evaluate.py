@@ -16,14 +16,15 @@ def add_parser(sub) -> None:
 
 def run(a) -> int:
     from ..core.data import load_dataset
-    from ..core.metrics import evaluate_run
+    from ..core.metrics import evaluate_run, trained_steps
 
     check_iwae_k(a.iwae_k)
     run = load_run_folder(a.run)
     data = load_dataset(run.config.data)
     t = run.config.train
     try:
-        res = evaluate_run(run.model, data, recon=t.recon, beta=t.beta, gamma=t.gamma, iwae_k=a.iwae_k, seed=t.seed)
+        res = evaluate_run(run.model, data, recon=t.recon, beta=t.beta, gamma=t.gamma, iwae_k=a.iwae_k, seed=t.seed,
+                           config=run.config, steps_done=trained_steps(run.history))
     except ValueError as e:  # the data set no longer fits the model
         raise UserError(f"cannot evaluate {a.run}: {e}") from None
     res = {"run": str(a.run), "dataset": run.config.data.dataset, "beta": t.beta, "gamma": t.gamma,
@@ -56,5 +57,7 @@ def run(a) -> int:
               + ", ".join(f"{n} {v:.2f}" if v is not None else f"{n} n/a"
                           for n, v in zip(res["factor_names"], res["mig_per_factor"])))
         print(f"  FactorVAE score {res['factorvae']:10.3f}  (majority-vote accuracy; chance ~{1 / len(res['factor_names']):.2f})")
+    own = "".join(f", {name} {res[name]:.4g}" for name in res["objective_terms"])
+    print(f"  training loss   {res['objective_total']:10.2f}  ({res['objective']}'s objective{own})")
     print("  KL per dimension: " + " ".join(f"{v:.2f}" for v in res["kl_per_dim"]))
     return 0

@@ -37,7 +37,7 @@ from .config import ConfigError, RunConfig, check_model_size
 from .explorer_state import ExplorerState, ExplorerStateError, state_from_dict
 from .models import VAE, build_model
 from .safe_io import MiB, is_regular, loads_json, open_regular, read_regular
-from .training import BASE_COLUMNS, History
+from .training_events import BASE_COLUMNS, History
 from .variants import get_variant
 
 FORMAT = "vae-studio-run"
@@ -86,6 +86,12 @@ class Run:
     notes: list[str] = field(default_factory=list)  # what loading left out, for the user (not saved)
     code_prior: torch.nn.Module | None = None  # a VQ-VAE's fitted CodePrior; saved as code_prior.safetensors
     saved_explorer: dict | None = None  # explorer.to_dict() as last saved to or loaded from ``folder``
+    saved_prior: torch.nn.Module | None = None  # the code prior as last saved to or loaded from ``folder``
+
+    @property
+    def prior_unsaved(self) -> bool:
+        """Whether a code prior was fitted (or replaced) since the run was last saved or opened."""
+        return self.code_prior is not self.saved_prior
 
     @property
     def explorer_unsaved(self) -> bool:
@@ -325,6 +331,7 @@ def save_run(run: Run, folder: str | Path, *, overwrite: bool = True) -> Path:
         raise
     run.folder = folder
     run.saved_explorer = run.explorer.to_dict()
+    run.saved_prior = getattr(run, "code_prior", None)
     return folder
 
 
@@ -596,7 +603,7 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> Run:
     explorer, notes = _load_explorer(folder, manifest, config.model.latent_dim)
     return Run(config=config, model=model, history=history, class_names=class_names, folder=path,
                name=name or path.name, metrics=metrics, explorer=explorer, notes=notes,
-               saved_explorer=explorer.to_dict(), code_prior=code_prior)
+               saved_explorer=explorer.to_dict(), code_prior=code_prior, saved_prior=code_prior)
 
 
 def _load_explorer(folder: Path, manifest: dict | None, latent_dim: int) -> tuple[ExplorerState, list[str]]:

@@ -87,6 +87,45 @@ class SingleProcess:
 SINGLE_PROCESS = SingleProcess()
 
 
+# -- what a model or objective keeps in step across the ranks by itself (no-ops in one process) ----------
+
+def _group_size() -> int:
+    import torch.distributed as dist
+
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def all_reduce_sum_(t: torch.Tensor) -> torch.Tensor:
+    """Replace ``t`` (in place) by its sum over the ranks of a torchrun job; unchanged in one process. For
+    statistics a module updates by itself (a VQ-VAE's EMA counts and sums), so every rank updates its copy
+    from the whole global batch and the copies never drift apart."""
+    if _group_size() > 1:
+        import torch.distributed as dist
+
+        dist.all_reduce(t, op=dist.ReduceOp.SUM)
+    return t
+
+
+def broadcast_(t: torch.Tensor, src: int = 0) -> torch.Tensor:
+    """Replace ``t`` (in place) on every rank by rank ``src``'s; unchanged in one process. For random choices
+    a module makes by itself (a VQ-VAE's dead-code restarts), so every rank makes the same one."""
+    if _group_size() > 1:
+        import torch.distributed as dist
+
+        dist.broadcast(t, src)
+    return t
+
+
+def average_gradients_(module: torch.nn.Module) -> None:
+    """Average the gradients of ``module``'s parameters over the ranks (what DDP does for the model), for a
+    second network with its own optimiser (FactorVAE's discriminator); nothing in one process."""
+    world = _group_size()
+    if world > 1:
+        for p in module.parameters():
+            if p.grad is not None:
+                all_reduce_sum_(p.grad).div_(world)
+
+
 @dataclass(frozen=True)
 class DataParallel(SingleProcess):
     """One rank of a torchrun job (see the module's notes). Build it with :func:`start`."""

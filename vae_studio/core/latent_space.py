@@ -30,9 +30,39 @@ def _generator(seed: int, device=None) -> torch.Generator:
 class GaussianSpace:
     kind = "gaussian"
     metrics = ("neg_elbo", "iwae_nll", "active_units", "disentanglement")
+    fits_prior = False  # whether its prior is fitted after training, as a second stage (a VQ-VAE's code prior)
 
     def __init__(self, model):
         self.model = model
+
+    @property
+    def has_prior(self) -> bool:
+        """Whether :meth:`prior_latents` can sample now."""
+        return True
+
+    @property
+    def level_names(self) -> tuple[str, ...]:
+        """Names of the levels the explorer can show, bottom first (several only for a hierarchy)."""
+        return ()
+
+    def view(self, level: int | None = None, resample_lower: bool = False) -> GaussianSpace:
+        """This space showing ``level`` with the levels below it held at their means or resampled; a space
+        without levels is itself."""
+        return self
+
+    def coarse_to_fine(self, rows: int, columns: int, temperature: float = 1.0, seed: int = 0):
+        """(images, coordinates) of a grid whose rows keep one draw of the top level and whose columns
+        resample the levels below (see :func:`fixed_top_rows`); None for a space without levels."""
+        return None
+
+    @property
+    def codebook(self) -> torch.Tensor | None:
+        """(K, D) code vectors of a discrete code grid; None for continuous latents."""
+        return None
+
+    def code_usage(self, z: torch.Tensor):
+        """(K,) how many cells of the coordinates ``z`` (N, dim) use each code; None for continuous latents."""
+        return None
 
     @property
     def dim(self) -> int:
@@ -78,6 +108,20 @@ class LevelsSpace(GaussianSpace):
     def dim(self) -> int:
         return self.model.dims[self.level]
 
+    @property
+    def level_names(self) -> tuple[str, ...]:
+        top = self.model.levels - 1
+        return tuple(f"z{i + 1}: {'top, ' if i == top else ''}{'bottom, ' if i == 0 else ''}{d} dimensions"
+                     for i, d in enumerate(self.model.dims))
+
+    def view(self, level=None, resample_lower=False):
+        return LevelsSpace(self.model, level, resample_lower, self.seed)
+
+    def coarse_to_fine(self, rows, columns, temperature=1.0, seed=0):
+        images = fixed_top_rows(self.model, rows, columns, temperature, seed)
+        top = torch.randn(rows, self.model.dims[-1], generator=_generator(seed)) * temperature  # the rows' draws
+        return images, top.repeat_interleave(columns, dim=0)
+
     def encode(self, x, y=None):
         lv = self.model.infer(x, sample=False)[self.level]  # the levels above at their posterior means
         return lv.mu, lv.logvar
@@ -109,6 +153,35 @@ class LevelsSpace(GaussianSpace):
 class CodesSpace(GaussianSpace):
     kind = "codes"
     metrics = ("recon", "perplexity", "codes_in_use", "prior_nll")
+    fits_prior = True
+
+    @property
+    def has_prior(self) -> bool:
+        return self.model.code_prior is not None
+
+    @property
+    def codebook(self) -> torch.Tensor:
+        return self.model.quantizer.codebook
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        """(h, w) cells of the code grid."""
+        return self.model.grid, self.model.grid
+
+    @torch.no_grad()
+    def codes_of(self, z: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
+        """(B, dim) coordinates -> (B, h, w) indices of the nearest code of each cell."""
+        m = self.model
+        z = z.reshape(-1, self.dim).float()
+        out = []
+        for i in range(0, len(z), batch_size):
+            grid = z[i:i + batch_size].reshape(-1, m.code_dim, m.grid, m.grid)
+            flat = grid.permute(0, 2, 3, 1).reshape(-1, m.code_dim)
+            out.append(m.quantizer.nearest(flat.to(self.codebook.device)).view(-1, m.grid, m.grid).cpu())
+        return torch.cat(out) if out else torch.zeros(0, m.grid, m.grid, dtype=torch.long)
+
+    def code_usage(self, z):
+        return torch.bincount(self.codes_of(torch.as_tensor(z)).flatten(), minlength=self.model.num_codes)
 
     @property
     def dim(self) -> int:
@@ -120,7 +193,7 @@ class CodesSpace(GaussianSpace):
 
     def decode(self, z, y=None):
         m = self.model
-        grid = z.reshape(len(z), m.code_dim, m.grid, m.grid).float()
+        grid = z.reshape(-1, m.code_dim, m.grid, m.grid).float()
         b, d, h, w = grid.shape
         codes = m.quantizer.nearest(grid.permute(0, 2, 3, 1).reshape(-1, d)).view(b, h, w)
         return m.decode_codes(codes)

@@ -191,12 +191,34 @@ def check_compatible(model: VAE, data) -> None:
                          f"{data.name!r} has {data.num_classes}")
 
 
+def trained_steps(history) -> int:
+    """How many optimiser steps a run's History records (its last logged step or epoch end; 0 if none)."""
+    last_step = int(history.steps[-1][0]) if history.steps else 0
+    last_epoch = int(history.epochs[-1].get("step", 0)) if history.epochs else 0
+    return max(last_step, last_epoch)
+
+
+def objective_terms(model: VAE, data, config, *, beta: float, seed: int = 0, steps_done: int = 0) -> dict:
+    """The run's own objective on the test split: ``objective`` (the variant's name), ``objective_total`` (its
+    training loss), ``objective_terms`` (the names of its own terms) and each own term by name. ``config`` is
+    the run's RunConfig; ``steps_done`` the optimiser steps it was trained for (a loss on a schedule, such
+    as capacity-vae's, is evaluated at that point)."""
+    variant = get_variant(config.model.kind)
+    objective = variant.make_objective(config, len(data.train_x), _device(model))
+    objective.steps_done = int(steps_done)
+    own = objective.evaluate(model, data.test_x, data.test_y, beta, seed=seed)
+    return {"objective": variant.name, "objective_total": own["total"], "objective_terms": list(objective.terms),
+            **{name: own[name] for name in objective.terms}}
+
+
 def evaluate_run(model: VAE, data, *, recon: str, beta: float, gamma: float, iwae_k: int = 100, seed: int = 0,
-                 disentanglement_samples: int = DISENTANGLEMENT_SAMPLES, should_stop=None) -> dict:
+                 disentanglement_samples: int = DISENTANGLEMENT_SAMPLES, should_stop=None, config=None,
+                 steps_done: int = 0) -> dict:
     """Every metric that applies to ``model`` on ``data`` (an ImageData): one JSON-serialisable dict.
 
     On the test split: ``neg_elbo``, ``recon``, ``kl``, ``kl_per_dim``, ``total`` (nats per sample), ``iwae_nll``
     (BCE runs with ``iwae_k`` > 0; ``None`` otherwise, with the reason in ``iwae_note``), ``active_units``.
+    With the run's ``config`` (and ``steps_done``), also its objective's own terms (:func:`objective_terms`).
     On data with known factors, from ``disentanglement_samples`` images of the whole data set (seeded):
     ``mig``, ``mig_per_factor``, ``factorvae`` (evaluation accuracy) and ``factorvae_train``; ``None`` with a
     ``disentanglement_note`` otherwise.
@@ -249,6 +271,13 @@ def evaluate_run(model: VAE, data, *, recon: str, beta: float, gamma: float, iwa
     else:
         res.update({"mig": None, "factorvae": None,
                     "disentanglement_note": "the data set has no known generative factors"})
+    if config is not None:
+        stop()
+        own = objective_terms(model, data, config, beta=beta, seed=seed, steps_done=steps_done)
+        clash = sorted(set(own) & set(res))
+        if clash:  # a variant's term named like a metric: a programming error, never silently overwritten
+            raise RuntimeError(f"the {own['objective']} objective's term {clash[0]!r} clashes with a metric")
+        res.update(own)
     return res
 
 

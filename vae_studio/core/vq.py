@@ -19,6 +19,7 @@ import torch
 import torch.nn as nn
 
 from .config import ModelConfig
+from .distributed import all_reduce_sum_, broadcast_
 from .losses import recon_per_sample
 from .variants import get_variant
 
@@ -89,6 +90,8 @@ class VectorQuantizer(nn.Module):
         synchronisation: the restart draws K candidates every step and keeps those of dead codes."""
         g, k = self.decay, self.num_codes
         sums = torch.zeros_like(self.ema_sum).index_add_(0, codes, flat)
+        counts = all_reduce_sum_(counts.clone())  # under torchrun: the global batch's, the same on every rank
+        all_reduce_sum_(sums)
         self.ema_count.mul_(g).add_(counts, alpha=1 - g)
         self.ema_sum.mul_(g).add_(sums, alpha=1 - g)
         n = self.ema_count.sum()
@@ -98,7 +101,7 @@ class VectorQuantizer(nn.Module):
         if self.restart_after > 0:
             dead = self.idle_steps >= self.restart_after
             pick = torch.randint(len(flat), (k,), generator=generator, device=flat.device)
-            fresh = flat.index_select(0, pick)
+            fresh = broadcast_(flat.index_select(0, pick))  # under torchrun: rank 0's picks on every rank
             self.codebook.copy_(torch.where(dead.unsqueeze(1), fresh, self.codebook))
             self.ema_sum.copy_(torch.where(dead.unsqueeze(1), fresh, self.ema_sum))
             self.ema_count.masked_fill_(dead, 1.0)

@@ -28,6 +28,7 @@ from .training.panel import TrainingPanel
 from .training.settings_form import fill_device_combo
 from .widgets.file_dialogs import ask_save_path
 from .widgets.undo import new_undo_stack
+from .widgets.variant_names import model_title
 
 PANEL_MODULES = ("vae_studio.app.workspace", "vae_studio.ui.latent.panel", "vae_studio.ui.sampling.panel",
                  "vae_studio.ui.metrics.panel")
@@ -136,6 +137,13 @@ class MainWindow(RunFilesMixin, QMainWindow):
                                            "Save the current run as a new run folder")
         self.export_action = self._action(f, "&Export curves as PNG…", self.export_curves, QKeySequence("Ctrl+E"),
                                           "Save the loss curves shown as a PNG image")
+        # -- File > Export model (ui/model_export.py) --
+        from .model_export import ModelExporter
+
+        self.model_exporter = ModelExporter(self, self.tasks)
+        self.export_model_action = self._action(f, "Export &model…", self.model_exporter.export_selected, None,
+                                                "Write the selected run's encoder mean and decoder as ONNX, "
+                                                "with a JSON description of its latent space")
         self.recent_menu = f.addMenu("Recent runs")
         f.addSeparator()
         self._action(f, "&Quit", self.close, K.Quit, "Close VAE Studio (a running run is stopped)")
@@ -159,6 +167,9 @@ class MainWindow(RunFilesMixin, QMainWindow):
         v = mb.addMenu("&View")
         self._action(v, "&Reset layout", self.reset_layout, QKeySequence("Ctrl+Shift+R"),
                      "Put every panel back where it was at first start")
+        # -- View > Compare two runs (ui/latent/compare.py) --
+        self.compare_action = self._action(v, "&Compare two runs…", self.compare_runs, None,
+                                           "Two runs' scatters side by side, aligned, and one image decoded by both")
         v.addSeparator()
         for dock in self.docks.values():
             v.addAction(dock.toggleViewAction())
@@ -259,6 +270,19 @@ class MainWindow(RunFilesMixin, QMainWindow):
         self.docks[key].setWidget(panel)
         return panel
 
+    def compare_runs(self) -> None:
+        """View ▸ Compare two runs: a window beside the main one (one at a time, raised when open)."""
+        if self.workspace is None:
+            QMessageBox.information(self, "Compare two runs", "PyTorch is still loading: try again in a moment.")
+            return
+        window = getattr(self, "compare_window", None)
+        if window is None or not window.isVisible():
+            from .latent.compare import CompareWindow
+
+            self.compare_window = window = CompareWindow(self.workspace, self.tasks, self)
+        window.show()
+        window.raise_()
+
     def show_help(self) -> None:
         from .help_page import HelpDialog
 
@@ -319,7 +343,7 @@ class MainWindow(RunFilesMixin, QMainWindow):
         run = s.selected if s is not None else None
         if run is not None:
             m, t = run.config.model, run.config.train
-            model_text = f"Model: {run.name} · {m.kind.upper()} {m.arch.upper()} z={m.latent_dim} β={t.beta:g}"
+            model_text = f"Model: {run.name} · {model_title(m)} · {m.arch.upper()} z={m.latent_dim} β={t.beta:g}"
         else:
             model_text = "Model: none yet"
         labels = self.status_labels

@@ -286,10 +286,10 @@ class RunFilesMixin:
 
     def unsaved_runs(self) -> list:
         """Runs with trained weights that exist only in memory (never saved, not opened from a folder), and
-        runs whose bookmarks or directions changed since they were saved or opened."""
+        runs whose bookmarks, directions or code prior changed since they were saved or opened."""
         runs = self.workspace.runs if self.workspace is not None else []
         return [r for r in runs if (r.folder is None and (r.history.epochs or r.history.steps))
-                or r.run.explorer_unsaved]
+                or r.run.explorer_unsaved or r.run.prior_unsaved]
 
     def _confirm_close(self) -> bool:
         """Ask what to do with unsaved runs: save them all into one folder, discard them, or keep the window."""

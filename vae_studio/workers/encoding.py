@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from ..core.latent import encode_dataset
+from ..core.latent_space import space_for
 
 CHUNK = 2000  # images encoded between checks for cancellation
 
@@ -22,6 +23,7 @@ class EncodedSplit:
     logvar: np.ndarray  # (N, D) float32
     labels: np.ndarray | None  # (N,) int64, or None without labels
     kl: np.ndarray  # (D,) float64: mean KL per dimension over the split, nats
+    code_usage: np.ndarray | None = None  # (K,) cells of the split per code (a discrete code grid), else None
 
 
 def kl_per_dim(mu: np.ndarray, logvar: np.ndarray) -> np.ndarray:
@@ -32,16 +34,18 @@ def kl_per_dim(mu: np.ndarray, logvar: np.ndarray) -> np.ndarray:
     return (0.5 * (np.square(mu, dtype=np.float32) + np.exp(lv) - 1.0 - lv)).mean(0, dtype=np.float64)
 
 
-def encode_split(state, model, x: torch.Tensor, y: torch.Tensor | None,
-                 chunk: int = CHUNK) -> EncodedSplit | None:
-    """Posterior means, log-variances and KL per dimension of ``x`` (uint8 (N, C, H, W)); None if cancelled."""
+def encode_split(state, model, x: torch.Tensor, y: torch.Tensor | None, chunk: int = CHUNK,
+                 space=None) -> EncodedSplit | None:
+    """Posterior means, log-variances and KL per dimension of ``x`` (uint8 (N, C, H, W)) in the coordinates of
+    ``space`` (default: the model's latent space), and the codes' usage for a code grid; None if cancelled."""
     n = len(x)
     mus, lvs, labels = [], [], []
     with torch.inference_mode():
         for i in range(0, max(n, 1), chunk):  # an empty split still gives (0, D) arrays
             if state.is_cancelled():
                 return None
-            enc = encode_dataset(model, x[i:i + chunk], None if y is None else y[i:i + chunk], batch_size=chunk)
+            enc = encode_dataset(model, x[i:i + chunk], None if y is None else y[i:i + chunk], batch_size=chunk,
+                                 space=space)
             mus.append(enc.mu)
             lvs.append(enc.logvar)
             labels.append(enc.labels)
@@ -49,4 +53,7 @@ def encode_split(state, model, x: torch.Tensor, y: torch.Tensor | None,
     mu = np.ascontiguousarray(np.concatenate(mus), np.float32)
     logvar = np.ascontiguousarray(np.concatenate(lvs), np.float32)
     lab = None if y is None else np.ascontiguousarray(np.concatenate(labels))
-    return EncodedSplit(mu, logvar, lab, kl_per_dim(mu, logvar))
+    if state.is_cancelled():
+        return None
+    usage = (space or space_for(model)).code_usage(torch.from_numpy(mu))
+    return EncodedSplit(mu, logvar, lab, kl_per_dim(mu, logvar), None if usage is None else usage.numpy())

@@ -12,11 +12,12 @@ from ..core.metrics import Cancelled, evaluate_run
 
 
 def compute_metrics(state, model, data, recon: str, beta: float, gamma: float, iwae_k: int = 100,
-                    seed: int = 0) -> dict | None:
-    """Every metric that applies to ``model`` on ``data`` (an ImageData); None if cancelled."""
+                    seed: int = 0, config=None, steps_done: int = 0) -> dict | None:
+    """Every metric that applies to ``model`` on ``data`` (an ImageData), with the run's own objective's terms
+    when its ``config`` is given (a copy: see evaluate_run); None if cancelled."""
     try:
         with torch.inference_mode():
             return evaluate_run(model, data, recon=recon, beta=beta, gamma=gamma, iwae_k=iwae_k, seed=seed,
-                                should_stop=state.is_cancelled)
+                                should_stop=state.is_cancelled, config=config, steps_done=steps_done)
     except Cancelled:
         return None

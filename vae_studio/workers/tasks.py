@@ -2,7 +2,8 @@
 
 A task is a plain function ``fn(state, *args) -> result`` (Orange's ``TaskState`` shape): it polls
 ``state.is_cancelled()`` between chunks of work (returning or raising early when it is), and may report
-``state.set_progress(fraction)`` and ``state.set_status(text)``. It knows nothing of Qt, so it is unit-tested
+``state.set_progress(fraction)``, ``state.set_status(text)`` and ``state.set_partial_result(value)`` (a
+plain Python or NumPy value the GUI shows while the task goes on, e.g. one record per epoch). It knows nothing of Qt, so it is unit-tested
 with a fake state and no thread.
 
 A :class:`TaskRunner` owns ONE ``QThread`` (started on the first submit) and runs its tasks one at a time:
@@ -78,6 +79,12 @@ class TaskState:
         self._status = text
         self._emitter.status.emit(self.ticket, str(text))
 
+    def set_partial_result(self, value) -> None:
+        """Hand the GUI an intermediate result (not throttled: call it at a pace of your own, e.g. per epoch)."""
+        if self._emitter is None or self.is_cancelled():
+            return
+        self._emitter.partial.emit(self.ticket, value)
+
 
 @dataclass(eq=False)  # compared by identity (the queue's remove): args may be arrays
 class _Task:
@@ -97,6 +104,7 @@ class _Worker(QObject):
     dropped = Signal(int)  # the task ended cancelled: its result (or error) is not delivered
     progress = Signal(int, float)
     status = Signal(int, str)
+    partial = Signal(int, object)
 
     def __init__(self):
         super().__init__()
@@ -145,6 +153,7 @@ class TaskRunner(QObject):
     failed = Signal(int, str)  # ticket, a one-line message
     progress = Signal(int, float)  # ticket, fraction in [0, 1] (throttled)
     status = Signal(int, str)  # ticket, what the task is doing
+    partial = Signal(int, object)  # ticket, an intermediate result (state.set_partial_result)
     busyChanged = Signal(bool)  # whether a task is pending or running
 
     def __init__(self, mode: Mode = Mode.LATEST, name: str = "tasks", parent: QObject | None = None,
@@ -244,6 +253,7 @@ class TaskRunner(QObject):
         w.dropped.connect(self._on_dropped)
         w.progress.connect(self._on_progress)
         w.status.connect(self._on_status)
+        w.partial.connect(self._on_partial)
         self._thread.started.connect(w.run)
         # an owner deleted without shutdown() (a panel collected) must not destroy a running thread
         self.destroyed.connect(partial(_stop_thread, self._thread, w))
@@ -285,6 +295,11 @@ class TaskRunner(QObject):
     def _on_status(self, ticket: int, text: str) -> None:
         if self.is_current(ticket) and not self._closed:
             self.status.emit(ticket, text)
+
+    @Slot(int, object)
+    def _on_partial(self, ticket: int, value) -> None:
+        if self.is_current(ticket) and not self._closed:
+            self.partial.emit(ticket, value)
 
     # -- closing ----------------------------------------------------------------------------------
     @Slot()

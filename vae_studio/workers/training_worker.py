@@ -29,7 +29,8 @@ import numpy as np
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from .priority import TRAINING_NICENESS, lower_this_thread
-from ..core.training import Diverged, EpochEnd, HyperparametersChanged, StepChunk, TrainControl, Trainer
+from ..core.training import Trainer
+from ..core.training_events import Diverged, EpochEnd, HyperparametersChanged, StepChunk, TrainControl
 
 EMIT_INTERVAL = 0.05  # seconds between chunk signals: at most ~20 a second
 LOG_EVERY = 64  # steps per StepChunk at most (each costs a device sync); a chunk is also cut every EMIT_INTERVAL

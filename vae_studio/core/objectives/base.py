@@ -18,9 +18,12 @@ class Objective:
     ``graph_safe``: the step (forward, loss, backward, Adam) can be captured in a CUDA graph.
     :meth:`after_step` is called after each optimiser step (a second optimiser, as FactorVAE's discriminator,
     trains there); it must draw only from ``generator``.
+    ``steps_done``: optimiser steps of the run so far, for losses that follow a schedule (capacity-vae counts
+    them in :meth:`after_step`); set it to evaluate a saved run as it was at its last step.
     """
 
     graph_safe: bool = True
+    steps_done: int = 0
 
     def __init__(self, variant, config, settings, data_size: int, device):
         """``variant``: the declaration (its ``terms`` name the extras); ``settings``: its Settings dataclass;

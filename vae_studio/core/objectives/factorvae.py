@@ -29,6 +29,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..distributed import average_gradients_
 from ..losses import LossTerms, kl_per_dim, recon_per_sample
 from ..models import init_parameters
 from .base import Objective
@@ -106,6 +107,7 @@ class FactorVAEObjective(Objective):
                 loss = discriminator_loss(d, z_now, permute_dims(z_prev, generator))
             self.disc_optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            average_gradients_(d)  # under torchrun: one discriminator, trained on every rank's batch
             self.disc_optimizer.step()
             self.disc_steps += 1
         finally:

@@ -4,9 +4,12 @@ from __future__ import annotations
 from ..errors import ConfigError
 from .base import Variant
 from .beta_tcvae import BetaTCVAE
+from .capacity import CapacityVAE
 from .dip_vae import DIPVAE
 from .factorvae import FactorVAE
 from .hvae import HierarchicalVAEVariant
+from .infovae import InfoVAE
+from .iwae import IWAE
 from .vae import ConditionalVAE, PlainVAE
 from .vq_vae import VQVAEVariant
 
@@ -16,6 +19,9 @@ VARIANTS: dict[str, type[Variant]] = {v.name: v for v in (
     BetaTCVAE,
     FactorVAE,
     DIPVAE,
+    InfoVAE,
+    CapacityVAE,
+    IWAE,
     HierarchicalVAEVariant,
     VQVAEVariant,
 )}

@@ -8,7 +8,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QLabel, QPushButton, QWidget
 
-from ...app.explorer import DIMS, PCA_MODE, LatentExplorer
+from ...app.explorer import DIMS, PCA_MODE, TSNE_MODE, UMAP_MODE, LatentExplorer
 from ..widgets.compact import ElidedComboBox, ElidedLabel, FlowLayout, labelled, row_widget
 
 
@@ -25,6 +25,16 @@ class AxesBar(QWidget):
         self.projection = ElidedComboBox(min_chars=10)
         self.projection.addItem("Two latent dimensions", DIMS)
         self.projection.addItem("PCA of the means", PCA_MODE)
+        # t-SNE / UMAP (approximate views): see core/embedding.py
+        self.projection.addItem("t-SNE of the means (approximate)", TSNE_MODE)
+        self.projection.addItem("UMAP of the means (approximate)", UMAP_MODE)
+        self.approximate = QLabel("approximate view")
+        self.approximate.setStyleSheet("color: #c07000")
+        self.approximate.setToolTip("t-SNE and UMAP have no inverse: the probe's latent vector is the "
+                                    "inverse-distance-weighted mean of the latent means of the 8 points nearest "
+                                    "to it on the plot, and distances on the plot are not latent distances. "
+                                    "PCA and two latent dimensions are the exact views.")
+        self.approximate.setVisible(False)
         self.projection.setToolTip("What the axes show: two latent dimensions of your choice (listed most "
                                    "active first, by KL), or the first two principal components of the "
                                    "test split's means")
@@ -33,8 +43,9 @@ class AxesBar(QWidget):
             c.setToolTip(f"Latent dimension on the {axis} axis (most active first; KL in nats per image)")
             c.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.refit_pca = QPushButton("Refit")
-        self.refit_pca.setToolTip("Fit the principal components again on the current means. The fit is "
-                                  "kept while the run trains, so that the view stays put.")
+        self.refit_pca.setToolTip("Fit the principal components (or the t-SNE / UMAP layout) again on the "
+                                  "current means. The fit is kept while the run trains, so that the view "
+                                  "stays put.")
         self.refit_pca.setVisible(False)
         self.x_label, self.y_label = QLabel("x"), QLabel("y")
         self._x_box, self._y_box = row_widget(self.x_label, self.x_dim), row_widget(self.y_label, self.y_dim)
@@ -43,6 +54,7 @@ class AxesBar(QWidget):
         row.addWidget(self._x_box)
         row.addWidget(self._y_box)
         row.addWidget(self.refit_pca)
+        row.addWidget(self.approximate)
         self._items_key = None  # what the dimension combos list now (refilled only when it changes)
 
         self.projection.currentIndexChanged.connect(self._on_projection_changed)
@@ -53,13 +65,15 @@ class AxesBar(QWidget):
     def show_explorer(self, ex: LatentExplorer) -> None:
         """Show the explorer's projection, its dimensions in KL order and the two on the axes."""
         self.projection.blockSignals(True)
-        self.projection.model().item(1).setEnabled(ex.dim > 1)
+        for i in range(1, self.projection.count()):
+            self.projection.model().item(i).setEnabled(ex.dim > 1)
         self.projection.setCurrentIndex(self.projection.findData(ex.mode))
         self.projection.blockSignals(False)
-        pca = ex.mode == PCA_MODE
+        fitted = ex.mode != DIMS  # PCA, t-SNE or UMAP: no dimensions to choose, a fit to redo
         for w in (self.x_label, self.x_dim, self.y_label, self.y_dim, self._x_box, self._y_box):
-            w.setVisible(not pca)
-        self.refit_pca.setVisible(pca)
+            w.setVisible(not fitted)
+        self.refit_pca.setVisible(fitted)
+        self.approximate.setVisible(ex.approximate)
         self.y_dim.setEnabled(ex.dim > 1)
         order, kl = ex.order, ex.kl
         items = [(f"z{i}" + (f"  (KL {kl[i]:.2f})" if kl is not None else ""), i) for i in order]

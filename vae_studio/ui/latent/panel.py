@@ -18,17 +18,21 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+import torch
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSplitter, QStackedLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QMessageBox, QSplitter, QStackedLayout,
+                               QVBoxLayout, QWidget)
 
 from ...app.explorer import DIMS, LatentExplorer, encoding_problem, waits_for_first_epoch
+from ...core.embedding import METHODS as EMBEDDINGS, missing_dependency
 from ...core.latent import decode, to_uint8
-from ...core.latent_space import space_for
-from ...workers.encoding import EncodedSplit, encode_split
+from ...workers.encoding import CHUNK, EncodedSplit, encode_split
 from ...workers.tasks import Mode, runner_for
 from ..widgets.undo import ProbeCommand, new_undo_stack
 from .controls import AxesBar, ProbeBar
+from .embedding_job import EmbeddingJob
 from .images import ExplorerImages
+from .levels import LevelBar
 from .scatter import LatentScatter
 from .tools import ExplorerTools
 from .traversal import TraversalView
@@ -51,7 +55,9 @@ class LatentPanel(QWidget):
         self._run = None
         self.encoder = runner_for(self, tasks, "encode", Mode.LATEST)  # encodes the test split
         self._requested_epoch = 0  # the epoch of the weights sent to the encoder last
+        self.embedding_job = EmbeddingJob(tasks)  # t-SNE / UMAP views, fitted in the background
         self._build()
+        self._connect_embedding_job()
         s = workspace
         s.selectedRunChanged.connect(self._on_selected_run_changed)
         s.runUpdated.connect(self._on_run_updated)
@@ -72,6 +78,7 @@ class LatentPanel(QWidget):
         self.empty_label.setStyleSheet("color: gray; font-size: 14px")
 
         self.axes_bar = AxesBar()
+        self.level_bar = LevelBar()  # a model with levels: which one the scatter shows (hidden otherwise)
         self.live = QCheckBox("Live")
         self.live.setToolTip("Follow a run while it trains within each epoch: its weights are published "
                              "twice a second and the scatter, probe image and traversal follow them "
@@ -92,8 +99,10 @@ class LatentPanel(QWidget):
         left = QWidget()
         lv = QVBoxLayout(left)
         lv.setContentsMargins(0, 0, 0, 0)
+        lv.addWidget(self.level_bar)
         lv.addWidget(self.axes_bar)
         lv.addLayout(status_row)
+        lv.addWidget(self.embedding_job)
         lv.addWidget(self.scatter, 1)
         lv.addWidget(self.probe_bar)
 
@@ -123,6 +132,8 @@ class LatentPanel(QWidget):
         self.stack.addWidget(self.empty_label)
         self.stack.addWidget(explorer)
 
+        self.level_bar.levelChosen.connect(self._on_level_chosen)
+        self.tools.codebook.codesEdited.connect(self._on_codes_edited)
         self.axes_bar.projectionChosen.connect(self._on_projection_chosen)
         self.axes_bar.axisChosen.connect(self._on_axis_chosen)
         self.axes_bar.refitClicked.connect(self._on_refit_pca)
@@ -218,7 +229,7 @@ class LatentPanel(QWidget):
         self.axes_bar.show_explorer(ex)
         self.scatter.set_axis_names(*ex.axis_names()[0])
         if ex.mu is not None:
-            self.scatter.set_points(ex.project(ex.mu), ex.labels, self._class_names())
+            self.scatter.set_points(ex.points_xy(), ex.labels, self._class_names())
         self.scatter.set_picked(ex.picked_xy())
         self._update_user_points()
         self._place_probe()
@@ -244,6 +255,9 @@ class LatentPanel(QWidget):
     def _update_user_points(self) -> None:
         pts = self.explorer.project_user_points(self.workspace.user_points) if self._run is not None else []
         self.scatter.set_user_points(pts)
+        if self._run is not None and self.explorer.approximate:  # placed by the method's transform, later
+            self.embedding_job.place(self.explorer.embedding,
+                                     self.explorer.points_to_transform(self.workspace.user_points))
 
     # -- the probe ---------------------------------------------------------------------------------
     @Slot(float, float)
@@ -262,13 +276,21 @@ class LatentPanel(QWidget):
         self.workspace.set_probe(self.explorer.probe)
         self._update_traversal(immediate_traversal)
 
+    def _space(self, model=None):
+        """The latent space shown (the chosen level of a model with levels) of ``model`` (default: the
+        selected run's decode copy)."""
+        return self.explorer.space_of(model if model is not None else self.workspace.decode_model(self._run))
+
     def _decode_probe(self) -> None:
         model = self.workspace.decode_model(self._run)
         if model is None:
             self.images.probe_pane.set_image(None)
             return
-        img = to_uint8(decode(model, self.explorer.probe[None], self._class()))[0]
+        space = self._space(model)
+        img = to_uint8(decode(model, self.explorer.probe[None], self._class(), space))[0]
         self.images.probe_pane.set_image(img)
+        if space.codebook is not None:  # a code grid: the probe's code map follows it
+            self.tools.codebook.show_codes(space.codes_of(torch.from_numpy(self.explorer.probe))[0].numpy())
 
     def _class(self) -> int | None:
         if self._run is None or not self._run.model.conditional:
@@ -278,7 +300,8 @@ class LatentPanel(QWidget):
     def _update_traversal(self, immediate: bool = False) -> None:
         model = self.workspace.decode_model(self._run) if self._run is not None else None
         z = self.explorer.probe if model is not None else None
-        self.traversal.set_inputs(model, z, self.explorer.kl, self._class(), immediate=immediate)
+        self.traversal.set_inputs(model, z, self.explorer.kl, self._class(), immediate=immediate,
+                                  space=self._space(model) if model is not None else None)
 
     def _anchor_moved(self, immediate_traversal: bool = True) -> None:
         """The explorer's anchor and probe were set (a point picked, a vector sent, the anchor reset)."""
@@ -322,7 +345,7 @@ class LatentPanel(QWidget):
         model = self.workspace.decode_model(self._run)
         cls = label if self._run.model.conditional else None
         self.images.show_point(f"Original #{i}{name}", data.test_x[i].permute(1, 2, 0).numpy(),
-                               to_uint8(decode(model, ex.mu[i][None], cls))[0])
+                               to_uint8(decode(model, ex.mu[i][None], cls, self._space(model)))[0])
 
     @Slot()
     def _on_reset_anchor(self) -> None:
@@ -351,8 +374,14 @@ class LatentPanel(QWidget):
     # -- axes --------------------------------------------------------------------------------------
     @Slot(str)
     def _on_projection_chosen(self, mode: str) -> None:
+        problem = missing_dependency(mode) if mode in EMBEDDINGS else ""
+        if problem:  # the optional extra is not installed: say how to get it, keep the view
+            QMessageBox.information(self, "Projection", problem)
+            self.axes_bar.show_explorer(self.explorer)
+            return
         self.explorer.set_mode(mode)
         self._redraw()
+        self._request_embedding()
 
     @Slot(int, object)
     def _on_axis_chosen(self, axis: int, d) -> None:
@@ -364,29 +393,76 @@ class LatentPanel(QWidget):
 
     @Slot()
     def _on_refit_pca(self) -> None:
-        if self.explorer.refit_pca():
+        if self.explorer.mode in EMBEDDINGS:
+            self._request_embedding(refit=True)
+        elif self.explorer.refit_pca():
             self._redraw()
+
+    # -- t-SNE and UMAP views (approximate; core/embedding.py, embedding_job.py) ------------------------
+    def _connect_embedding_job(self) -> None:
+        job = self.embedding_job
+        job.fitted.connect(self._on_embedding_fitted)
+        job.placed.connect(self._on_user_points_placed)
+        job.failed.connect(self._on_embedding_failed)
+        job.cancelled.connect(self._on_embedding_cancelled)
+
+    def _request_embedding(self, refit: bool = False) -> None:
+        ex = self.explorer
+        if self._run is not None and (ex.needs_embedding() or (refit and ex.approximate)):
+            self.embedding_job.start(ex.mode, ex.mu, seed=self._run.config.train.seed)
+
+    @Slot(object)
+    def _on_embedding_fitted(self, embedding) -> None:
+        if self.explorer.set_embedding(embedding):
+            self.scatter.enableAutoRange()  # its own units: show all of it
+            self._redraw()
+
+    @Slot(object, object)
+    def _on_user_points_placed(self, embedding, placed) -> None:
+        self.explorer.set_transformed(embedding, placed)
+        self.scatter.set_user_points(self.explorer.project_user_points(self.workspace.user_points))
+
+    @Slot(str)
+    def _on_embedding_failed(self, message: str) -> None:
+        self.explorer.cancel_embedding()
+        self.axes_bar.show_explorer(self.explorer)
+        QMessageBox.warning(self, "Projection", f"Could not compute the view: {message}")
+
+    @Slot()
+    def _on_embedding_cancelled(self) -> None:
+        self.explorer.cancel_embedding()
+        self._redraw()
 
     # -- workspace -----------------------------------------------------------------------------------
     @Slot(object)
     def _on_selected_run_changed(self, run) -> None:
         self._run = run
         self.encoder.cancel_all()  # a result still on its way belongs to the old run
+        self.embedding_job.stop()
         if run is None:
             self.explorer.clear()
             self.scatter.clear_points()
             self.traversal.set_inputs(None, None, None, None)
             self.stack.setCurrentIndex(0)
             return
-        last = run.history.last or {}
-        space = space_for(run.model)  # the explorer's coordinates: the model's latent space says which
-        self.explorer.start_run(space.dim, space.coordinate_kl(last.get("test_kl_per_dim")))
-        self.scatter.clear_points()
+        self.explorer.choose_level(None, False)  # a new run starts at its top level, lower levels at means
         self.stack.setCurrentIndex(1)
         m = run.model
         self.probe_bar.set_classes(
             (list(run.class_names) or [str(i) for i in range(m.num_classes)])[: m.num_classes]
             if m.conditional else None)
+        self._start_space()
+
+    def _start_space(self) -> None:
+        """Start exploring the selected run in the latent space chosen (its coordinates, KL order, levels,
+        codebook), then encode the test split in it."""
+        run = self._run
+        last = run.history.last or {}
+        space = self._space()  # the explorer's coordinates: the model's latent space says which
+        self.explorer.start_run(space.dim, space.coordinate_kl(last.get("test_kl_per_dim")))
+        self.level_bar.show_space(space)
+        self.tools.show_codebook(None if space.codebook is None else space.codebook.cpu().numpy())
+        self.scatter.clear_points()
         self.scatter.enableAutoRange()
         self._show_picked()
         self._redraw()
@@ -398,6 +474,31 @@ class LatentPanel(QWidget):
         else:
             self._request_encoding()
 
+    @Slot(object, bool)
+    def _on_level_chosen(self, level, resample_lower: bool) -> None:
+        if self._run is None:
+            return
+        new_level = level != self._space().level
+        self.explorer.choose_level(level, resample_lower)
+        if new_level:  # other coordinates: a new scatter, the probe at the origin of this level
+            self.encoder.cancel_all()
+            self.embedding_job.stop()
+            self._start_space()
+        else:  # the same coordinates, decoded with the levels below resampled or at their means
+            self.level_bar.show_space(self._space())
+            self._probe_vector_changed(immediate_traversal=True)
+            self._show_picked()
+
+    @Slot(object)
+    def _on_codes_edited(self, codes) -> None:
+        """A cell of the code map took another code: the probe goes to that code grid (one undoable step)."""
+        if self._run is None:
+            return
+        z = self._space().codes_to_latents(torch.as_tensor(codes)[None])[0].cpu().numpy()
+        before = self.explorer.snapshot()
+        self.go_to_vector(z, "an edited code map")
+        self._probe_move_done("Swap a code", before)
+
     @Slot(object)
     def _on_run_updated(self, run) -> None:
         if run is not self._run:
@@ -405,6 +506,9 @@ class LatentPanel(QWidget):
         self._decode_probe()  # new weights: the same probe decodes to a new image
         self._show_picked()
         self._update_traversal()
+        space = self._space()
+        if space.codebook is not None:  # new weights, new codebook
+            self.tools.codebook.set_codebook(space.codebook.cpu().numpy())
         if not waits_for_first_epoch(run, self.live.isChecked()):
             self._request_encoding()  # the latest weights, re-encoded in the background (latest wins)
 
@@ -420,6 +524,7 @@ class LatentPanel(QWidget):
         if self._run is None:
             return
         self.explorer.clear_split()
+        self.embedding_job.stop()
         self.scatter.clear_points()
         self._show_picked()
         self._redraw()
@@ -440,7 +545,7 @@ class LatentPanel(QWidget):
             return
         model = copy.deepcopy(self.workspace.decode_model(run))
         self._requested_epoch = len(run.history.epochs)
-        self.encoder.submit(encode_split, model, data.test_x, data.test_y)  # the newest request wins
+        self.encoder.submit(encode_split, model, data.test_x, data.test_y, CHUNK, self._space(model))  # newest wins
         self.status.setText(f"Encoding {len(data.test_x):,} test images…")
 
     def _status_text(self) -> str:
@@ -462,11 +567,14 @@ class LatentPanel(QWidget):
                                        epoch=self._requested_epoch):
             return
         self._redraw()
+        if result.code_usage is not None:
+            self.tools.codebook.set_usage(result.code_usage)
         if first:
             self.scatter.show_probe_with_points()
         self._show_picked()
         self._update_traversal(immediate=True)
         self.status.setText(self._status_text())
+        self._request_embedding()  # a t-SNE / UMAP view chosen and not fitted yet
 
     @Slot(int, str)
     def _on_encode_failed(self, _ticket: int, message: str) -> None:
@@ -477,6 +585,7 @@ class LatentPanel(QWidget):
     def shutdown(self) -> None:
         """Stop the encoding thread (idempotent); the main window's TaskHub also does it when it closes."""
         self.encoder.shutdown()
+        self.embedding_job.shutdown()
 
     def closeEvent(self, event) -> None:
         self.shutdown()

@@ -1,5 +1,6 @@
 """The latent explorer's right-hand column below the images: the nearest test images to the probe, then
-tabs for the traversal grid, directions (with latent arithmetic) and bookmarks.
+tabs for the traversal grid, directions (with latent arithmetic) and bookmarks, and for a discrete latent space
+the codebook with the probe's code map (shown first: ``show_codebook``).
 
 It only builds and groups these views and forwards what they ask of the panel: ``probeWanted`` (put the probe
 at a latent vector), ``gestureDone`` (that move is one undoable step) and ``pointClicked`` (a neighbour was
@@ -11,6 +12,7 @@ from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
 from .bookmarks import BookmarksView
+from .codebook import CodebookView
 from .directions import DirectionsView
 from .neighbours import NeighboursView
 
@@ -34,6 +36,10 @@ class ExplorerTools(QWidget):
         self.tabs.setTabToolTip(1, "Directions in latent space (two classes, a known factor, two points) and "
                                    "A − B + C: move the probe along them")
         self.tabs.setTabToolTip(2, "Named positions of the probe, saved with the run")
+        self.codebook = CodebookView()
+        self.tabs.insertTab(0, self.codebook, "Codes")
+        self.tabs.setTabToolTip(0, "The codebook (size: usage) and the probe's code map: swap a cell's code")
+        self.tabs.setTabVisible(0, False)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.neighbours)
@@ -42,6 +48,18 @@ class ExplorerTools(QWidget):
             view.probeWanted.connect(self.probeWanted)
             view.gestureDone.connect(self.gestureDone)
         self.neighbours.pointClicked.connect(self.pointClicked)
+
+    def show_codebook(self, codebook) -> None:
+        """(K, D) code vectors of a discrete latent space: the Codes tab shows (and comes first); None hides it."""
+        shown = codebook is not None
+        if shown:
+            self.codebook.set_codebook(codebook)
+        was = self.tabs.isTabVisible(0)
+        self.tabs.setTabVisible(0, shown)
+        if shown and not was:
+            self.tabs.setCurrentIndex(0)
+        elif not shown and self.tabs.currentIndex() == 0:
+            self.tabs.setCurrentIndex(1)
 
     @Slot()
     def split_changed(self) -> None:

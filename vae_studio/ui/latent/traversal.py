@@ -50,6 +50,7 @@ class TraversalView(QWidget):
         super().__init__(parent)
         self.setObjectName("traversalView")
         self._model = None
+        self._space = None  # the latent space of the traversed vector (None: the model's own)
         self._z: np.ndarray | None = None
         self._kl: np.ndarray | None = None
         self._label: int | None = None
@@ -125,9 +126,11 @@ class TraversalView(QWidget):
 
     # -- inputs ------------------------------------------------------------------------------------
     def set_inputs(self, model, z: np.ndarray | None, kl: np.ndarray | None, label: int | None,
-                   immediate: bool = False) -> None:
-        """What to traverse: the decode model, the probe's latent vector, KL per dimension, class."""
+                   immediate: bool = False, space=None) -> None:
+        """What to traverse: the decode model, the probe's latent vector, KL per dimension, class, and the
+        latent space ``z`` is in (default: the model's; a level of a hierarchy: traversals per level)."""
         self._model, self._z, self._label = model, (None if z is None else np.asarray(z, np.float32)), label
+        self._space = space
         self._kl = None if kl is None else np.asarray(kl, np.float64)
         if immediate or model is None or z is None:
             self._timer.stop()
@@ -193,7 +196,7 @@ class TraversalView(QWidget):
             return
         self.message.setVisible(False)
         lat = relative_traversal(z, self.rows, lo, hi, steps)
-        floats = decode(model, lat, self._label)  # (R*S, C, H, W) in [0, 1]
+        floats = decode(model, lat, self._label, self._space)  # (R*S, C, H, W) in [0, 1]
         self._floats = floats
         u8 = to_uint8(floats)  # (R*S, H, W, C)
         n_rows = len(self.rows)
@@ -275,7 +278,8 @@ class TraversalView(QWidget):
             raise ValueError("there is no model to decode this point with")
         if not rows or lo >= hi:
             raise ValueError("the traversal's settings show no rows (see 'Hide inactive' and the range)")
-        save_grid_png(decode(self._model, relative_traversal(z, rows, lo, hi, steps), self._label), path, nrow=steps)
+        save_grid_png(decode(self._model, relative_traversal(z, rows, lo, hi, steps), self._label, self._space),
+                      path, nrow=steps)
 
     def export_gif(self, path, duration_ms: int = 120) -> None:
         save_gif(self.gif_frames(), path, duration_ms=duration_ms)

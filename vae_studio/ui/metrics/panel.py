@@ -18,11 +18,14 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QGroupBox, QHBoxLay
                                QPushButton, QSpinBox, QSplitter, QTableWidgetItem, QVBoxLayout,
                                QWidget)
 
-from ...core.metrics import check_compatible
+from ...core.latent_space import space_for
+from ...core.metrics import check_compatible, trained_steps
+from ...core.variants import get_variant
 from ...workers.metrics import compute_metrics
 from ...workers.tasks import Mode, runner_for
+from ..widgets.variant_names import beta_text, model_title, uses_beta
 from .tables import (COMPARE_COLUMNS, COMPARE_TIPS, DASH, EMPTY_TEXT, METRIC_ROWS, FitTable, axis_span,
-                     compact_table, fmt, metric_text, metric_tip)
+                     compact_table, fmt, metric_rows, metric_text, metric_tip, objective_rows)
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
@@ -82,6 +85,7 @@ class MetricsPanel(QWidget):
         self.status.setWordWrap(True)
         self.status.setStyleSheet("color: gray")
 
+        self._metric_rows = METRIC_ROWS  # gui13: the rows of the selected run's latent space
         self.metrics_table = FitTable(len(METRIC_ROWS), 2)
         self.metrics_table.setHorizontalHeaderLabels(["Metric", "Value (test split)"])
         self.metrics_table.verticalHeader().setVisible(False)
@@ -202,7 +206,8 @@ class MetricsPanel(QWidget):
         t = run.config.train
         # a private copy: the worker may use it while the GUI decodes with the workspace's model
         ticket = self.evaluator.submit(compute_metrics, copy.deepcopy(model), data, t.recon, t.beta, t.gamma,
-                                       self.iwae_k.value(), t.seed, key=run.id)
+                                       self.iwae_k.value(), t.seed, copy.deepcopy(run.config),
+                                       trained_steps(run.history), key=run.id)
         self._pending[run.id] = (ticket, key)
         self._refresh_selected()
         return True
@@ -291,22 +296,34 @@ class MetricsPanel(QWidget):
     def _refresh_selected(self) -> None:
         run = self.workspace.selected
         self.compute_button.setEnabled(run is not None)
+        # -- gui13: the metric rows are those of the run's latent space (core/latent_space.py: metrics) ----
+        metrics = space_for(run.model).metrics if run is not None else ()
+        self._set_metric_rows(metric_rows(metrics) if run is not None else METRIC_ROWS)
+        self.iwae_k.setEnabled(run is None or "iwae_nll" in metrics)  # no IWAE bound for a code grid
         if run is None:
             self.run_label.setText("No run selected")
             self.status.setText("")
-            for r in range(len(METRIC_ROWS)):
+            for r in range(len(self._metric_rows)):
                 self.metrics_table.item(r, 1).setText(DASH)
+            self._show_objective_rows([])
             return
-        self.run_label.setText(f"{run.name or 'unnamed run'}  (\u03b2 = {run.config.train.beta:g}, "
+        self.run_label.setText(f"{run.name or 'unnamed run'}  ({model_title(run.config.model)}, "
+                               f"\u03b2 = {run.config.train.beta:g}, "
                                f"{run.history.status})")
         res, current = self._any_metrics_for(run)
         last = run.history.last or {}
-        values = dict(res) if res else {"neg_elbo": last.get("test_neg_elbo"), "recon": last.get("test_recon"),
-                                        "kl": last.get("test_kl"), "kl_per_dim": last.get("test_kl_per_dim")}
-        for r, (_, key, _) in enumerate(METRIC_ROWS):
+        values = dict(res) if res else {key: last.get(f"test_{key}") for _, key, _ in self._metric_rows}
+        missing = [label for label, key, _ in self._metric_rows if values.get(key) is None]
+        for r, (_, key, _) in enumerate(self._metric_rows):
             item = self.metrics_table.item(r, 1)
             item.setText(metric_text(key, values, res))
             item.setToolTip(metric_tip(key, values))
+        # -- end gui13 ----------------------------------------------------------------------------------
+        if res is None:  # the run's own objective on the test split, from the last epoch
+            values.update({"objective_total": last.get("test_total"),
+                           **{k[len("test_"):]: v for k, v in last.items() if k.startswith("test_")}})
+        self._show_objective_rows(objective_rows(get_variant(run.config.model.kind), values,
+                                                 shown=[key for _, key, _ in self._metric_rows]))  # gui13
         if run.id in self._errors:
             self.status.setText(self._errors[run.id])
         elif run.id in self._pending:
@@ -319,10 +336,44 @@ class MetricsPanel(QWidget):
         elif res is not None:
             self.status.setText("These metrics are for earlier weights: press Compute metrics to update them.")
         elif last:
-            self.status.setText("\u2212ELBO, recon and KL are from the last epoch; press Compute metrics for "
-                                "the IWAE bound, active units and disentanglement scores.")
+            # gui13: which rows wait for Compute metrics depends on the latent space
+            self.status.setText("The values shown are from the last epoch; press Compute metrics for "
+                                + (", ".join(missing) if missing else "the rest") + ".")
         else:
             self.status.setText("No epoch finished yet: train the run, then compute its metrics.")
+
+    # -- gui13 --------------------------------------------------------------------------------------------
+    def _set_metric_rows(self, rows) -> None:
+        """Label the first rows of the metrics table with ``rows`` (label, key, tooltip); the objective's own
+        rows follow them."""
+        self._metric_rows = tuple(rows)
+        table = self.metrics_table
+        if table.rowCount() < len(rows):
+            table.setRowCount(len(rows))
+        for r, (label, _, tip) in enumerate(rows):
+            for c, text in enumerate((label, DASH)):
+                item = table.item(r, c)
+                if item is None:
+                    item = QTableWidgetItem()
+                    table.setItem(r, c, item)
+                if c == 0:
+                    item.setText(text)
+                    item.setToolTip(tip)
+    # -- end gui13 ----------------------------------------------------------------------------------------
+
+    def _show_objective_rows(self, rows: list[tuple[str, str, str]]) -> None:
+        """The run's own objective below the fixed metrics: one row for its loss, one per own term."""
+        table, first = self.metrics_table, len(self._metric_rows)  # gui13: rows of the latent space
+        table.setRowCount(first + len(rows))
+        for r, (label, text, tip) in enumerate(rows, start=first):
+            for c, value in enumerate((label, text)):
+                item = table.item(r, c)
+                if item is None:
+                    item = QTableWidgetItem()
+                    table.setItem(r, c, item)
+                item.setText(value)
+                item.setToolTip(tip)
+        table.set_rows_shown(table.rowCount(), 4)
 
     def _refresh_compare(self) -> None:
         table = self.compare_table
@@ -333,7 +384,8 @@ class MetricsPanel(QWidget):
             last = run.history.last or {}
             res = self.metrics_for(run)
             t = run.config.train
-            cells = [run.name or f"run {r + 1}", f"{t.beta:g}", f"{t.gamma:g}", fmt(last.get("test_neg_elbo")),
+            cells = [run.name or f"run {r + 1}", model_title(run.config.model), beta_text(run.config), f"{t.gamma:g}",
+                     fmt(last.get("test_neg_elbo")),
                      fmt(last.get("test_recon")), fmt(last.get("test_kl")),
                      fmt(res.get("iwae_nll")) if res else DASH,
                      str(res.get("active_units", DASH)) if res else DASH,
@@ -346,7 +398,7 @@ class MetricsPanel(QWidget):
                 item.setText(text)
                 item.setTextAlignment(Qt.AlignmentFlag.AlignVCenter
                                       | (Qt.AlignmentFlag.AlignLeft if c == 0 else Qt.AlignmentFlag.AlignRight))
-                item.setToolTip("" if res or c < 6 else "Select the run and press Compute metrics")
+                item.setToolTip("" if res or c < 7 else "Select the run and press Compute metrics")
         rows = min(max(len(self._rows), 1), 6)
         table.set_rows_shown(rows, 2, table.horizontalScrollBar().sizeHint().height())  # room for a scroll bar
         sel = self._rows.index(self.workspace.selected) if self.workspace.selected in self._rows else -1
@@ -374,11 +426,15 @@ class MetricsPanel(QWidget):
         for label in self._labels:
             self.plot.removeItem(label)
         self._labels = []
+        several = len({run.config.model.kind for run in runs}) > 1  # then each label names its variant
         for run, x, y in zip(runs, xs, ys):
             if not (math.isfinite(x) and math.isfinite(y)):
                 continue
             beta = run.history.last.get("beta", run.config.train.beta)
-            label = pg.TextItem(f"\u03b2={beta:g}", anchor=(-0.15, 1.0), color=pg.getConfigOption("foreground"))
+            m = run.config.model
+            text = " ".join(filter(None, [m.kind if several or not uses_beta(m) else "",
+                                          f"\u03b2={beta:g}" if uses_beta(m) else ""]))
+            label = pg.TextItem(text, anchor=(-0.15, 1.0), color=pg.getConfigOption("foreground"))
             label.setPos(float(x), float(y))
             self.plot.addItem(label)
             self._labels.append(label)

@@ -9,9 +9,10 @@ from PySide6.QtWidgets import QAbstractItemView, QTableWidget
 
 EMPTY_TEXT = "Train or open a run to see how good it is"
 DASH = "\u2014"
-COMPARE_COLUMNS = ("Run", "\u03b2", "\u03b3", "\u2212ELBO", "Recon", "KL", "IWAE NLL", "Active units", "MIG")
+COMPARE_COLUMNS = ("Run", "Model", "\u03b2", "\u03b3", "\u2212ELBO", "Recon", "KL", "IWAE NLL", "Active units", "MIG")
 COMPARE_TIPS = (
     "Run name (click a row to select the run)",
+    "The model variant (as in the Model list of the training settings)",
     "Weight on the KL term",
     "Weight on the reconstruction term",
     "Negative ELBO on the test split, nats per image (last epoch); lower is better",
@@ -38,6 +39,30 @@ METRIC_ROWS = (
                                      "fixed factor from the least-varying latent dimension; chance = 1 / factors"),
     ("KL per dimension", "kl_per_dim", "KL of each latent dimension, nats; near 0 = the dimension is unused"),
 )
+
+# rows of other latent spaces' metrics (a discrete code grid: no ELBO is claimed)
+CODE_ROWS = (  # (with "recon" from METRIC_ROWS)
+    ("Codebook perplexity", "perplexity", "exp(entropy) of the test split's code histogram: how many codes are "
+                                          "used, counting each by its share; at most the codebook size"),
+    ("Codes in use", "codes_in_use", "Codes that at least one cell of the test split uses; the rest are dead"),
+    ("Prior NLL", "prior_nll", "The fitted prior's −log p(code grid) of the test images, nats per image; lower "
+                               "is better (Sampling ▸ Fit prior)"),
+    ("Prior NLL per code", "prior_bits_per_code", "The same in bits per cell of the code grid (bits per "
+                                                  "dimension of the discrete latent)"),
+)
+_ROWS = {key: (label, key, tip) for label, key, tip in (*METRIC_ROWS, *CODE_ROWS)}
+# the rows each metric of a latent space (``core/latent_space.py``: ``space.metrics``) brings, in order
+ROWS_OF_METRIC = {"neg_elbo": ("neg_elbo", "recon", "kl"), "disentanglement": ("mig", "factorvae"),
+                  "prior_nll": ("prior_nll", "prior_bits_per_code")}
+
+
+def metric_rows(metrics) -> tuple[tuple[str, str, str], ...]:
+    """The selected run's rows for the metrics that apply to its latent space (``space.metrics``); a Gaussian
+    latent space gets :data:`METRIC_ROWS`, the KL per dimension last wherever a KL is reported."""
+    keys = [k for m in metrics for k in ROWS_OF_METRIC.get(m, (m,)) if k in _ROWS]
+    if "kl" in keys:
+        keys.append("kl_per_dim")
+    return tuple(_ROWS[k] for k in keys)
 
 
 def compact_table(table: QTableWidget) -> None:
@@ -99,12 +124,26 @@ def metric_text(key: str, values: dict, res: dict | None) -> str:
     v = values.get(key)
     if key == "kl_per_dim":
         return " ".join(f"{x:.2f}" for x in v) if v else DASH
-    if res is None and key not in ("neg_elbo", "recon", "kl"):
+    if res is None and v is None:  # not in the last epoch's record either
         return f"{DASH} (press Compute metrics)"
     if key == "iwae_nll":
         return f"{v:.2f} nats (K={values.get('iwae_k')})" if v is not None else f"n/a: {values.get('iwae_note', '')}"
     if key == "active_units":
-        return f"{v} of {values.get('latent_dim')}" if v is not None else DASH
+        if v is None:
+            return DASH
+        per, dims = values.get("active_units_per_level"), values.get("level_dims")
+        levels = (" per level: " + ", ".join(f"z{i + 1} {a} of {d}" for i, (a, d) in enumerate(zip(per, dims)))
+                  if per and dims else "")
+        return f"{v} of {values.get('latent_dim')}" + (f" (top level;{levels})" if levels else "")
+    if key in ("perplexity", "codes_in_use"):
+        if v is None:
+            return DASH
+        k = values.get("codebook_size")
+        return f"{v:.1f}" if key == "perplexity" else f"{v:.0f}" + (f" of {k}" if k else "")
+    if key in ("prior_nll", "prior_bits_per_code"):
+        if v is None:
+            return f"n/a: {values.get('prior_note') or 'no prior fitted'}"
+        return f"{v:.2f} nats per image" if key == "prior_nll" else f"{v:.3f} bits per code"
     if key in ("mig", "factorvae"):
         if v is None:
             return "n/a: the data set has no known factors"
@@ -113,6 +152,22 @@ def metric_text(key: str, values: dict, res: dict | None) -> str:
         names, per = values.get("factor_names") or [], values.get("mig_per_factor") or []
         return f"{v:.3f}  (" + ", ".join(f"{n} {fmt(p)}" for n, p in zip(names, per)) + ")"
     return f"{fmt(v)} nats" if v is not None else DASH
+
+
+def objective_rows(variant, values: dict, shown=()) -> list[tuple[str, str, str]]:
+    """Rows (label, text, tooltip) for the run's own objective: its training loss and each of its own terms,
+    from ``values`` (the computed metrics, or the last epoch's test record: ``objective_total`` and the terms
+    by name); terms named in ``shown`` (already metric rows) are left out."""
+    total = values.get("objective_total")
+    rows = [(f"Training loss ({variant.name})", f"{fmt(total)} nats" if total is not None else DASH,
+             f"The loss {variant.title} trains on, on the test split, nats per image")]
+    for name in (t for t in variant.terms if t not in shown):
+        v = values.get(name)
+        text = DASH if v is None or not math.isfinite(v) else f"{v:.4g}"
+        rows.append((variant.term_titles.get(name, name), text,
+                     f"{variant.title}'s own term '{name}' on the test split ({variant.paper})"))
+    return rows
+
 
 def metric_tip(key: str, values: dict) -> str:
     if key == "kl_per_dim" and values.get("kl_per_dim"):

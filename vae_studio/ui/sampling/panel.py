@@ -7,6 +7,7 @@ while the grid dims.
 """
 from __future__ import annotations
 
+import html
 import random
 
 import numpy as np
@@ -20,8 +21,10 @@ from ...workers.decoding import DecodedGrid, decode_grid, decode_latents, grid_i
 from ...workers.tasks import Mode, runner_for
 from ..widgets.compact import ElidedComboBox, FlowLayout, labelled
 from ..widgets.file_dialogs import ask_save_path
+from ..widgets.variant_names import model_title
 from .grid import ImageGridView
 from .interpolation import InterpolationBox
+from .prior_fit import PriorFitBox
 from .user_image import UserImageBox
 
 SYNC_LIMIT = 256  # grids up to this many images decode on the GUI thread (a few ms); larger ones in a worker
@@ -65,8 +68,9 @@ class SamplingPanel(QWidget):
         self.temperature.setRange(0.0, 3.0)
         self.temperature.setSingleStep(0.1)
         self.temperature.setValue(1.0)
-        self.temperature.setToolTip("Scale of the prior's standard deviation: z ~ N(0, T² I). Below 1: more "
-                                    "typical, less varied samples; above 1: more varied, less realistic")
+        self.temperature.setToolTip("Sampling temperature (the caption under the grid says how this model's "
+                                    "prior uses it). Below 1: more typical, less varied samples; above 1: "
+                                    "more varied, less realistic")
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         self.seed.setToolTip("The same seed gives the same samples")
@@ -74,6 +78,11 @@ class SamplingPanel(QWidget):
         self.resample.setToolTip("Draw new samples (a new random seed)")
         self.per_class = QCheckBox("One row per class")
         self.per_class.setToolTip("Conditional model: each row decodes the same latents with another class")
+        self.fixed_top = QCheckBox("Fix the top level per row")
+        self.fixed_top.setToolTip("Hierarchical model: each row keeps one draw of the top level and each column "
+                                  "resamples the levels below it, so the rows show what the top level decides "
+                                  "(coarse) and the columns what the lower levels add (fine)")
+        self.prior_fit = PriorFitBox(workspace, tasks)
         self.grid = ImageGridView()
         self.grid.setToolTip("Click a sample to move the latent explorer's probe to it")
         self.selection = QLabel("Click a sample to move the explorer's probe there and to use it as an endpoint")
@@ -87,13 +96,14 @@ class SamplingPanel(QWidget):
 
         controls = FlowLayout()  # one line when there is room, wrapped when the panel is narrow
         for w in (labelled("Grid", self.grid_size), labelled("Temperature", self.temperature),
-                  labelled("Seed", self.seed), self.resample, self.per_class):
+                  labelled("Seed", self.seed), self.resample, self.per_class, self.fixed_top):
             controls.addWidget(w)
         actions = FlowLayout()
         for w in (self.set_a, self.set_b, self.save_grid):
             actions.addWidget(w)
         prior = QGroupBox("Prior samples")
         pl = QVBoxLayout(prior)
+        pl.addWidget(self.prior_fit)
         pl.addLayout(controls)
         pl.addWidget(self.grid, 1)
         pl.addWidget(self.selection)
@@ -141,6 +151,7 @@ class SamplingPanel(QWidget):
         self.temperature.valueChanged.connect(self._on_temperature)
         self.seed.valueChanged.connect(self._on_grid_setting)
         self.per_class.toggled.connect(self._on_toggle)
+        self.fixed_top.toggled.connect(self._on_toggle)
         self.class_combo.currentIndexChanged.connect(self._on_class)
         self.resample.clicked.connect(self.new_seed)
         self.grid.cellClicked.connect(self._on_sample_clicked)
@@ -208,19 +219,21 @@ class SamplingPanel(QWidget):
         model = self.workspace.decode_model()
         if model is None:
             return
-        try:
-            z, labels, nrow, caption = self.grid_latents(model)
-        except NoPrior as e:  # said plainly where the samples would be
-            self.images = self.latents = None
-            self.grid.clear(str(e))
-            return
-        caption += f" · decoded on {self.workspace.decode_device}"
         key = (self.grid_side, self.temperature.value(), self.seed.value(), self.per_class.isChecked(),
-               self.class_combo.currentIndex())
+               self.class_combo.currentIndex(), self.fixed_top.isChecked())
         if key != self._grid_key:  # other samples: the old selection no longer points at the probe's z
             self._grid_key = key
             self.grid.select(None)
             self._update_selection()
+        if self._show_coarse_to_fine(model):
+            return
+        try:
+            z, labels, nrow, caption = self.grid_latents(model)
+        except (NoPrior, ValueError) as e:  # said plainly where the samples would be (no prior; temperature 0)
+            self.images = self.latents = None
+            self.grid.clear(str(e))
+            return
+        caption += f" · decoded on {self.workspace.decode_device}"
         if len(z) <= SYNC_LIMIT:
             self.decoder.cancel_all()  # a big grid still decoding is no longer wanted
             self._pending = None
@@ -235,6 +248,21 @@ class SamplingPanel(QWidget):
         self._pending = (z, labels, nrow, caption)
         self.decoder.submit(decode_grid, model, z, labels, nrow)  # replaces any earlier request
         self.grid.set_busy(True, f"Decoding {len(z):,} images on {self.workspace.decode_device}…")
+
+    def _show_coarse_to_fine(self, model) -> bool:
+        """With "Fix the top level per row" ticked and a model with levels: rows of one top-level draw each,
+        the levels below resampled in every column. False when it does not apply."""
+        side, t, seed = self.grid_side, self.temperature.value(), self.seed.value()
+        rows = space_for(model).coarse_to_fine(side, side, t, seed) if self.fixed_top.isChecked() else None
+        if rows is None:
+            return False
+        images, z = rows
+        self.decoder.cancel_all()
+        self._pending = None
+        caption = (f"{side} rows × {side} columns: each row keeps one draw of the top level, each column "
+                   f"resamples the levels below it (T {t:g}, seed {seed}) · decoded on {self.workspace.decode_device}")
+        self._show_grid(images.numpy(), grid_image(images, side), z.numpy(), None, side, caption)
+        return True
 
     def _show_grid(self, images, grid, z, labels, nrow, caption) -> None:
         self.images, self.latents, self.labels, self.nrow = images, z, labels, nrow
@@ -357,6 +385,7 @@ class SamplingPanel(QWidget):
         self.class_combo.blockSignals(False)
         for w in (self.class_combo, self.class_label, self.per_class):
             w.setVisible(model.conditional)
+        self.fixed_top.setVisible(len(space_for(model).level_names) > 1)
         self._update_model_label()
         self.grid.select(None)
         self.redraw_grid()
@@ -383,9 +412,9 @@ class SamplingPanel(QWidget):
     def _update_model_label(self) -> None:
         run = self.workspace.selected
         m = run.config.model
-        kind = "conditional VAE" if m.kind == "cvae" else "VAE"
-        self.model_label.setText(f"<b>{run.name or 'Run'}</b>: {m.arch.upper()} {kind}, {m.latent_dim} latent "
-                                 f"dimensions, {m.image_size}×{m.image_size} · decoding on "
+        dim = space_for(run.model).dim
+        self.model_label.setText(f"<b>{run.name or 'Run'}</b>: {html.escape(model_title(m))} ({m.arch.upper()}), "
+                                 f"{dim} latent coordinates, {m.image_size}×{m.image_size} · decoding on "
                                  f"{self.workspace.decode_device}")
 
     def _class_names(self, k: int) -> list[str]:
@@ -427,6 +456,7 @@ class SamplingPanel(QWidget):
         """Stop the animation and the decode thread (stop flag, quit, wait); safe to call twice."""
         self.interp.stop()
         self.decoder.shutdown()
+        self.prior_fit.shutdown()
 
     def closeEvent(self, event) -> None:
         self.shutdown()

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import (QCheckBox, QFileDialog, QFormLayout, QGroupBox, Q
 
 from ...core.config import DataConfig
 from ..widgets.compact import ElidedComboBox
-from .settings_form import spin
+from ..widgets.spin_boxes import spin
 
 SPRITES_TITLE = "Sprites (built-in, 32x32, 46,080 images)"
 MEMORY = "memory:"  # item data prefix of a data set a program put into the workspace (tests, scripts)

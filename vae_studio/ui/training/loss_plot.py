@@ -22,6 +22,8 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
 from ...core.changes import describe_change, previous_values
 from ..widgets.compact import hint_label
+from ..widgets.variant_names import uses_beta
+from .own_terms import OwnTermsPlot, TermBuffers, own_term_names, smooth_rows
 
 METRICS = ("total", "recon", "kl")
 TITLES = {"total": "Total loss", "recon": "Reconstruction", "kl": "KL divergence"}
@@ -32,9 +34,11 @@ ACTIVE_KL = 0.01  # nats: a latent dimension with less test KL carries no inform
 MIN_PLOT_WIDTH = 150  # pixels: the least width of each of the two plot columns (the view never gets narrower)
 
 
-def run_label(run) -> str:
-    t = run.config.train
-    return f"{run.name}: beta={t.beta:g}"
+def run_label(run, with_variant: bool = False) -> str:
+    """The legend's label: "run 2: beta=4"; with the variant's name when overlaid runs differ in it."""
+    m, t = run.config.model, run.config.train
+    beta = f"beta={t.beta:g}" if uses_beta(m) else ""
+    return f"{run.name}: " + " ".join(filter(None, [m.kind if with_variant or not beta else "", beta]))
 
 
 class RunCurves:
@@ -48,6 +52,8 @@ class RunCurves:
         self.smooth = np.empty((256, 3))
         self.epochs = np.empty((0, 4))  # step, test_total, test_recon, test_kl
         self.kl_per_dim: np.ndarray | None = None
+        self.terms = TermBuffers(own_term_names(run), SMOOTHING)  # the variant's own terms, if any
+        self.own_items: tuple = ()  # (raw, smooth, markers) on the own-terms plot while shown
         self.epoch_count = 0
         self.planned = 0  # steps the run will have when it ends (the x range), 0 when unknown
         self.hi = np.full(3, -np.inf)  # largest step loss per metric
@@ -61,10 +67,14 @@ class RunCurves:
 
     def append(self, rows: np.ndarray) -> None:
         rows = np.asarray(rows, dtype=np.float64)
-        rows = rows.reshape(-1, rows.shape[-1] if rows.ndim else 1)[:, :4]  # step, total, recon, kl
+        rows = rows.reshape(-1, rows.shape[-1] if rows.ndim else 1)
         k = len(rows)
         if k == 0:
             return
+        own = len(self.terms.names)
+        if own and rows.shape[1] >= 4 + own:  # step, total, recon, kl, then the variant's own terms
+            self.terms.append(np.concatenate([rows[:, :1], rows[:, 4:4 + own]], axis=1))
+        rows = rows[:, :4]
         if self.n + k > len(self.data):
             cap = max(2 * len(self.data), self.n + k)
             self.data = np.concatenate([self.data[:self.n], np.empty((cap - self.n, 4))])
@@ -76,15 +86,8 @@ class RunCurves:
                 self.hi = np.fmax(self.hi, np.nanmax(v, axis=0))
                 self.lo = np.fmin(self.lo, np.nanmin(v, axis=0))
                 self.lo_pos = np.fmin(self.lo_pos, np.nanmin(np.where(v > 0, v, np.nan), axis=0))
-        m = self.smooth[self.n - 1].copy() if self.n else None
-        out = self.smooth[self.n:self.n + k]
-        a = SMOOTHING
-        for i, v in enumerate(rows[:, 1:]):
-            if m is None or not np.isfinite(m).all():
-                m = v.copy()
-            else:
-                m = m + a * (v - m)
-            out[i] = m
+        smooth_rows(self.smooth[self.n - 1] if self.n else None, rows[:, 1:], SMOOTHING,
+                    self.smooth[self.n:self.n + k])
         self.n += k
         self.version += 1
 
@@ -98,6 +101,7 @@ class RunCurves:
             self.hi = np.where(ok, np.fmax(self.hi, v), self.hi)
             self.lo = np.where(ok, np.fmin(self.lo, v), self.lo)
             self.lo_pos = np.where(ok & (v > 0), np.fmin(self.lo_pos, v), self.lo_pos)
+        self.terms.add_epoch(record)
         kl = record.get("test_kl_per_dim")
         if kl is not None:
             self.kl_per_dim = np.asarray(kl, dtype=np.float64)
@@ -161,7 +165,7 @@ def step_label(v: float) -> str:
     for size, suffix in ((1e6, "M"), (1e3, "k")):
         if abs(v) >= size:
             return f"{v / size:.3g}{suffix}"
-    return f"{v:.0f}"
+    return f"{v:.3g}"  # whole steps as they are; the fractional ticks of a short range not rounded together
 
 
 class _TimedView(pg.GraphicsLayoutWidget):
@@ -215,6 +219,9 @@ class LossPlot(QWidget):
         self.plots["kl"].setXLink(self.plots["total"])
         self.legend = self.plots["total"].addLegend(offset=(-8, 8), labelTextSize="8pt")
         self.bars_plot = self.glw.addPlot(row=1, col=1)
+        own_plot = pg.PlotItem(axisItems={"bottom": StepAxis("bottom")})
+        self.own = OwnTermsPlot(own_plot, self.plots["total"], self.glw.ci, {"row": 2, "col": 0, "colspan": 2},
+                                self._on_own_term)
         self.bars_plot.setLabel("bottom", "latent dimension")
         self.bars_plot.setLabel("left", "KL (nats)")
         self.bars_plot.setToolTip(f"Test KL of each latent dimension of the current run; grey bars are inactive "
@@ -224,10 +231,6 @@ class LossPlot(QWidget):
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.8)
         self.bars_plot.addItem(self.bars)
         self._set_bars_title(None)
-        self.empty_text = pg.TextItem("Train or open a run to see its loss curves", color="#808080",
-                                      anchor=(0.5, 0.5))
-        self.plots["total"].addItem(self.empty_text, ignoreBounds=True)
-        self.empty_text.setPos(0.5, 0.5)
 
         self.log_y = QCheckBox("Log scale")
         self.log_y.setToolTip("Logarithmic loss axis: the first steps' large losses no longer flatten the rest")
@@ -248,6 +251,7 @@ class LossPlot(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(top)
         lay.addWidget(self.glw, 1)
+        lay.addWidget(self.own.row)
         self._timer = QTimer(self)
         self._timer.setInterval(REDRAW_MS)
         self._timer.timeout.connect(self._redraw)
@@ -284,6 +288,7 @@ class LossPlot(QWidget):
         self._hide(c)
         if run.id in self.shown:
             self.shown.remove(run.id)
+            self.own.set_runs([self.curves[rid] for rid in self.shown])
             self._rebuild_legend()
         if self.current == run.id:
             self.current = None
@@ -322,6 +327,7 @@ class LossPlot(QWidget):
             if rid not in ids and rid in self.curves:
                 self._hide(self.curves[rid])
         self.shown = ids
+        self.own.set_runs([self.curves[rid] for rid in ids])
         self._ranges.clear()
         for rid in ids:
             self.curves[rid].drawn = -1
@@ -342,6 +348,8 @@ class LossPlot(QWidget):
     def drawn_points(self, run, metric: str = "total") -> int:
         """How many step points of ``run`` the ``metric`` plot holds now (0 when not shown)."""
         c = self.curves.get(run.id)
+        if c is not None and metric not in METRICS:
+            return self.own.drawn_points(c, metric)
         if c is None or metric not in c.items:
             return 0
         x, _y = c.items[metric][1].getOriginalDataset()
@@ -385,6 +393,7 @@ class LossPlot(QWidget):
             for item in items:
                 self.plots[metric].removeItem(item)
         c.items = {}
+        self.own.hide(c)
         self._draw_changes(c, [])
         c.drawn = -1
 
@@ -425,13 +434,12 @@ class LossPlot(QWidget):
                     marks.setData(c.epochs[:, 0], c.epochs[:, 1 + j])
                 else:
                     marks.setData([], [])
+            self.own.draw(c)
             self._draw_changes(c, c.changes)
             c.drawn = c.version
             changed = True
         if changed:
             self._fit_ranges()
-        self.empty_text.setVisible(not any(self.curves[r].n or len(self.curves[r].epochs) for r in self.shown
-                                           if r in self.curves))
         changed |= self._redraw_bars()
         if changed:
             self.redraws += 1
@@ -525,23 +533,37 @@ class LossPlot(QWidget):
             self.legend.setVisible(False)
             return
         self.legend.setVisible(True)
-        for rid in self.shown:
-            c = self.curves.get(rid)
-            if c is not None:
-                smooth = self._items(c)["total"][1]
-                self.legend.addItem(smooth, run_label(c.run))
+        shown = [self.curves[rid] for rid in self.shown if rid in self.curves]
+        several = len({c.run.config.model.kind for c in shown}) > 1
+        for c in shown:
+            smooth = self._items(c)["total"][1]
+            self.legend.addItem(smooth, run_label(c.run, several))
 
     def _set_log(self, on: bool) -> None:
         for p in self.plots.values():
             p.setLogMode(x=False, y=on)
-        self.empty_text.setPos(0.5, 0.5)
         self._ranges.clear()
         self._follow = True
         for c in self.curves.values():
             c.drawn = -1
         self._schedule()
 
+    def _on_own_term(self) -> None:
+        """Another own term was picked: redraw every shown run's."""
+        for c in self.curves.values():
+            c.drawn = -1
+        self._schedule()
+
+    @property
+    def own_term(self) -> str | None:
+        """The own loss term plotted below the others (None while no shown run has one)."""
+        return self.own.term
+
+    def set_own_term(self, name: str) -> None:
+        self.own.picker.setCurrentIndex(max(self.own.picker.findData(name), 0))
+
     def _set_raw_visible(self, on: bool) -> None:
+        self.own.set_raw_visible(on, self.curves.values())
         for c in self.curves.values():
             for items in c.items.values():
                 items[0].setVisible(on)

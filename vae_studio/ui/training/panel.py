@@ -6,23 +6,23 @@ A view of two controllers in ``app/``: the :class:`~vae_studio.app.training_cont
 runs list, and turns their user actions into controller and workspace calls. It can be built before torch is
 imported (the window shows at once); :meth:`TrainingPanel.attach` gives it the workspace later.
 
-About 460 lines: wiring only (no training, loading or config logic lives here); the widgets it composes are
-their own modules.
+Wiring only (no training, loading or config logic lives here); the widgets it composes are their own modules
+(the left column and its buttons: ``settings_column.py``).
 """
 from __future__ import annotations
 
 import time
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton, QScrollArea, QSplitter,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QMessageBox, QSplitter, QVBoxLayout, QWidget
 
 from ...app.data_controller import DataController
-from ...app.states import TrainingState, format_seconds
+from ...app.states import TrainingState
 from ...core.config import ConfigError, DataConfig, RunConfig
 from ..widgets.undo import RemoveRunsCommand, RenameRunCommand, new_undo_stack
 from .data_picker import DataPicker
 from .loss_plot import LossPlot
+from .settings_column import RunButtons, SettingsColumn
 from .runs_list import RunsList
 from .settings_form import SettingsForm, fill_device_combo
 
@@ -68,60 +68,21 @@ class TrainingPanel(QWidget):
         # the controls, by the names the user knows them by (tests and the main window use them)
         for name in ("dataset", "find_data", "path", "browse", "binarize", "folder_size", "folder_gray"):
             setattr(self, name, getattr(self.picker, name))
-        for name in ("kind", "arch", "latent", "hidden", "beta", "beta_slider", "gamma", "recon", "warmup",
-                     "next_run_note", "apply_live", "lr", "batch", "epochs", "seed", "grad_clip", "device"):
+        for name in ("kind", "model_note", "conditional", "variant_settings", "arch", "latent", "hidden", "beta",
+                     "beta_slider", "gamma", "recon", "warmup", "next_run_note", "apply_live", "lr", "batch", "epochs",
+                     "seed", "grad_clip", "device"):
             setattr(self, name, getattr(self.form, name))
 
-        settings = QWidget()
-        sl = QVBoxLayout(settings)
-        sl.setContentsMargins(0, 0, 4, 0)
-        sl.addWidget(self.picker)
-        sl.addWidget(self.form)
-        sl.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidget(settings)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        bar = scroll.verticalScrollBar().sizeHint().width() + 2 * scroll.frameWidth()
-        scroll.setMinimumWidth(settings.minimumSizeHint().width() + bar)
-        self._settings_scroll = scroll
+        self.buttons = RunButtons()
+        for name in ("validation", "start_button", "pause_button", "stop_button", "retrain_button", "progress",
+                     "message"):
+            setattr(self, name, getattr(self.buttons, name))
+        for button, slot in ((self.start_button, self.start), (self.pause_button, self.toggle_pause),
+                             (self.stop_button, self.stop), (self.retrain_button, self.retrain)):
+            button.clicked.connect(slot)
 
-        self.validation = QLabel()
-        self.validation.setWordWrap(True)
-        self.validation.setStyleSheet("color: #b00020")
-        self.start_button = QPushButton("Start")
-        self.start_button.setToolTip("Train a new run with these settings")
-        self.start_button.clicked.connect(self.start)
-        self.pause_button = QPushButton("Pause")
-        self.pause_button.setToolTip("Pause or resume the running run")
-        self.pause_button.clicked.connect(self.toggle_pause)
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setToolTip("Stop training; the run keeps what it has learnt so far")
-        self.stop_button.clicked.connect(self.stop)
-        self.retrain_button = QPushButton("Retrain")
-        self.retrain_button.setToolTip("Train a new run with the current settings (e.g. after changing beta); "
-                                       "earlier runs stay in the list. Stops a running run first.")
-        self.retrain_button.clicked.connect(self.retrain)
-        buttons = QHBoxLayout()
-        for b in (self.start_button, self.pause_button, self.stop_button, self.retrain_button):
-            b.setMinimumWidth(b.fontMetrics().horizontalAdvance("Resume") + 16)  # the style's least is 80 px
-            buttons.addWidget(b)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        self.progress.setFormat("idle")
-        self.message = QLabel()
-        self.message.setWordWrap(True)
-        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-
-        left = QWidget()
-        ll = QVBoxLayout(left)
-        ll.setContentsMargins(0, 0, 0, 0)
-        ll.addWidget(scroll, 1)
-        ll.addWidget(self.validation)
-        ll.addLayout(buttons)
-        ll.addWidget(self.progress)
-        ll.addWidget(self.message)
+        left = SettingsColumn([self.picker, self.form], self.buttons)
+        self._settings_scroll = left.scroll
 
         self.plot = LossPlot()
         self.runs = RunsList()
@@ -333,10 +294,7 @@ class TrainingPanel(QWidget):
             return
         config = self.current_config()
         self._requested = None
-        self.message.setText("")
-        self.progress.setRange(0, max(1, config.train.epochs))
-        self.progress.setValue(0)
-        self.progress.setFormat("building the model…")
+        self.buttons.starting(config.train.epochs)
         if command(config):
             self._started_at = time.perf_counter()
         self._update_controls()
@@ -351,10 +309,7 @@ class TrainingPanel(QWidget):
         entry = self.controller.active_run
         if entry is not None:
             self.plot.set_planned_steps(entry, p.total_steps)
-        self.progress.setRange(0, p.total_steps)
-        self.progress.setValue(p.step)
-        self.progress.setFormat(f"epoch {p.epoch}/{p.epochs} · step {p.step_in_epoch}/{p.steps_per_epoch} · "
-                                f"{format_seconds(p.seconds_left)} left")
+        self.buttons.show_progress(p)
         if self.controller.state == TrainingState.TRAINING:
             self._set_state(f"training epoch {p.epoch}/{p.epochs}")
 
@@ -437,27 +392,21 @@ class TrainingPanel(QWidget):
 
     @Slot(str, bool)
     def _show_message(self, text: str, error: bool = False) -> None:
-        self.message.setStyleSheet("color: #b00020; font-weight: bold" if error else "color: #2e7d32")
-        self.message.setText(text)
+        self.buttons.show_message(text, error)
         if self.workspace is not None:
             self.workspace.show_message(text)
 
     @Slot()
     def _update_controls(self, *_):
-        why = self.problem()
-        self.validation.setText(why)
-        self.validation.setVisible(bool(why))
         c = self.controller
         training = c is not None and c.training
         stoppable = training and not c.stop_requested
-        self.start_button.setEnabled(not why and not training)
-        self.start_button.setToolTip(why or "Train a new run with these settings")
-        self.retrain_button.setEnabled(not why and (training or bool(self.workspace and self.workspace.runs)))
-        self.pause_button.setEnabled(stoppable)
-        self.pause_button.setText("Resume" if training and c.paused_by_user else "Pause")
-        self.stop_button.setEnabled(stoppable)
+        self.buttons.show_buttons(self.problem(), training, stoppable, training and c.paused_by_user,
+                                  bool(self.workspace and self.workspace.runs))
         if not stoppable:
             self._requested = None
         self.form.set_training(stoppable)
         self.apply_live.setEnabled(bool(self.live_changes()))
         self.picker.set_busy(self.data.loading or self.workspace is None)
+        data = self.workspace.data if self.workspace is not None else None
+        self.form.set_labels_available(data is None or data.num_classes >= 2)

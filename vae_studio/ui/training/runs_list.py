@@ -10,13 +10,14 @@ from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHea
                                QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from ..widgets.compact import hint_label
+from ..widgets.variant_names import beta_text, model_title
 
 COLUMNS = ("Run", "Status", "Model", "Arch", "z", "β", "γ", "Recon", "Epochs", "Test loss", "−ELBO")
 TOOLTIPS = {
-    "Model": "VAE or CVAE (conditional VAE)",
+    "Model": "the model variant (as in the Model list of the settings)",
     "Arch": "MLP (fully connected) or CONV (convolutional)",
     "z": "latent dimensions",
-    "β": "beta: weight on the KL term (1 = the true ELBO)",
+    "β": "beta: weight on the KL term (1 = the true ELBO; — for a variant whose own settings weight its loss)",
     "γ": "gamma: weight on the reconstruction term",
     "Recon": "reconstruction loss: BCE (Bernoulli) or MSE (Gaussian)",
     "Epochs": "epochs done / planned",
@@ -183,15 +184,15 @@ class RunsList(QWidget):
             return
         c, h = run.config, run.history
         last = h.last or {}
-        values = (run.name, h.status, c.model.kind.upper(), c.model.arch.upper(), str(c.model.latent_dim),
-                  f"{c.train.beta:g}", f"{c.train.gamma:g}", c.train.recon.upper(),
+        values = (run.name, h.status, model_title(c.model), c.model.arch.upper(), str(c.model.latent_dim),
+                  beta_text(c), f"{c.train.gamma:g}", c.train.recon.upper(),
                   f"{len(h.epochs)}/{c.train.epochs}", _fmt(last.get("test_total")), _fmt(last.get("test_neg_elbo")))
         quiet, self._quiet = self._quiet, True
         for i, v in enumerate(values):
             item.setText(i, v)
         self._quiet = quiet
-        tip = (f"{run.name}: {c.model.kind.upper()} {c.model.arch.upper()}, z={c.model.latent_dim}, "
-               f"β={c.train.beta:g}, γ={c.train.gamma:g}, {c.train.recon.upper()}, {len(h.epochs)} of "
+        tip = (f"{run.name}: {model_title(c.model)}, {c.model.arch.upper()}, z={c.model.latent_dim}, "
+               f"β={beta_text(c)}, γ={c.train.gamma:g}, {c.train.recon.upper()}, {len(h.epochs)} of "
                f"{c.train.epochs} epochs\n{c.data.dataset}, hidden {c.model.hidden}, lr {c.train.lr:g}, "
                f"batch {c.train.batch_size}")
         if run.folder:

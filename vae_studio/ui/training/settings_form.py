@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLineEdit, QPushButton, QSlider,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLineEdit, QPushButton,
+                               QSlider, QVBoxLayout, QWidget)
 
 from ...core.config import ConfigError, ModelConfig, RunConfig, TrainConfig
+from ...core.variants import VARIANTS
 from ..widgets.compact import ElidedComboBox, hint_label
-from ..widgets.spin_boxes import CheckedDoubleSpinBox, CheckedSpinBox
+from ..widgets.spin_boxes import dspin, spin
+from .variant_settings import VariantSettings, fill_model_combo, variant_tip
 
 BETA_MAX = 100.0
 BETA_SLIDER = 1000  # slider positions: 0 is beta 0, 1..BETA_SLIDER cover 10^-3 .. 10^2 on a log scale
@@ -59,25 +61,6 @@ def fill_device_combo(combo: QComboBox, devices, current: str | None = None) -> 
     combo.blockSignals(False)
 
 
-def spin(lo, hi, value, tip, step=1, what="value") -> CheckedSpinBox:
-    return _setup(CheckedSpinBox(what), lo, hi, value, step, tip)
-
-
-def dspin(lo, hi, value, decimals, step, tip, what="value") -> CheckedDoubleSpinBox:
-    box = CheckedDoubleSpinBox(what)
-    box.setDecimals(decimals)  # before the value: it rounds to the decimals
-    return _setup(box, lo, hi, value, step, tip)
-
-
-def _setup(box, lo, hi, value, step, tip):
-    box.setRange(lo, hi)
-    box.setSingleStep(step)
-    box.setValue(value)
-    box.setToolTip(tip)
-    box.setKeyboardTracking(False)  # a typed value counts when editing ends, not at every keystroke
-    return box
-
-
 class SettingsForm(QWidget):
     """Model, Loss and Optimisation group boxes. ``changed`` on any edit; ``clamped`` with a sentence when a
     typed value was out of range and replaced."""
@@ -89,9 +72,12 @@ class SettingsForm(QWidget):
         super().__init__(parent)
         m, t = ModelConfig(), TrainConfig()
         self.kind = ElidedComboBox(min_chars=8)
-        self.kind.addItem("VAE", "vae")
-        self.kind.addItem("Conditional VAE", "cvae")
-        self.kind.setToolTip("A conditional VAE also sees the class label (needs a labelled data set)")
+        fill_model_combo(self.kind)
+        self.model_note = hint_label("")  # the chosen variant's one-line description
+        self.conditional = QCheckBox("Conditional (sees the class label)")
+        self.variant_settings = VariantSettings()
+        self.variant_settings.changed.connect(self.changed)
+        self.variant_settings.clamped.connect(self.clamped)
         self.arch = ElidedComboBox(min_chars=8)
         self.arch.setToolTip("MLP: fully connected layers; convolutional: conv layers, then one fully connected "
                              "layer")
@@ -130,12 +116,17 @@ class SettingsForm(QWidget):
                     self.grad_clip):
             box.clamped.connect(self.clamped)
             box.valueChanged.connect(self.changed)
-        for combo in (self.kind, self.arch, self.recon, self.device):
+        for combo in (self.arch, self.recon, self.device):
             combo.currentIndexChanged.connect(self.changed)
+        self.kind.currentIndexChanged.connect(self._on_variant)
+        self.conditional.toggled.connect(self._update_conditional)
+        self.conditional.toggled.connect(self.changed)
         self.hidden.textChanged.connect(self.changed)
 
         form_model = QFormLayout()
         form_model.addRow("Model", self.kind)
+        form_model.addRow(self.model_note)
+        form_model.addRow(self.conditional)
         form_model.addRow("Architecture", self.arch)
         form_model.addRow("Latent size", self.latent)
         form_model.addRow("Hidden sizes", self.hidden)
@@ -176,6 +167,11 @@ class SettingsForm(QWidget):
             box = QGroupBox(title)
             box.setLayout(form)
             lay.addWidget(box)
+            if title == "Model":
+                lay.addWidget(self.variant_settings)
+        self._tips = {w: w.toolTip() for w in (self.beta, self.beta_slider, self.warmup)}
+        self._labels_available = True
+        self._on_variant()
 
     # -- reading and filling -------------------------------------------------------------------------
     def model_config(self) -> ModelConfig:
@@ -184,8 +180,10 @@ class SettingsForm(QWidget):
             hidden = [int(v) for v in self.hidden.text().replace(" ", "").split(",") if v]
         except ValueError:
             raise ConfigError("hidden sizes must be comma-separated whole numbers, e.g. 512,256") from None
-        return ModelConfig(kind=self.kind.currentData(), arch=self.arch.currentData(),
-                           latent_dim=self.latent.value(), hidden=hidden)
+        variant = self.variant
+        return ModelConfig(kind=variant.name, arch=self.arch.currentData(), latent_dim=self.latent.value(),
+                           hidden=hidden, settings=self.variant_settings.values(),
+                           conditional=variant.conditional == "optional" and self.conditional.isChecked())
 
     def train_config(self) -> TrainConfig:
         return TrainConfig(beta=self.beta.value(), gamma=self.gamma.value(), recon=self.recon.currentData(),
@@ -198,6 +196,8 @@ class SettingsForm(QWidget):
         """Show a run's settings in the controls."""
         m, t = cfg.model, cfg.train
         self.kind.setCurrentIndex(max(self.kind.findData(m.kind), 0))
+        self.variant_settings.set_values(m.settings)
+        self.conditional.setChecked(m.conditional)
         self.arch.setCurrentIndex(max(self.arch.findData(m.arch), 0))
         self.latent.setValue(m.latent_dim)
         self.hidden.setText(",".join(map(str, m.hidden)))
@@ -230,8 +230,43 @@ class SettingsForm(QWidget):
 
     def reset(self) -> None:
         """Default settings for a new run."""
+        self.variant_settings.forget()
         self.set_config(RunConfig())
         self.device.setCurrentIndex(0)
+
+    # -- the model variant ------------------------------------------------------------------------------
+    @property
+    def variant(self):
+        """The declaration of the variant chosen in the Model list."""
+        return VARIANTS.get(self.kind.currentData()) or next(iter(VARIANTS.values()))
+
+    def _on_variant(self, *_) -> None:
+        """Show the chosen variant: its description, its settings, whether it may be conditional, whether
+        beta weights its loss."""
+        v = self.variant
+        self.kind.setToolTip(variant_tip(v))
+        self.model_note.setText(v.description[:1].upper() + v.description[1:])
+        self.model_note.setToolTip(variant_tip(v))
+        self.variant_settings.set_variant(v)
+        self.conditional.setVisible(v.conditional == "optional")
+        self._update_conditional()
+        for w, tip in self._tips.items():
+            w.setEnabled(v.uses_beta)
+            w.setToolTip(tip if v.uses_beta else f"{v.title} does not use β: its own settings weight its loss")
+        self.changed.emit()
+
+    def set_labels_available(self, available: bool) -> None:
+        """Whether the data set has class labels (a conditional model needs them)."""
+        self._labels_available = available
+        self._update_conditional()
+
+    def _update_conditional(self) -> None:
+        box = self.conditional
+        # without labels the box is disabled, unless it is ticked (then the user can still untick it)
+        box.setEnabled(self._labels_available or box.isChecked())
+        box.setToolTip("Give the class label to encoder and decoder: sample and interpolate within a class"
+                       if self._labels_available else
+                       "The data set has no class labels: a conditional model needs them")
 
     # -- beta: spin box and log slider stay in step ----------------------------------------------------
     def _beta_from_spin(self, value: float) -> None:

@@ -85,3 +85,24 @@ class CheckedDoubleSpinBox(_Checked, QDoubleSpinBox):
     def valueFromText(self, text: str) -> float:  # noqa: N802 - Qt API
         v = _number(text)
         return v if v is not None else super().valueFromText(text)
+
+
+def spin(lo, hi, value, tip, step=1, what="value") -> CheckedSpinBox:
+    """A whole-number box set up as the settings forms use it: range, value, tooltip, and a typed value
+    counting when editing ends (not at every keystroke)."""
+    return _setup(CheckedSpinBox(what), lo, hi, value, step, tip)
+
+
+def dspin(lo, hi, value, decimals, step, tip, what="value") -> CheckedDoubleSpinBox:
+    box = CheckedDoubleSpinBox(what)
+    box.setDecimals(decimals)  # before the value: it rounds to the decimals
+    return _setup(box, lo, hi, value, step, tip)
+
+
+def _setup(box, lo, hi, value, step, tip):
+    box.setRange(lo, hi)
+    box.setSingleStep(step)
+    box.setValue(value)
+    box.setToolTip(tip)
+    box.setKeyboardTracking(False)
+    return box
