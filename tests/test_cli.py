@@ -219,3 +219,14 @@ def test_a_shared_setting_flag_goes_to_whichever_variant_is_trained(npz, tmp_pat
     assert main(train_args(npz, out, "--model", "free-kl", "--repeats", "7", "--epochs", "1")) == 0
     config = json.loads((out / "config.json").read_text())["config"]
     assert config["model"]["settings"] == {"kl_weight": 0.25, "repeats": 7}
+
+
+def test_a_model_with_its_own_kl_warm_up_gets_it_unless_the_flag_says_otherwise():
+    from vae_studio.cli import build_parser
+    from vae_studio.cli.common import config_from_args
+
+    def warmup(*flags):
+        return config_from_args(build_parser().parse_args(["train", "--out", "x", *flags])).train.kl_warmup_epochs
+
+    assert warmup() == 0 and warmup("--model", "hvae") == 2
+    assert warmup("--model", "hvae", "--kl-warmup", "0") == 0 and warmup("--kl-warmup", "3") == 3

@@ -211,6 +211,19 @@ def test_beta_is_disabled_with_a_reason_for_a_variant_that_does_not_use_it(panel
     assert panel.beta.isEnabled() and "weight on the KL" in panel.beta.toolTip()
 
 
+def test_the_hierarchical_vae_starts_with_its_kl_warm_up_and_a_chosen_one_is_kept(panel):
+    """Its top level collapses without a warm-up: choosing it sets its own; the user's own choice stays."""
+    assert panel.warmup.value() == 0
+    choose(panel, "hvae")
+    assert panel.warmup.value() == VARIANTS["hvae"].kl_warmup_epochs == 2
+    assert panel.current_config().train.kl_warmup_epochs == 2
+    choose(panel, "vae")
+    assert panel.warmup.value() == 0
+    panel.warmup.setValue(5)
+    choose(panel, "hvae")
+    assert panel.warmup.value() == 5
+
+
 @pytest.mark.parametrize("name", list(VARIANTS))  # every variant registered when the tests are collected
 def test_every_variant_trains_once_through_the_model_list(qtbot, make_window, name):
     """A variant merged later is trained here with no edit: its defaults, the first architecture it takes,

@@ -61,7 +61,10 @@ def add_config_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--beta", type=float, default=t.beta, help="weight on the KL term (1 = true ELBO)")
     g.add_argument("--gamma", type=float, default=t.gamma, help="weight on the reconstruction term")
     g.add_argument("--recon", choices=RECON_LOSSES, default=t.recon)
-    g.add_argument("--kl-warmup", type=int, default=t.kl_warmup_epochs, help="epochs over which beta ramps up")
+    g.add_argument("--kl-warmup", type=int, default=None,
+                   help=f"epochs over which beta ramps up (default {t.kl_warmup_epochs}; the model's own where "
+                        "it has one: " + ", ".join(f"{v.name} {v.kl_warmup_epochs}" for v in VARIANTS.values()
+                                                  if v.kl_warmup_epochs != t.kl_warmup_epochs) + ")")
     g.add_argument("--lr", type=float, default=t.lr)
     g.add_argument("--batch-size", type=int, default=t.batch_size)
     g.add_argument("--epochs", type=int, default=t.epochs)
@@ -79,10 +82,18 @@ def config_from_args(a: argparse.Namespace):
                         binarize=a.binarize, seed=a.seed),
         model=ModelConfig(kind=a.model, arch=a.arch, latent_dim=a.latent_dim, hidden=list(a.hidden),
                           conditional=a.conditional, settings=variant_settings(a, a.model)),
-        train=TrainConfig(beta=a.beta, gamma=a.gamma, recon=a.recon, kl_warmup_epochs=a.kl_warmup, lr=a.lr,
+        train=TrainConfig(beta=a.beta, gamma=a.gamma, recon=a.recon, lr=a.lr,
+                          kl_warmup_epochs=a.kl_warmup if a.kl_warmup is not None else _variant_warmup(a.model),
                           batch_size=a.batch_size, epochs=a.epochs, seed=a.seed, device=a.device,
                           grad_clip=a.grad_clip),
     )
+
+
+def _variant_warmup(name: str) -> int:
+    from ..core.variants import VARIANTS
+
+    v = VARIANTS.get(name)
+    return v.kl_warmup_epochs if v is not None else 0
 
 
 class Progress:

@@ -99,6 +99,7 @@ class Variant:
     latent_kind: ClassVar[str] = "gaussian"
     conditional: ClassVar[str] = "optional"  # "never", "optional" or "always" (a cvae)
     uses_beta: ClassVar[bool] = True  # whether the run's beta weights this variant's KL term
+    kl_warmup_epochs: ClassVar[int] = 0  # the KL warm-up a new run of it starts with (GUI and CLI default)
     terms: ClassVar[tuple[str, ...]] = ()  # its own loss terms, logged after total, recon and KL
     term_titles: ClassVar[dict[str, str]] = {}  # own loss terms -> plot titles
     model: ClassVar[str] = "vae_studio.core.models:VAE"  # "module:Class" of its network

@@ -244,6 +244,10 @@ class SettingsForm(QWidget):
         """Show the chosen variant: its description, its settings, whether it may be conditional, whether
         beta weights its loss."""
         v = self.variant
+        before = getattr(self, "_variant_shown", None)
+        if before is not None and before is not v and self.warmup.value() == before.kl_warmup_epochs:
+            self.warmup.setValue(v.kl_warmup_epochs)  # its own warm-up, unless the user chose another one
+        self._variant_shown = v
         self.kind.setToolTip(variant_tip(v))
         self.model_note.setText(v.description[:1].upper() + v.description[1:])
         self.model_note.setToolTip(variant_tip(v))
