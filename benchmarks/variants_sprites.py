@@ -76,11 +76,13 @@ def main() -> None:
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (the machine may be shared)")
     ap.add_argument("--json", help="also write every run's numbers here")
+    ap.add_argument("--models", default="", help="comma-separated variant names to run (default: all of the table)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     seeds = [int(s) for s in a.seeds.split(",")]
     data = load_dataset(DataConfig(dataset="sprites"))
-    models = [m for m in MODELS if m[1] in VARIANTS]
+    wanted = set(filter(None, a.models.split(",")))
+    models = [m for m in MODELS if m[1] in VARIANTS and (not wanted or m[1] in wanted)]
     print(f"sprites, MLP 400, latent 10, batch 128, lr 1e-3, BCE, {a.epochs} epochs, seeds {seeds}; "
           f"{platform.processor() or platform.machine()}, {a.threads} torch thread(s), torch {torch.__version__}, "
           f"{time.strftime('%Y-%m-%d %H:%M')}", flush=True)
