@@ -209,6 +209,16 @@ def load_run_folder(path):
     return load_run(path)
 
 
+def check_seed_flag(seed: int, flag: str = "--seed") -> int:
+    """A seed flag's value, or a UserError saying what a seed must be."""
+    from ..core.config import ConfigError, check_seed
+
+    try:
+        return check_seed(seed, flag)
+    except ConfigError as e:
+        raise UserError(str(e)) from None
+
+
 def check_iwae_k(k: int) -> None:
     if not 0 <= k <= MAX_IWAE_K:
         raise UserError(f"--iwae-k must be 0 (skip) or a number of samples up to {MAX_IWAE_K:,}")

@@ -2,7 +2,7 @@
 lets it sample) and save it in the run folder."""
 from __future__ import annotations
 
-from .common import UserError, load_run_folder
+from .common import UserError, check_seed_flag, load_run_folder
 
 
 def add_parser(sub) -> None:
@@ -21,7 +21,6 @@ def run(a) -> int:
 
     from ..core.checkpoint import save_run
     from ..core.code_prior import CodePrior, fit_code_prior
-    from ..core.config import ConfigError, check_seed
     from ..core.data import load_dataset
     from ..core.devices import resolve_device
     from ..core.metrics import check_compatible
@@ -30,10 +29,7 @@ def run(a) -> int:
         raise UserError("--epochs and --batch-size must be at least 1")
     if not (math.isfinite(a.lr) and a.lr > 0):
         raise UserError(f"--lr must be a finite positive number, not {a.lr}")
-    try:
-        check_seed(a.seed, "--seed")
-    except ConfigError as e:
-        raise UserError(str(e)) from None
+    check_seed_flag(a.seed)
     run = load_run_folder(a.run)
     if not hasattr(run.model, "attach_prior"):
         raise UserError(f"{a.run} is a {run.config.model.kind} run: only a VQ-VAE needs a fitted prior")

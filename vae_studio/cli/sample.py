@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from .common import UserError, load_run_folder
+from .common import UserError, check_seed_flag, load_run_folder
 
 MAX_SAMPLE_BYTES = 2 << 30  # decoded images of one `sample` call
 
@@ -24,17 +24,13 @@ def run(a) -> int:
 
     from ..core.latent import sample_prior
 
-    from ..core.config import ConfigError, check_seed
     from ..core.safe_io import big_number, human_bytes
 
     if a.n < 1:
         raise UserError("--n must be at least 1")
     if not (math.isfinite(a.temperature) and a.temperature >= 0):
         raise UserError(f"--temperature must be a finite number, zero or positive, not {a.temperature}")
-    try:
-        check_seed(a.seed, "--seed")
-    except ConfigError as e:
-        raise UserError(str(e)) from None
+    check_seed_flag(a.seed)
     run = load_run_folder(a.run)
     need = a.n * run.model.cfg.input_dim * 4 * 3  # latents aside: logits, images and the grid, float32
     if need > MAX_SAMPLE_BYTES:

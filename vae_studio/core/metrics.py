@@ -72,6 +72,29 @@ def _log_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torc
     return -0.5 * (math.log(2 * math.pi) + logvar + (z - mu).square() * torch.exp(-logvar)).sum(-1)
 
 
+def _repeat(xb: torch.Tensor, m: int) -> torch.Tensor:
+    """(b, ...) -> (m * b, ...): the batch m times over."""
+    return xb.unsqueeze(0).expand(m, *xb.shape).reshape(m * len(xb), *xb.shape[1:])
+
+
+def _log_weights_of(model, xb: torch.Tensor, yb: torch.Tensor | None, g: torch.Generator):
+    """A function m -> (m, b) importance log-weights log p(x, z) - log q(z|x) of m more samples z ~ q(z|x)
+    per image of ``xb``: the model's own ``log_weights`` where its latent is not one Gaussian vector (levels),
+    else from the Gaussian encoder, the Bernoulli decoder and the N(0, I) prior."""
+    b = len(xb)
+    if hasattr(model, "log_weights"):
+        return lambda m: model.log_weights(_repeat(xb, m), g).view(m, b)
+    mu, logvar = model.encode(xb, yb)
+
+    def chunk(m: int) -> torch.Tensor:
+        eps = torch.randn((m, *mu.shape), generator=g, device=mu.device)
+        z = mu + eps * torch.exp(0.5 * logvar)  # (m, b, D)
+        yf = yb.repeat(m) if yb is not None else None
+        log_px_z = -recon_per_sample(model.decode(z.reshape(m * b, -1), yf), _repeat(xb, m), "bce").view(m, b)
+        return log_px_z + _log_normal(z, torch.zeros_like(z), torch.zeros_like(z)) - _log_normal(z, mu, logvar)
+    return chunk
+
+
 @torch.no_grad()
 def iwae_nll(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None, *, k: int = 100, seed: int = 0,
              batch_size: int = 100, max_decodes: int = 5000, should_stop=None,
@@ -97,33 +120,14 @@ def iwae_nll(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None, *, k: i
     try:
         for xb, yb in iter_batches(x, y if model.conditional else None, batch_size, dev):
             b = len(xb)
-            if hasattr(model, "log_weights"):  # a model whose latent is not one Gaussian vector (levels)
-                logw = torch.empty(b, k, device=dev, dtype=torch.float64)
-                per_chunk = max(1, max_decodes // b)
-                for s in range(0, k, per_chunk):
-                    if should_stop is not None and should_stop():
-                        raise Cancelled()
-                    m = min(per_chunk, k - s)
-                    xf = xb.unsqueeze(0).expand(m, *xb.shape).reshape(m * b, *xb.shape[1:])
-                    logw[:, s:s + m] = model.log_weights(xf, g).view(m, b).double().T
-                total += (torch.logsumexp(logw, dim=1) - log_k).sum()
-                continue
-            mu, logvar = model.encode(xb, yb)
+            chunk = _log_weights_of(model, xb, yb, g)  # m -> (m, b) log-weights of m more samples
             logw = torch.empty(b, k, device=dev, dtype=torch.float64)
             per_chunk = max(1, max_decodes // b)
             for s in range(0, k, per_chunk):
                 if should_stop is not None and should_stop():
                     raise Cancelled()
                 m = min(per_chunk, k - s)
-                eps = torch.randn((m, *mu.shape), generator=g, device=dev)
-                z = mu + eps * torch.exp(0.5 * logvar)  # (m, b, D)
-                zf = z.reshape(m * b, -1)
-                yf = yb.repeat(m) if yb is not None else None
-                xf = xb.unsqueeze(0).expand(m, *xb.shape).reshape(m * b, *xb.shape[1:])
-                log_px_z = -recon_per_sample(model.decode(zf, yf), xf, "bce").view(m, b)
-                log_pz = _log_normal(z, torch.zeros_like(z), torch.zeros_like(z))
-                log_qz = _log_normal(z, mu, logvar)
-                logw[:, s:s + m] = (log_px_z + log_pz - log_qz).double().T
+                logw[:, s:s + m] = chunk(m).double().T
             total += (torch.logsumexp(logw, dim=1) - log_k).sum()
     finally:
         model.train(was_training)
