@@ -300,7 +300,7 @@ def test_a_new_run_is_overlaid_with_the_current_one_only(qtbot, panel):
 
 
 def test_log_axis_labels_are_few_and_plain():
-    from vae_studio.ui.training.loss_plot import LossAxis
+    from vae_studio.ui.training.loss_axes import LossAxis
 
     axis = LossAxis("left")
     axis.setLogMode(False, True)
@@ -312,7 +312,7 @@ def test_log_axis_labels_are_few_and_plain():
 
 
 def test_step_axis_labels_are_short():
-    from vae_studio.ui.training.loss_plot import step_label
+    from vae_studio.ui.training.loss_axes import step_label
 
     assert [step_label(v) for v in (0, 500, 1000, 1500, 12000, 1_200_000)] == ["0", "500", "1k", "1.5k", "12k", "1.2M"]
     # the empty plots' range 0..1: its ticks stay apart (they read "0 0 1 1")

@@ -192,7 +192,7 @@ def stop_on_ctrl_c(control):
 def config_from_file(path: str):
     """The RunConfig of a run folder, of its config.json, or of a JSON file holding a RunConfig (validated;
     the schedule of beta / lr changes included, so the run is reproduced)."""
-    from ..core.checkpoint import CONFIG_FILE, FORMAT, MAX_CONFIG_BYTES
+    from ..core.run_folder_checks import CONFIG_FILE, FORMAT, MAX_CONFIG_BYTES
     from ..core.config import ConfigError, RunConfig
     from ..core.safe_io import loads_json, read_regular
 

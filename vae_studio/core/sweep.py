@@ -116,7 +116,7 @@ def sweep_run_folders(out: str | Path) -> list[Path]:
     """The run folders directly inside a sweep folder, by name. Hidden folders (a save in progress, Ray Tune's
     state) and links are skipped; a folder counts once its manifest (or, for old runs, its config) is there,
     which a save moves in whole."""
-    from .checkpoint import CONFIG_FILE as CONFIG, MANIFEST_FILE
+    from .run_folder_checks import CONFIG_FILE as CONFIG, MANIFEST_FILE
     from .safe_io import is_regular
 
     try:

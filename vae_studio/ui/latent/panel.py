@@ -10,14 +10,15 @@ Decoding the probe runs straight on the GUI thread (well under a millisecond for
 split (:func:`~vae_studio.workers.encoding.encode_split`) runs in a latest-wins
 :class:`~vae_studio.workers.tasks.TaskRunner`.
 
-(A little over 400 lines: the layout and the handlers of one panel, no logic of its own; the control rows
-are in ``controls.py``, the images in ``images.py``.)
+The probe and the anchor (moving them, decoding there, undo) are :mod:`.probe`, a mixin of this panel; the
+control rows are in ``controls.py``, the images in ``images.py``. (A little over 400 lines: the layout and
+the wiring of one panel, and how it follows the run, its data set and its t-SNE / UMAP view: handlers that
+each redraw the same widgets, with no logic of their own.)
 """
 from __future__ import annotations
 
 import copy
 
-import numpy as np
 import torch
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QMessageBox, QSplitter, QStackedLayout,
@@ -25,14 +26,14 @@ from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QMessageBox, QSpl
 
 from ...app.explorer import DIMS, LatentExplorer, encoding_problem, waits_for_first_epoch
 from ...core.embedding import METHODS as EMBEDDINGS, missing_dependency
-from ...core.latent import decode, to_uint8
 from ...workers.encoding import CHUNK, EncodedSplit, encode_split
 from ...workers.tasks import Mode, runner_for
-from ..widgets.undo import ProbeCommand, new_undo_stack
+from ..widgets.undo import new_undo_stack
 from .controls import AxesBar, ProbeBar
 from .embedding_job import EmbeddingJob
 from .images import ExplorerImages
 from .levels import LevelBar
+from .probe import ProbeActionsMixin
 from .scatter import LatentScatter
 from .tools import ExplorerTools
 from .traversal import TraversalView
@@ -40,7 +41,7 @@ from .traversal import TraversalView
 EMPTY_TEXT = "Train a model or open a run to explore its latent space"
 
 
-class LatentPanel(QWidget):
+class LatentPanel(ProbeActionsMixin, QWidget):
     scatterUpdated = Signal()  # all new points are drawn (after an encoding or a projection change)
 
     def __init__(self, workspace, parent=None, tasks=None, undo_stack=None):
@@ -154,17 +155,6 @@ class LatentPanel(QWidget):
         self.scatterUpdated.connect(self.tools.split_changed)
 
     # -- public state and actions ------------------------------------------------------------------
-    @property
-    def probe_vector(self) -> np.ndarray:
-        return self.explorer.probe.copy()
-
-    @property
-    def anchor(self) -> np.ndarray:
-        return self.explorer.anchor.copy()
-
-    def probe_image(self) -> np.ndarray | None:
-        return self.images.probe_pane.data()
-
     def projection_mode(self) -> str:
         """The projection shown (PCA once it is fitted, else two latent dimensions)."""
         return self.explorer.projection
@@ -176,48 +166,6 @@ class LatentPanel(QWidget):
 
     def shown_dims(self) -> tuple[int | None, int | None]:
         return self.explorer.dims
-
-    @Slot(float, float)
-    def move_probe(self, x: float, y: float) -> None:
-        """Put the probe's marker at plot position (x, y) and decode there, as a click on empty space does."""
-        self.scatter.place_probe(x, y)
-        self._on_probe_moved(x, y)
-        self._probe_move_done("Move the probe")
-
-    # -- undo: the probe and the anchor ------------------------------------------------------------
-    @Slot()
-    def _on_probe_released(self) -> None:
-        self._probe_move_done("Drag the probe")
-
-    def _probe_move_done(self, text: str, before=None) -> None:
-        """One user gesture moved the probe (or the anchor): make it one undoable step."""
-        before = before if before is not None else self._drag_start
-        self._drag_start = None
-        if before is None or self._run is None:
-            return
-        after = self.explorer.snapshot()
-        if not (np.array_equal(before[0], after[0]) and np.array_equal(before[1], after[1])):
-            self.undo_stack.push(ProbeCommand(self, before, after, text))
-
-    @Slot(object, str)
-    def go_to_vector(self, z, source: str) -> None:
-        """Put the probe (and the anchor) at latent vector ``z`` from ``source`` (words); one move of a gesture
-        that ``_probe_move_done`` makes undoable (a direction's slider, a bookmark, A − B + C)."""
-        if self._run is None:
-            return
-        before = self._drag_start if self._drag_start is not None else self.explorer.snapshot()
-        try:
-            self.explorer.send_probe(z, source)
-        except ValueError as e:
-            self.workspace.show_message(str(e))
-            return
-        self._drag_start = before
-        self._anchor_moved(immediate_traversal=False)
-
-    def restore_probe_state(self, snap) -> None:
-        """Put the probe and the anchor where ``snap`` (an explorer snapshot) has them (undo, redo)."""
-        if self._run is not None and self.explorer.restore(snap):
-            self._anchor_moved()
 
     # -- drawing the explorer's state --------------------------------------------------------------
     def _redraw(self) -> None:
@@ -233,11 +181,6 @@ class LatentPanel(QWidget):
         self.scatter.set_picked(ex.picked_xy())
         self._update_user_points()
         self._place_probe()
-
-    def _place_probe(self) -> None:
-        """The marker, the coordinates and the anchor's source follow the explorer's probe."""
-        self.scatter.place_probe(*self.explorer.probe_xy)
-        self.probe_bar.show_explorer(self.explorer)
 
     def _class_names(self) -> list[str]:
         names = list(self._run.class_names) if self._run is not None else []
@@ -259,117 +202,10 @@ class LatentPanel(QWidget):
             self.embedding_job.place(self.explorer.embedding,
                                      self.explorer.points_to_transform(self.workspace.user_points))
 
-    # -- the probe ---------------------------------------------------------------------------------
-    @Slot(float, float)
-    def _on_probe_moved(self, x: float, y: float) -> None:
-        """The marker moved (dragged, typed or clicked): decode its latent vector and show it."""
-        if self._run is None:
-            return
-        if self._drag_start is None:
-            self._drag_start = self.explorer.snapshot()
-        self.explorer.move_probe(x, y)
-        self.probe_bar.show_coords(x, y)
-        self._probe_vector_changed()
-
-    def _probe_vector_changed(self, immediate_traversal: bool = False) -> None:
-        self._decode_probe()
-        self.workspace.set_probe(self.explorer.probe)
-        self._update_traversal(immediate_traversal)
-
     def _space(self, model=None):
         """The latent space shown (the chosen level of a model with levels) of ``model`` (default: the
         selected run's decode copy)."""
         return self.explorer.space_of(model if model is not None else self.workspace.decode_model(self._run))
-
-    def _decode_probe(self) -> None:
-        model = self.workspace.decode_model(self._run)
-        if model is None:
-            self.images.probe_pane.set_image(None)
-            return
-        space = self._space(model)
-        img = to_uint8(decode(model, self.explorer.probe[None], self._class(), space))[0]
-        self.images.probe_pane.set_image(img)
-        if space.codebook is not None:  # a code grid: the probe's code map follows it
-            self.tools.codebook.show_codes(space.codes_of(torch.from_numpy(self.explorer.probe))[0].numpy())
-
-    def _class(self) -> int | None:
-        if self._run is None or not self._run.model.conditional:
-            return None
-        return self.probe_bar.chosen_class()
-
-    def _update_traversal(self, immediate: bool = False) -> None:
-        model = self.workspace.decode_model(self._run) if self._run is not None else None
-        z = self.explorer.probe if model is not None else None
-        self.traversal.set_inputs(model, z, self.explorer.kl, self._class(), immediate=immediate,
-                                  space=self._space(model) if model is not None else None)
-
-    def _anchor_moved(self, immediate_traversal: bool = True) -> None:
-        """The explorer's anchor and probe were set (a point picked, a vector sent, the anchor reset)."""
-        self.scatter.set_picked(self.explorer.picked_xy())
-        self._show_picked()
-        self._place_probe()
-        self._probe_vector_changed(immediate_traversal)
-
-    @Slot(float)
-    def _on_x_typed(self, x: float) -> None:
-        self.move_probe(x, self.explorer.probe_xy[1])
-
-    @Slot(float)
-    def _on_y_typed(self, y: float) -> None:
-        self.move_probe(self.explorer.probe_xy[0], y)
-
-    @Slot(int)
-    def _on_point_clicked(self, index: int) -> None:
-        ex = self.explorer
-        before = ex.snapshot() if self._run is not None else None
-        if self._run is None or not ex.pick(index):
-            return
-        if self._run.model.conditional:
-            self.probe_bar.show_class(ex.picked_label)
-        self.workspace.pick_point(index)
-        self._anchor_moved()
-        self._probe_move_done(f"Anchor the probe at point #{index}", before)
-
-    def _show_picked(self) -> None:
-        """The picked point's image beside its reconstruction."""
-        ex, data = self.explorer, self.workspace.data
-        i = ex.anchor_index
-        if i is None or ex.mu is None or data is None or i >= len(data.test_x) or i >= len(ex.mu):
-            self.images.show_point("Original", None, None)
-            return
-        label = ex.picked_label
-        name = ""
-        if label is not None:
-            names = self._class_names()
-            name = f", {names[label]}" if label < len(names) else f", class {label}"
-        model = self.workspace.decode_model(self._run)
-        cls = label if self._run.model.conditional else None
-        self.images.show_point(f"Original #{i}{name}", data.test_x[i].permute(1, 2, 0).numpy(),
-                               to_uint8(decode(model, ex.mu[i][None], cls, self._space(model)))[0])
-
-    @Slot()
-    def _on_reset_anchor(self) -> None:
-        if self._run is not None:
-            before = self.explorer.snapshot()
-            self.explorer.reset_anchor()
-            self._anchor_moved()
-            self._probe_move_done("Reset the anchor", before)
-
-    @Slot(object)
-    def _on_probe_requested(self, z) -> None:
-        if self._run is None:
-            return
-        try:
-            self.explorer.send_probe(z)
-        except ValueError as e:
-            self.workspace.show_message(str(e))
-            return
-        self._anchor_moved()
-
-    @Slot(int)
-    def _on_class_changed(self, _index: int) -> None:
-        if self._run is not None:
-            self._probe_vector_changed(immediate_traversal=True)
 
     # -- axes --------------------------------------------------------------------------------------
     @Slot(str)

@@ -2,12 +2,13 @@
 the KL of each latent dimension of the current run as a bar chart. A change of beta or the learning rate
 during a run is a dashed vertical line at its step, labelled with what changed (β 1→4).
 
-Data arrive in chunks (:meth:`LossPlot.append`) into growing NumPy buffers; a ~30 Hz timer redraws only
-what changed (``setData`` with clip-to-view and peak downsampling), so a fast trainer never floods the GUI.
+Data arrive in chunks (:meth:`LossPlot.append`) into each run's growing NumPy buffers (:mod:`.run_curves`);
+a ~30 Hz timer redraws only what changed (``setData`` with clip-to-view and peak downsampling), so a fast
+trainer never floods the GUI. The axes' tick labels are :mod:`.loss_axes`.
 
-Longer than most modules (about 500 lines) on purpose: the buffers, the redraw budget and the axis ranges
-are one mechanism (each redraw decides what to redraw from the buffers' versions and the ranges it drew);
-split apart they would have to share that state through each other's internals.
+Longer than most modules (about 450 lines) on purpose: the redraw budget, the axis ranges and the items each
+redraw draws are one mechanism (each redraw decides what to redraw from the buffers' versions and the ranges
+it drew); split apart they would have to share that state through each other's internals.
 """
 from __future__ import annotations
 
@@ -20,14 +21,14 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
-from ...core.changes import describe_change, previous_values
 from ..widgets.compact import hint_label
 from ..widgets.variant_names import uses_beta
-from .own_terms import OwnTermsPlot, TermBuffers, own_term_names, smooth_rows
+from .loss_axes import LossAxis, StepAxis
+from .own_terms import OwnTermsPlot
+from .run_curves import RunCurves
 
 METRICS = ("total", "recon", "kl")
 TITLES = {"total": "Total loss", "recon": "Reconstruction", "kl": "KL divergence"}
-SMOOTHING = 0.1  # EMA weight of each new step (TensorBoard's "0.9"): lags about 9 steps
 REDRAW_MS = 33  # the timer's period; a redraw also waits REDRAW_BUDGET times its own cost since the last
 REDRAW_BUDGET = 4  # so drawing takes at most ~1/4 of the GUI thread however large the curves grow
 ACTIVE_KL = 0.01  # nats: a latent dimension with less test KL carries no information (metrics.py)
@@ -39,133 +40,6 @@ def run_label(run, with_variant: bool = False) -> str:
     m, t = run.config.model, run.config.train
     beta = f"beta={t.beta:g}" if uses_beta(m) else ""
     return f"{run.name}: " + " ".join(filter(None, [m.kind if with_variant or not beta else "", beta]))
-
-
-class RunCurves:
-    """One run's step losses (growing buffers, raw and smoothed) and its per-epoch test points."""
-
-    def __init__(self, run, colour: str):
-        self.run = run
-        self.colour = colour
-        self.n = 0
-        self.data = np.empty((256, 4))  # step, total, recon, kl
-        self.smooth = np.empty((256, 3))
-        self.epochs = np.empty((0, 4))  # step, test_total, test_recon, test_kl
-        self.kl_per_dim: np.ndarray | None = None
-        self.terms = TermBuffers(own_term_names(run), SMOOTHING)  # the variant's own terms, if any
-        self.own_items: tuple = ()  # (raw, smooth, markers) on the own-terms plot while shown
-        self.epoch_count = 0
-        self.planned = 0  # steps the run will have when it ends (the x range), 0 when unknown
-        self.hi = np.full(3, -np.inf)  # largest step loss per metric
-        self.lo = np.full(3, np.inf)  # smallest
-        self.lo_pos = np.full(3, np.inf)  # smallest positive (for the log scale)
-        self.items: dict[str, tuple] = {}  # metric -> (raw, smooth, markers) while shown
-        self.changes: list[tuple[float, str]] = []  # (step, label) of each beta / lr change
-        self.change_lines: list[tuple[str, pg.InfiniteLine]] = []  # (metric, line) drawn for them
-        self.version = 0  # bumped on every change; the plot redraws when it differs from what it drew
-        self.drawn = -1
-
-    def append(self, rows: np.ndarray) -> None:
-        rows = np.asarray(rows, dtype=np.float64)
-        rows = rows.reshape(-1, rows.shape[-1] if rows.ndim else 1)
-        k = len(rows)
-        if k == 0:
-            return
-        own = len(self.terms.names)
-        if own and rows.shape[1] >= 4 + own:  # step, total, recon, kl, then the variant's own terms
-            self.terms.append(np.concatenate([rows[:, :1], rows[:, 4:4 + own]], axis=1))
-        rows = rows[:, :4]
-        if self.n + k > len(self.data):
-            cap = max(2 * len(self.data), self.n + k)
-            self.data = np.concatenate([self.data[:self.n], np.empty((cap - self.n, 4))])
-            self.smooth = np.concatenate([self.smooth[:self.n], np.empty((cap - self.n, 3))])
-        self.data[self.n:self.n + k] = rows
-        with np.errstate(invalid="ignore"):
-            v = np.where(np.isfinite(rows[:, 1:]), rows[:, 1:], np.nan)
-            if np.isfinite(v).any(axis=0).all():
-                self.hi = np.fmax(self.hi, np.nanmax(v, axis=0))
-                self.lo = np.fmin(self.lo, np.nanmin(v, axis=0))
-                self.lo_pos = np.fmin(self.lo_pos, np.nanmin(np.where(v > 0, v, np.nan), axis=0))
-        smooth_rows(self.smooth[self.n - 1] if self.n else None, rows[:, 1:], SMOOTHING,
-                    self.smooth[self.n:self.n + k])
-        self.n += k
-        self.version += 1
-
-    def add_epoch(self, record: dict) -> None:
-        row = [record.get("step", math.nan), record.get("test_total", math.nan),
-               record.get("test_recon", math.nan), record.get("test_kl", math.nan)]
-        self.epochs = np.vstack([self.epochs, np.asarray(row, dtype=np.float64)])
-        v = np.asarray(row[1:], dtype=np.float64)
-        with np.errstate(invalid="ignore"):
-            ok = np.isfinite(v)
-            self.hi = np.where(ok, np.fmax(self.hi, v), self.hi)
-            self.lo = np.where(ok, np.fmin(self.lo, v), self.lo)
-            self.lo_pos = np.where(ok & (v > 0), np.fmin(self.lo_pos, v), self.lo_pos)
-        self.terms.add_epoch(record)
-        kl = record.get("test_kl_per_dim")
-        if kl is not None:
-            self.kl_per_dim = np.asarray(kl, dtype=np.float64)
-        self.epoch_count += 1
-        self.version += 1
-
-    def load_history(self, history) -> None:
-        if history.steps:
-            self.append(np.asarray(history.steps, dtype=np.float64))
-        for record in history.epochs:
-            self.add_epoch(record)
-        self.update_changes()
-
-    def update_changes(self) -> None:
-        """Read the run's hyper-parameter changes again (its history is where they are recorded)."""
-        t = self.run.config.train
-        changes = self.run.history.changes
-        self.changes = [(float(c["step"]), describe_change(previous_values(changes, c, t.beta, t.lr), c, short=True))
-                        for c in changes]
-        self.version += 1
-
-    @property
-    def steps(self) -> np.ndarray:
-        return self.data[:self.n]
-
-    @property
-    def last_step(self) -> float:
-        last = self.data[self.n - 1, 0] if self.n else 0.0
-        return max(last, float(np.nanmax(self.epochs[:, 0])) if len(self.epochs) else 0.0)
-
-
-def log_tick_label(value: float) -> str:
-    """A loss as a tick label: 200, 50, 0.5, 2e+05 (never 2·10² squeezed beside 3·10², 4·10², ...)."""
-    if value >= 1e5 or value < 1e-3:
-        return f"{value:.0e}"
-    return f"{value:.0f}" if value >= 1 else f"{value:g}"
-
-
-class LossAxis(pg.AxisItem):
-    """In log mode, label only the ticks at 1, 2 and 5 times a power of ten (all of them if that leaves none),
-    as plain numbers: the minor ticks stay, their crowded labels go."""
-
-    def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph API
-        if not self.logMode:
-            return super().tickStrings(values, scale, spacing)
-        xs = [10.0 ** v for v in values]
-        nice = [round(x / 10 ** math.floor(math.log10(x) + 1e-9), 6) in (1.0, 2.0, 5.0) for x in xs]
-        if not any(nice):
-            nice = [True] * len(xs)
-        return [log_tick_label(x) if keep else "" for x, keep in zip(xs, nice)]
-
-
-class StepAxis(pg.AxisItem):
-    """Step numbers written short (2k, 1.5k, 12k, 1.2M) so that narrow plots never run them together."""
-
-    def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph API
-        return [step_label(v * scale) for v in values]
-
-
-def step_label(v: float) -> str:
-    for size, suffix in ((1e6, "M"), (1e3, "k")):
-        if abs(v) >= size:
-            return f"{v / size:.3g}{suffix}"
-    return f"{v:.3g}"  # whole steps as they are; the fractional ticks of a short range not rounded together
 
 
 class _TimedView(pg.GraphicsLayoutWidget):
