@@ -37,10 +37,10 @@ def run(a) -> int:
     from ..core.distributed import DEFAULT_TIMEOUT_S, launched_by_torchrun
 
     if launched_by_torchrun():
-        from .torchrun import train_under_torchrun
+        from .torchrun import leave, train_under_torchrun
 
         timeout = DEFAULT_TIMEOUT_S if a.ddp_timeout is None else a.ddp_timeout
-        return train_under_torchrun(config, a.out, a.overwrite, timeout)
+        leave(train_under_torchrun(config, a.out, a.overwrite, timeout))
     if a.ddp_timeout is not None:
         raise UserError("--ddp-timeout applies only under torchrun")
     trained = train_run(config, a.out, overwrite=a.overwrite, ctrl_c_stops=True)

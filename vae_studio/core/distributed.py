@@ -240,6 +240,9 @@ def stop() -> None:
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
+        import gc
+
+        gc.collect()  # DDP wrappers in reference cycles let go of the process group first
         dist.destroy_process_group()
 
 
