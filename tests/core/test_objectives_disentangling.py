@@ -2,6 +2,7 @@
 users hit (the TC estimators' bias and data set size, negative TC estimates, FactorVAE's shuffle, optimiser
 and detached inputs), and a short training of each that is saved and reopened."""
 import itertools
+import json
 import math
 
 import numpy as np
@@ -10,9 +11,11 @@ import torch
 import torch.nn as nn
 
 from vae_studio.core.checkpoint import Run, load_run, save_run
-from vae_studio.core.config import ModelConfig, RunConfig, TrainConfig
+from vae_studio.core.config import ModelConfig, RunConfig, TrainConfig, parameter_count
 from vae_studio.core.losses import kl_per_dim, recon_per_sample
-from vae_studio.core.models import build_model
+from vae_studio.core.factorvae_model import Discriminator
+from vae_studio.core.metrics import evaluate_run
+from vae_studio.core.models import build_model, count_parameters, init_parameters
 from vae_studio.core.objectives import beta_tcvae
 from vae_studio.core.objectives.beta_tcvae import log_stratified_weights, tc_decomposition
 from vae_studio.core.objectives.dip_vae import dip_penalties, latent_covariance
@@ -65,6 +68,13 @@ class FixedModel(nn.Module):
     def forward(self, x, y=None, generator=None):
         mu, logvar = self.encode(x)
         return self.decode(mu + torch.randn(mu.shape, generator=generator) * torch.exp(0.5 * logvar)), mu, logvar
+
+
+def with_discriminator(model, layers=2, hidden=32, seed=0):
+    """``model`` with a FactorVAE discriminator on its codes (as FactorVAEModel has), drawn from ``seed``."""
+    d = Discriminator(model.mu.shape[1], layers, hidden)
+    model.discriminator = init_parameters(d, torch.Generator().manual_seed(seed))
+    return model
 
 
 def batch_for(model, n):
@@ -236,12 +246,12 @@ def test_the_shuffle_permutes_each_dimension_across_the_batch_with_the_runs_gene
 
 def test_factorvae_loss_uses_the_discriminators_logit_difference():
     mu, logvar = tiny_posteriors(b=4)
-    model = FixedModel(mu, logvar)
+    model = with_discriminator(FixedModel(mu, logvar))
     x = batch_for(model, 4)
     obj = objective_for("factorvae", {"tc_weight": 6.4, **SMALL_DISC})
     terms = obj.loss(model, x, None, 2.0, torch.Generator().manual_seed(5))
     z = draws(mu, logvar, 5)
-    logits = obj.discriminator(z)
+    logits = model.discriminator(z)
     tc = float((logits[:, 0] - logits[:, 1]).mean())
     rec = float(recon_per_sample(model.decode(z), x, "bce").mean().detach())
     kl = float(kl_per_dim(mu, logvar).sum(1).mean())
@@ -252,31 +262,36 @@ def test_factorvae_loss_uses_the_discriminators_logit_difference():
 
 def test_the_discriminator_trains_on_its_own_optimiser_with_detached_codes_of_another_batch():
     mu, logvar = tiny_posteriors(b=8, d=2)
-    model = FixedModel(mu, logvar)
+    model = with_discriminator(FixedModel(mu, logvar))
     x = batch_for(model, 8)
     obj = objective_for("factorvae", SMALL_DISC)
-    vae_opt = torch.optim.Adam(model.parameters())
-    disc_params = set(obj.discriminator.parameters())
+    vae_opt = torch.optim.Adam(obj.model_parameters(model))
+    disc = model.discriminator
+    disc_params = set(disc.parameters())
     assert not disc_params & {p for g in vae_opt.param_groups for p in g["params"]}
+    assert {p for g in vae_opt.param_groups for p in g["params"]} == set(model.dec.parameters())
     gen = torch.Generator().manual_seed(0)
-    before = [p.clone() for p in obj.discriminator.parameters()]
+    before = [p.clone() for p in disc.parameters()]
 
     def step():
         terms = obj.loss(model, x, None, 1.0, gen)
         vae_opt.zero_grad()
         terms.total.backward()
         assert all(p.grad is None for p in disc_params)  # the VAE's loss leaves the discriminator alone
-        grads = [p.grad.clone() for p in model.parameters()]
+        grads = [p.grad.clone() for p in model.dec.parameters()]
         obj.after_step(model, x, None, gen)
-        assert all(torch.equal(a, p.grad) for a, p in zip(grads, model.parameters()))  # detached: no grads
+        assert all(torch.equal(a, p.grad) for a, p in zip(grads, model.dec.parameters()))  # detached: no grads
+        assert all(p.grad is None for p in disc_params)  # nothing stale for the run's gradient clipping
         vae_opt.step()
 
     step()  # the first step has no previous batch to shuffle: the discriminator waits
-    assert all(torch.equal(a, p) for a, p in zip(before, obj.discriminator.parameters()))
+    assert all(torch.equal(a, p) for a, p in zip(before, disc.parameters()))
+    assert float(disc.steps) == 0 and obj.disc_optimizer is None
     step()
-    assert not all(torch.equal(a, p) for a, p in zip(before, obj.discriminator.parameters()))
-    assert obj.disc_steps == 1
+    assert not all(torch.equal(a, p) for a, p in zip(before, disc.parameters()))
+    assert float(disc.steps) == 1
     assert obj.disc_optimizer.param_groups[0]["betas"] == (0.5, 0.9)
+    assert obj.disc_optimizer.param_groups[0]["params"] == list(disc.parameters())
 
 
 def test_an_untrained_discriminator_reports_no_tc_on_evaluation():
@@ -284,7 +299,7 @@ def test_an_untrained_discriminator_reports_no_tc_on_evaluation():
     cfg = RunConfig(model=ModelConfig(kind="factorvae", latent_dim=2, hidden=[16], settings=SMALL_DISC)).validate()
     cfg.model.image_size = data.image_size
     obj = get_variant("factorvae").make_objective(cfg, len(data.train_x), "cpu")
-    res = obj.evaluate(build_model(cfg.model, seed=0), data.test_x, None, 1.0)  # as for a reopened run
+    res = obj.evaluate(build_model(cfg.model, seed=0), data.test_x, None, 1.0)  # a run that never trained
     assert all(math.isnan(res[k]) for k in ("total", "tc", "disc_acc"))
 
 
@@ -293,13 +308,59 @@ def test_the_discriminator_learns_the_total_correlation_of_correlated_codes():
     n = 128
     obj = objective_for("factorvae", {"disc_layers": 2, "disc_hidden": 32, "disc_lr": 3e-3})
     gen = torch.Generator().manual_seed(0)
-    model = FixedModel(torch.zeros(n, 2), torch.full((n, 2), -4.0))
+    model = with_discriminator(FixedModel(torch.zeros(n, 2), torch.full((n, 2), -4.0)))
     for _ in range(150):
         u = torch.randn(n, 1, generator=gen)
         model.mu = torch.cat([u, u], 1)
         terms = obj.loss(model, batch_for(model, n), None, 1.0, gen)
         obj.after_step(model, None, None, gen)
     assert 0.8 < float(terms.extras["tc"].detach()) < 3 and float(terms.extras["disc_acc"].detach()) > 0.7
+
+
+def test_a_reopened_factorvae_run_keeps_its_trained_discriminator_and_reports_its_terms(tmp_path):
+    data = toy_data(n=200)
+    cfg = RunConfig(model=ModelConfig(kind="factorvae", latent_dim=3, hidden=[16], settings=SMALL_DISC),
+                    train=TrainConfig(epochs=2, batch_size=64))
+    trainer = Trainer(cfg, data)
+    history = trainer.train()
+    model, disc = trainer.model, trainer.model.discriminator
+    assert count_parameters(model) == parameter_count(cfg.model) > count_parameters(build_model(
+        ModelConfig(kind="vae", latent_dim=3, hidden=[16], image_size=data.image_size)))
+    run_adam = {p for g in trainer.optimizer.param_groups for p in g["params"]}
+    assert not run_adam & set(disc.parameters())  # the discriminator trains on its own Adam only
+    assert run_adam | set(disc.parameters()) == set(model.parameters())
+    assert float(disc.steps) == trainer.step - 1 > 0  # an update after every step but the first
+    t = cfg.train
+    kw = dict(recon=t.recon, beta=t.beta, gamma=t.gamma, iwae_k=0, seed=t.seed, config=cfg, steps_done=trainer.step)
+    before = evaluate_run(model, data, **kw)
+    assert before["tc"] == pytest.approx(history.last["test_tc"], rel=1e-5)
+    save_run(Run(cfg, model, history, data.class_names, "r"), tmp_path / "r")
+
+    back = load_run(tmp_path / "r")
+    saved = back.model.discriminator.state_dict()
+    assert saved.keys() == disc.state_dict().keys()
+    assert all(torch.equal(saved[k], v) for k, v in disc.state_dict().items())
+    after = evaluate_run(back.model, data, **kw)
+    for key in ("tc", "disc_acc", "objective_total"):
+        assert math.isfinite(after[key]) and after[key] == pytest.approx(before[key], rel=1e-5, abs=1e-6), key
+
+
+def test_eval_on_the_command_line_reports_a_saved_factorvae_runs_terms(tmp_path, capsys):
+    from vae_studio.cli import main
+
+    rng = np.random.default_rng(0)
+    npz = tmp_path / "toy.npz"
+    np.savez(npz, x=(rng.random((200, 8, 8)) > 0.5).astype(np.uint8) * 255, y=np.arange(200) % 3)
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "npz", "--data-root", str(npz), "--hidden", "16", "--latent-dim", "3",
+                 "--epochs", "2", "--batch-size", "64", "--model", "factorvae", "--disc-layers", "2",
+                 "--disc-hidden", "32", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(out), "--json", "--iwae-k", "0"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    last = load_run(out).history.last  # what the trainer measured at its last epoch, before saving
+    for key in ("tc", "disc_acc"):
+        assert math.isfinite(res[key]) and res[key] == pytest.approx(last[f"test_{key}"], rel=1e-5, abs=1e-6)
 
 
 # ------------------------------------------------------------------------------------------- DIP-VAE

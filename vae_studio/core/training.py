@@ -118,7 +118,7 @@ class Trainer:
         self.graphed = False  # whether the running loop replays a CUDA graph (set by iter_train)
         self.graph_note = ""  # why a CUDA run trains eagerly after all, if it does
         self._grads_to_none = True
-        self.optimizer = make_adam(self.model.parameters(), config.train.lr,
+        self.optimizer = make_adam(self.objective.model_parameters(self.model), config.train.lr,
                                    capturable=cuda_graph is not False and reason is None)
         self.history = History(columns=[*BASE_COLUMNS, *self.objective.terms])
         self.epoch = 0

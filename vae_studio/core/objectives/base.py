@@ -44,6 +44,11 @@ class Objective:
         logits, mu, logvar = self.forward(model, x, y, generator, autocast)
         return vae_loss(logits, x, mu, logvar, beta=beta, gamma=t.gamma, recon=t.recon)
 
+    def model_parameters(self, model: nn.Module):
+        """The parameters the run's optimiser trains: all the model's by default (a network trained by an
+        optimiser of the objective's own, as FactorVAE's discriminator, is left out)."""
+        return model.parameters()
+
     def after_step(self, model: nn.Module, x, y, generator) -> None:
         """Called after every optimiser step of the model (nothing by default)."""
 

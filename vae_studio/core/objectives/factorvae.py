@@ -9,17 +9,20 @@ correlation of q(z); the VAE minimises
 
 per sample (the gradient reaches the encoder through z; the discriminator's weights are frozen in this
 loss). The discriminator trains in :meth:`FactorVAEObjective.after_step`, with its own Adam optimiser
-(lr ``disc_lr``, betas 0.5 and 0.9 as in the paper), on *detached* codes: this step's z as the "q(z)"
-samples and the shuffle of the *previous* step's z (another batch, as the paper's algorithm draws a second
-batch for the shuffled samples, at no extra encoder pass) as the "shuffled" ones. It does not train on the
-very first step, which has no previous batch. Every permutation is drawn from the run's generator; the
-discriminator's initial weights from a generator seeded with the run's seed.
+(lr ``disc_lr``, betas 0.5 and 0.9 as in the paper, made on its first step), on *detached* codes: this step's
+z as the "q(z)" samples and the shuffle of the *previous* step's z (another batch, as the paper's algorithm
+draws a second batch for the shuffled samples, at no extra encoder pass) as the "shuffled" ones. It does not
+train on the very first step, which has no previous batch. Every permutation is drawn from the run's
+generator.
+
+The discriminator is part of the run's network (``model.discriminator``, see ``core/factorvae_model.py``):
+initialised from the run's seed with the VAE, saved and reopened with it, with the count of its updates. The
+run's own Adam leaves it out (:meth:`FactorVAEObjective.model_parameters`).
 
 The own terms are the TC estimate (an estimate: it can be negative, and is reported as it is) and the
-discriminator's accuracy on the batch's z and its shuffle. The discriminator is a training aid: it is not
-part of the model and is not saved with the run, so the objective of a reopened run has none that has
-trained, and :meth:`FactorVAEObjective.evaluate` then reports the TC, the accuracy and the total as NaN
-rather than the guesses of an untrained discriminator.
+discriminator's accuracy on the batch's z and its shuffle. While the discriminator has never trained,
+:meth:`FactorVAEObjective.evaluate` reports the TC, the accuracy and the total as NaN rather than the
+guesses of an untrained discriminator.
 """
 from __future__ import annotations
 
@@ -31,7 +34,6 @@ import torch.nn.functional as F
 
 from ..distributed import average_gradients_
 from ..losses import LossTerms, kl_per_dim, recon_per_sample
-from ..models import init_parameters
 from .base import Objective
 from .sampling import forward_with_z
 
@@ -43,15 +45,6 @@ def permute_dims(z: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     draw of the product of the batch's marginals. The permutations come from ``generator``."""
     keys = torch.rand(z.shape, generator=generator, device=z.device)
     return z.gather(0, keys.argsort(dim=0))
-
-
-def discriminator(latent_dim: int, layers: int, hidden: int) -> nn.Sequential:
-    """D: z -> two logits (class 0: from q(z); class 1: shuffled). The paper's is 6 x 1000, leaky ReLU 0.2."""
-    sizes = [latent_dim] + [hidden] * layers
-    mods: list[nn.Module] = []
-    for a, b in zip(sizes[:-1], sizes[1:]):
-        mods += [nn.Linear(a, b), nn.LeakyReLU(0.2)]
-    return nn.Sequential(*mods, nn.Linear(sizes[-1], 2))
 
 
 def discriminator_loss(d: nn.Module, z_q: torch.Tensor, z_shuffled: torch.Tensor) -> torch.Tensor:
@@ -67,15 +60,22 @@ class FactorVAEObjective(Objective):
 
     def __init__(self, variant, config, settings, data_size: int, device):
         super().__init__(variant, config, settings, data_size, device)
-        s = settings
-        with torch.device("meta"):  # built without random draws, then initialised from the run's seed
-            d = discriminator(config.model.latent_dim, s.disc_layers, s.disc_hidden)
-        d = init_parameters(d.to_empty(device="cpu"), torch.Generator().manual_seed(config.train.seed))
-        self.discriminator = d.to(self.device).requires_grad_(False)
-        self.disc_optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=s.disc_lr, betas=DISC_BETAS)
+        self.disc_optimizer: torch.optim.Adam | None = None  # made on the discriminator's first step
         self._z_now: torch.Tensor | None = None  # this step's z (detached), set by a training loss
         self._z_prev: torch.Tensor | None = None  # the previous step's
-        self.disc_steps = 0  # discriminator updates so far
+
+    def model_parameters(self, model: nn.Module) -> list[nn.Parameter]:
+        """The VAE's parameters: the discriminator has its own Adam."""
+        own = {id(p) for p in model.discriminator.parameters()}
+        return [p for p in model.parameters() if id(p) not in own]
+
+    def _optimizer(self, d: nn.Module) -> torch.optim.Adam:
+        """The discriminator's Adam (lr ``disc_lr``, betas 0.5 and 0.9), made for ``d`` on first use."""
+        opt = self.disc_optimizer
+        if opt is None or opt.param_groups[0]["params"][0] is not next(d.parameters()):
+            opt = torch.optim.Adam(d.parameters(), lr=self.settings.disc_lr, betas=DISC_BETAS)
+            self.disc_optimizer = opt
+        return opt
 
     def loss(self, model, x, y, beta, generator, autocast=contextlib.nullcontext) -> LossTerms:
         t, s = self.config.train, self.settings
@@ -84,7 +84,7 @@ class FactorVAEObjective(Objective):
         kld = kl_per_dim(mu, logvar).mean(0)
         kl = kld.sum()
         b = len(z)
-        out = self.discriminator(torch.cat([z, permute_dims(z.detach(), generator)]))
+        out = model.discriminator(torch.cat([z, permute_dims(z.detach(), generator)]))
         tc = (out[:b, 0] - out[:b, 1]).mean()
         with torch.no_grad():
             said = out.argmax(1)
@@ -100,22 +100,24 @@ class FactorVAEObjective(Objective):
         self._z_prev, self._z_now = z_now, None
         if z_now is None or z_prev is None:
             return
-        d = self.discriminator
+        d = model.discriminator
+        opt = self._optimizer(d)
         d.requires_grad_(True)
         try:
             with torch.enable_grad():
                 loss = discriminator_loss(d, z_now, permute_dims(z_prev, generator))
-            self.disc_optimizer.zero_grad(set_to_none=True)
+            opt.zero_grad(set_to_none=True)
             loss.backward()
             average_gradients_(d)  # under torchrun: one discriminator, trained on every rank's batch
-            self.disc_optimizer.step()
-            self.disc_steps += 1
+            opt.step()
+            opt.zero_grad(set_to_none=True)  # no stale gradients in the model's (gradient clipping sees them)
+            d.steps.add_(1)
         finally:
             d.requires_grad_(False)
 
     def evaluate(self, model, x, y, beta, seed=0, batch_size=1000):
         """As the base class; NaN for the terms that need the discriminator while it has not trained."""
         out = super().evaluate(model, x, y, beta, seed, batch_size)
-        if self.disc_steps == 0:
+        if not model.discriminator.trained:
             out.update({k: float("nan") for k in ("total", *self.terms)})
         return out

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import Variant, setting
+from .base import Variant, setting, vae_parameter_count
 
 
 @dataclass
@@ -28,4 +28,12 @@ class FactorVAE(Variant):
     uses_beta = True
     terms = ("tc", "disc_acc")
     term_titles = {"tc": "TC (discriminator estimate)", "disc_acc": "discriminator accuracy"}
+    model = "vae_studio.core.factorvae_model:FactorVAEModel"  # the VAE with the discriminator (saved with it)
     objective = "vae_studio.core.objectives.factorvae:FactorVAEObjective"
+
+    @classmethod
+    def parameter_count(cls, m) -> int:
+        """The VAE's parameters and the discriminator's (an MLP latent_dim -> disc_hidden x disc_layers -> 2)."""
+        s = cls.settings(m.settings)
+        sizes = [m.latent_dim] + [s.disc_hidden] * s.disc_layers + [2]
+        return vae_parameter_count(m) + sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
