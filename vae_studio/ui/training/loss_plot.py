@@ -18,11 +18,11 @@ import time
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
 from ..widgets.compact import hint_label
 from ..widgets.variant_names import uses_beta
+from .curve_items import add_curve_items
 from .loss_axes import LossAxis, StepAxis
 from .own_terms import OwnTermsPlot
 from .run_curves import RunCurves
@@ -244,22 +244,8 @@ class LossPlot(QWidget):
 
     def _items(self, c: RunCurves):
         if not c.items:
-            colour = QColor(c.colour)
-            faint = QColor(colour)
-            faint.setAlpha(55)
             for metric in METRICS:
-                raw = pg.PlotDataItem(pen=pg.mkPen(faint, width=1), connect="finite")
-                smooth = pg.PlotDataItem(pen=pg.mkPen(colour, width=2), connect="finite")
-                marks = pg.PlotDataItem(pen=None, symbol="o", symbolSize=7, symbolBrush=colour,
-                                        symbolPen=pg.mkPen("w", width=1))
-                for item in (raw, smooth):
-                    item.setClipToView(True)
-                    item.setDownsampling(auto=True, method="peak")
-                raw.setVisible(self.show_raw.isChecked())
-                plot = self.plots[metric]
-                for item in (raw, smooth, marks):
-                    plot.addItem(item)
-                c.items[metric] = (raw, smooth, marks)
+                c.items[metric] = add_curve_items(self.plots[metric], c.colour, self.show_raw.isChecked())
         return c.items
 
     def _hide(self, c: RunCurves) -> None:

@@ -14,11 +14,11 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
 from ...core.variants import VARIANTS
 from ..widgets.compact import ElidedComboBox
+from .curve_items import add_curve_items
 
 BASE_TERMS = 3  # total, recon, kl: the columns every run logs
 
@@ -174,20 +174,7 @@ class OwnTermsPlot:
             self.hide(c)
             return 0
         if not c.own_items:
-            colour = QColor(c.colour)
-            faint = QColor(colour)
-            faint.setAlpha(55)
-            raw = pg.PlotDataItem(pen=pg.mkPen(faint, width=1), connect="finite")
-            smooth = pg.PlotDataItem(pen=pg.mkPen(colour, width=2), connect="finite")
-            marks = pg.PlotDataItem(pen=None, symbol="o", symbolSize=7, symbolBrush=colour,
-                                    symbolPen=pg.mkPen("w", width=1))
-            for item in (raw, smooth):
-                item.setClipToView(True)
-                item.setDownsampling(auto=True, method="peak")
-            raw.setVisible(self.raw_visible)
-            for item in (raw, smooth, marks):
-                self.plot.addItem(item)
-            c.own_items = (raw, smooth, marks)
+            c.own_items = add_curve_items(self.plot, c.colour, self.raw_visible)
         x, values, smoothed, ex, ey = series
         raw, smooth, marks = c.own_items
         raw.setData(x, values)

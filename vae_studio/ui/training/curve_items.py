@@ -1,0 +1,23 @@
+"""The three plot items that draw one run's curve of one loss: its raw steps (faint), their smoothed line,
+and the per-epoch test points. Shared by the loss plots and the own-terms plot."""
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtGui import QColor
+
+
+def add_curve_items(plot: pg.PlotItem, colour: str, raw_visible: bool) -> tuple:
+    """Add (raw, smooth, marks) in ``colour`` to ``plot`` and return them."""
+    line = QColor(colour)
+    faint = QColor(line)
+    faint.setAlpha(55)
+    raw = pg.PlotDataItem(pen=pg.mkPen(faint, width=1), connect="finite")
+    smooth = pg.PlotDataItem(pen=pg.mkPen(line, width=2), connect="finite")
+    marks = pg.PlotDataItem(pen=None, symbol="o", symbolSize=7, symbolBrush=line, symbolPen=pg.mkPen("w", width=1))
+    for item in (raw, smooth):
+        item.setClipToView(True)
+        item.setDownsampling(auto=True, method="peak")
+    raw.setVisible(raw_visible)
+    for item in (raw, smooth, marks):
+        plot.addItem(item)
+    return raw, smooth, marks
