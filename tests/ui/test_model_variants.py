@@ -149,7 +149,7 @@ def test_retrain_with_another_variant_puts_the_runs_side_by_side(qtbot, make_win
     assert "Free KL (test)" in w.status_labels["model"].text()
     # both overlaid: the picker offers the terms of both; each run draws the terms it has
     panel.runs.select_runs([first, second])
-    assert [label.text for _sample, label in panel.plot.legend.items] == ["run 1: scaled-kl beta=1", "run 2: free-kl"]
+    assert [label.text for _sample, label in panel.plot.legend.items] == ["run 1: scaled-kl β 1", "run 2: free-kl"]
     picker = panel.plot.own.picker
     assert [picker.itemData(i) for i in range(picker.count())] == ["scaled_kl", "counted_kl", "weighted_kl"]
     panel.plot.set_own_term("weighted_kl")

@@ -106,7 +106,7 @@ def test_retrain_with_another_beta_adds_a_run_and_overlays_both(qtbot, panel):
     for run in (first, second):
         qtbot.waitUntil(lambda r=run: panel.plot.drawn_points(r) == len(r.history.steps) > 0, timeout=TIMEOUT)
     labels = [label.text for _sample, label in panel.plot.legend.items]
-    assert labels == ["run 1: beta=1", "run 2: beta=4"]
+    assert labels == ["run 1: β 1", "run 2: β 4"]
     colours = {first.colour, second.colour}
     assert len(colours) == 2
     # selecting one row shows only that run
@@ -296,7 +296,7 @@ def test_a_new_run_is_overlaid_with_the_current_one_only(qtbot, panel):
     panel.epochs.setValue(1)
     runs = [train_to_end(qtbot, panel, panel.retrain_button if i else None) for i in range(3)]
     assert panel.runs.shown_runs() == runs[1:]  # the legend never grows with every run
-    assert [label.text for _sample, label in panel.plot.legend.items] == ["run 2: beta=1", "run 3: beta=1"]
+    assert [label.text for _sample, label in panel.plot.legend.items] == ["run 2: β 1", "run 3: β 1"]
 
 
 def test_log_axis_labels_are_few_and_plain():
@@ -309,6 +309,18 @@ def test_log_axis_labels_are_few_and_plain():
     assert [lab for lab in labels if lab] == ["100", "200", "500"]
     assert [lab for lab in axis.tickStrings(list(np.log10([230, 260, 290])), 1.0, 0.05) if lab] == ["230", "260", "290"]
 
+
+
+def test_the_legend_shortens_long_run_names_to_fit_its_narrow_plot():
+    from types import SimpleNamespace
+
+    from vae_studio.core.config import RunConfig
+    from vae_studio.ui.training.loss_plot import run_label
+
+    cfg = RunConfig()
+    cfg.train.beta = 4.0
+    assert run_label(SimpleNamespace(name="demo: sprites, beta 4", config=cfg)) == "demo: sprit…: β 4"
+    assert run_label(SimpleNamespace(name="run 2", config=cfg), with_variant=True) == "run 2: vae β 4"
 
 
 def test_step_axis_labels_are_short():

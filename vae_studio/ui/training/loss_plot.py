@@ -35,11 +35,15 @@ ACTIVE_KL = 0.01  # nats: a latent dimension with less test KL carries no inform
 MIN_PLOT_WIDTH = 150  # pixels: the least width of each of the two plot columns (the view never gets narrower)
 
 
+LEGEND_NAME_CHARS = 12  # the legend sits in a narrow plot: long run names are shortened (the runs list has them)
+
+
 def run_label(run, with_variant: bool = False) -> str:
-    """The legend's label: "run 2: beta=4"; with the variant's name when overlaid runs differ in it."""
+    """The legend's label: "run 2: β 4"; with the variant's name when overlaid runs differ in it."""
     m, t = run.config.model, run.config.train
-    beta = f"beta={t.beta:g}" if uses_beta(m) else ""
-    return f"{run.name}: " + " ".join(filter(None, [m.kind if with_variant or not beta else "", beta]))
+    beta = f"β {t.beta:g}" if uses_beta(m) else ""
+    name = run.name if len(run.name) <= LEGEND_NAME_CHARS else run.name[:LEGEND_NAME_CHARS - 1] + "…"
+    return f"{name}: " + " ".join(filter(None, [m.kind if with_variant or not beta else "", beta]))
 
 
 class _TimedView(pg.GraphicsLayoutWidget):
