@@ -56,6 +56,8 @@ def test_a_vq_vae_gets_codebook_and_prior_rows_and_no_elbo(qtbot, panel, runs):
     shown = rows(panel)
     assert shown["Codebook perplexity"] == f"{res['perplexity']:.1f}"
     assert shown["Codes in use"] == f"{res['codes_in_use']} of 8"
+    t = panel.compare_table  # the compare row shows a dash for what a VQ-VAE has not, not Python's None
+    assert "None" not in [t.item(0, c).text() for c in range(t.columnCount())]
     assert shown["Prior NLL"].startswith("n/a: no prior fitted")
     prior = [e for e in fit_code_prior(entry.model, data, epochs=1) if isinstance(e, CodePrior)][0]
     panel.workspace.set_code_prior(entry, prior)  # as Fit prior does: the metrics are then for earlier weights

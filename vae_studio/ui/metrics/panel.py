@@ -388,7 +388,7 @@ class MetricsPanel(QWidget):
                      fmt(last.get("test_neg_elbo")),
                      fmt(last.get("test_recon")), fmt(last.get("test_kl")),
                      fmt(res.get("iwae_nll")) if res else DASH,
-                     str(res.get("active_units", DASH)) if res else DASH,
+                     DASH if not res or res.get("active_units") is None else str(res["active_units"]),
                      fmt(res.get("mig"), 3) if res else DASH]
             for c, text in enumerate(cells):
                 item = table.item(r, c)
