@@ -1,5 +1,6 @@
-"""The three plot items that draw one run's curve of one loss: its raw steps (faint), their smoothed line,
-and the per-epoch test points. Shared by the loss plots and the own-terms plot."""
+"""The look of a loss-over-steps plot, and the three plot items that draw one run's curve of one loss: its
+raw steps (faint), their smoothed line, and the per-epoch test points. Shared by the loss plots and the
+own-terms plot."""
 from __future__ import annotations
 
 import pyqtgraph as pg
@@ -21,3 +22,13 @@ def add_curve_items(plot: pg.PlotItem, colour: str, raw_visible: bool) -> tuple:
     for item in (raw, smooth, marks):
         plot.addItem(item)
     return raw, smooth, marks
+
+
+def style_step_plot(plot: pg.PlotItem) -> None:
+    """A plot of losses over training steps: steps along the bottom, short ticks outside and no grid (a curve
+    update then repaints the plot area only, not the axes), points clipped to the view and peak-downsampled."""
+    plot.setLabel("bottom", "step")
+    for side in ("left", "bottom"):
+        plot.getAxis(side).setStyle(tickLength=5)
+    plot.setClipToView(True)
+    plot.setDownsampling(auto=True, mode="peak")

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
 from ..widgets.compact import hint_label
 from ..widgets.variant_names import uses_beta
-from .curve_items import add_curve_items
+from .curve_items import add_curve_items, style_step_plot
 from .loss_axes import LossAxis, StepAxis
 from .own_terms import OwnTermsPlot
 from .run_curves import RunCurves
@@ -82,12 +82,7 @@ class LossPlot(QWidget):
         for i, metric in enumerate(METRICS):
             p = self.glw.addPlot(row=i // 2, col=i % 2, axisItems={"left": LossAxis("left"), "bottom": StepAxis("bottom")})
             p.setTitle(TITLES[metric], size="10pt")  # units (nats per image) in the hint above the plots
-            p.setLabel("bottom", "step")
-            # no grid and ticks outside: then a curve update repaints the plot area only, not the axes
-            for side in ("left", "bottom"):
-                p.getAxis(side).setStyle(tickLength=5)
-            p.setClipToView(True)
-            p.setDownsampling(auto=True, mode="peak")
+            style_step_plot(p)
             vb = p.getViewBox()
             vb.setMouseEnabled(x=True, y=False)
             vb.disableAutoRange()

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
 from ...core.variants import VARIANTS
 from ..widgets.compact import ElidedComboBox
-from .curve_items import add_curve_items
+from .curve_items import add_curve_items, style_step_plot
 
 BASE_TERMS = 3  # total, recon, kl: the columns every run logs
 
@@ -100,11 +100,7 @@ class OwnTermsPlot:
         self.cell = cell
         self.placed = False
         self.raw_visible = True
-        plot.setLabel("bottom", "step")
-        for side in ("left", "bottom"):
-            plot.getAxis(side).setStyle(tickLength=5)
-        plot.setClipToView(True)
-        plot.setDownsampling(auto=True, mode="peak")
+        style_step_plot(plot)
         vb = plot.getViewBox()
         vb.setMouseEnabled(x=False, y=False)  # its step range is the loss plots' (pan and zoom those)
         vb.disableAutoRange(axis="x")
