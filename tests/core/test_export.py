@@ -36,6 +36,25 @@ def test_grid_array_matches_the_png_layout():
     np.testing.assert_array_equal(grid[1:7, 8:14], (images[1, 0] * 255 + 0.5).to(torch.uint8).numpy())
 
 
+@pytest.mark.parametrize("n, c, nrow, padding, pad_value", [
+    (1, 1, 8, 2, 0.0), (2, 1, 8, 2, 0.5), (5, 1, 2, 1, 0.0), (6, 3, 3, 2, 1.0), (7, 3, 10, 0, 0.0),
+    (64, 1, 8, 2, 0.5),
+])
+def test_grid_array_equals_torchvision_make_grid_and_save_image(tmp_path, n, c, nrow, padding, pad_value):
+    """The grid drawn on screen and saved is torchvision's, byte for byte (values outside [0, 1] too)."""
+    from torchvision.utils import make_grid, save_image
+
+    images = torch.rand(n, c, 5, 7, generator=torch.Generator().manual_seed(n)) * 1.2 - 0.1
+    grid = make_grid(images.clamp(0, 1), nrow=nrow, padding=padding, pad_value=pad_value)
+    expected = (grid * 255 + 0.5).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+    expected = expected[..., 0] if c == 1 else expected
+    np.testing.assert_array_equal(grid_array(images, nrow, padding, pad_value), expected)
+    save_image(images.clamp(0, 1), str(tmp_path / "tv.png"), nrow=nrow, padding=padding, pad_value=pad_value)
+    save_grid_png(images, tmp_path / "ours.png", nrow=nrow, padding=padding, pad_value=pad_value)
+    with Image.open(tmp_path / "tv.png") as theirs, Image.open(tmp_path / "ours.png") as ours:
+        np.testing.assert_array_equal(np.asarray(ours.convert("RGB")), np.asarray(theirs.convert("RGB")))
+
+
 def test_gif_has_one_frame_per_distinct_frame_and_the_duration(tmp_path):
     frames = [np.full((10, 12), v, np.uint8) for v in (0, 80, 160, 240, 160, 80)]
     path = save_gif(frames, tmp_path / "anim.gif", duration_ms=70)

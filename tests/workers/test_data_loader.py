@@ -64,9 +64,9 @@ def test_a_bad_data_set_fails_with_one_line_and_the_loader_still_works(qtbot, lo
     assert rec.loaded[0][0] == good
 
 
-def test_start_up_stages_import_torch_after_the_window_and_torchvision_after_the_first_data_set():
+def test_start_up_imports_torch_after_the_window_and_never_torchvision():
     """The window's modules import no torch (it is shown first); the background task that enables Start
-    imports torch and the panels but not torchvision (seconds), which the task after the first load imports."""
+    imports torch and the panels; loading the sprites and drawing a grid need no torchvision (a second)."""
     import subprocess
     import sys
 
@@ -74,13 +74,16 @@ def test_start_up_stages_import_torch_after_the_window_and_torchvision_after_the
         "import sys\n"
         "import vae_studio.ui.main_window as mw\n"
         "print('torch' in sys.modules)\n"
-        "from vae_studio.workers.data_loader import import_core, import_later_task\n"
+        "from vae_studio.workers.data_loader import import_core, load_task\n"
         "import_core(mw.PANEL_MODULES)\n"
         "print('torch' in sys.modules, 'vae_studio.ui.latent.panel' in sys.modules, 'torchvision' in sys.modules)\n"
-        "import_later_task(None)\n"
+        "from vae_studio.core.config import DataConfig\n"
+        "from vae_studio.core.export import grid_array\n"
+        "_config, data, _s = load_task(None, DataConfig())\n"
+        "grid_array(data.test_x[:16].float() / 255, 4)\n"
         "print('torchvision' in sys.modules)\n"
     )
     env = {**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["False", "True", "True", "False", "True"]
+    assert out.stdout.split() == ["False", "True", "True", "False", "False"]

@@ -20,8 +20,7 @@ def add_parser(sub) -> None:
 
 
 def run(a) -> int:
-    from torchvision.utils import save_image
-
+    from ..core.export import save_grid_png
     from ..core.latent import sample_prior
 
     from ..core.safe_io import big_number, human_bytes
@@ -47,7 +46,7 @@ def run(a) -> int:
     except ValueError as e:  # NoPrior: a VQ-VAE before fit-prior; a temperature its prior cannot use
         raise UserError(f"cannot sample from {a.run}: {e}") from None
     try:
-        save_image(imgs, a.out, nrow=max(1, int(math.ceil(math.sqrt(a.n)))), padding=2, pad_value=0.5)
+        save_grid_png(imgs, a.out, nrow=max(1, int(math.ceil(math.sqrt(a.n)))), padding=2, pad_value=0.5)
     except (OSError, ValueError, KeyError) as e:
         raise UserError(f"cannot write {a.out}: {e}") from None
     print(f"wrote {a.n} samples to {a.out}")

@@ -25,25 +25,32 @@ def _as_images(images) -> torch.Tensor:
 
 
 def grid_array(images, nrow: int, padding: int = 2, pad_value: float = 0.0) -> np.ndarray:
-    """Images (N, C, H, W) float in [0, 1] tiled ``nrow`` per row -> uint8 (H', W') or (H', W', 3)."""
-    x = _as_images(images)
-    from torchvision.utils import make_grid  # imported when first used: torchvision takes seconds to import
+    """Images (N, C, H, W) float in [0, 1] tiled ``nrow`` per row -> uint8 (H', W') or (H', W', 3).
 
-    grid = make_grid(x.clamp(0, 1), nrow=max(1, int(nrow)), padding=padding, pad_value=pad_value)
-    arr = (grid * 255 + 0.5).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
-    return np.ascontiguousarray(arr[..., 0] if x.shape[1] == 1 else arr)
+    torchvision's ``make_grid`` layout and its ``save_image`` rounding, byte for byte (tested against them),
+    done in NumPy: the grids on screen are drawn while the app starts, and importing torchvision (a second,
+    with sympy and triton behind it, and 220 MB) held the GUI thread up on the import lock."""
+    x = _as_images(images).clamp(0, 1).numpy()
+    n, c, h, w = x.shape
+    if n == 1:  # make_grid returns a lone image as it is, without padding
+        grid = x[0]
+    else:
+        ncol = min(max(1, int(nrow)), n)
+        rows, cell_h, cell_w = -(-n // ncol), h + padding, w + padding
+        cells = np.full((rows * ncol, c, cell_h, cell_w), pad_value, np.float32)
+        cells[:n, :, padding:, padding:] = x
+        grid = cells.reshape(rows, ncol, c, cell_h, cell_w).transpose(2, 0, 3, 1, 4)
+        grid = grid.reshape(c, rows * cell_h, ncol * cell_w)
+        grid = np.pad(grid, ((0, 0), (0, padding), (0, padding)), constant_values=pad_value)
+    arr = np.clip(grid * np.float32(255) + np.float32(0.5), 0, 255).astype(np.uint8).transpose(1, 2, 0)
+    return np.ascontiguousarray(arr[..., 0] if c == 1 else arr)
 
 
 def save_grid_png(images, path, nrow: int = 8, padding: int = 2, pad_value: float = 0.0) -> Path:
-    """Save images (N, C, H, W) float in [0, 1] as one PNG, ``nrow`` images per row (torchvision's save_image).
-
-    Returns the path written."""
-    from torchvision.utils import save_image
-
+    """Save images (N, C, H, W) float in [0, 1] as one PNG, ``nrow`` images per row (:func:`grid_array`'s
+    layout; grey images as a grey PNG). Returns the path written."""
     path = Path(path)
-    x = _as_images(images)
-    save_image(x.clamp(0, 1), str(path), nrow=max(1, int(nrow)), padding=padding, pad_value=pad_value,
-               format="PNG")
+    Image.fromarray(grid_array(images, nrow, padding, pad_value)).save(path, format="PNG")
     return path
 
 

@@ -30,7 +30,7 @@ def seconds_since_process_start() -> float:
 _collector = None
 
 
-def collect_garbage_in_gui_thread(interval: float = 0.5):
+def collect_garbage_in_gui_thread(interval: float = 0.05):
     """Python's cycle collector runs only in the GUI thread from now on (pyqtgraph's GarbageCollector: automatic
     collection off, a timer collects by the same thresholds). Otherwise a collection that happens to start in a
     worker thread (building a model, say) destroys Qt objects there and can deadlock with the GUI thread

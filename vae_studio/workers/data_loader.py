@@ -3,9 +3,8 @@
 :class:`DataLoader` lives in the GUI thread. Its first task imports torch and the core modules (seconds),
 so the window can be shown before they are ready (``coreReady`` says when they are); each :meth:`load` is a
 task after it, in order, and the newest load wins: an older one still waiting is dropped, and one already
-running (a load cannot be interrupted; it is short) finishes but its result is dropped. Modules that only
-later actions need (``LATER_MODULES``: torchvision, seconds to import) are imported by a task queued after
-the first load, so they do not delay the first data set (and the Start button).
+running (a load cannot be interrupted; it is short) finishes but its result is dropped. torchvision is not
+imported at start-up at all (a second, sympy and triton behind it, 220 MB): only a CIFAR-10 load needs it.
 
 This module imports no torch at module level: the window imports it before torch is loaded.
 """
@@ -17,11 +16,11 @@ import time
 from PySide6.QtCore import QObject, Signal, Slot
 
 from .tasks import Mode, runner_for
+from .torch_libraries import open_torch_libraries
 
 CORE_MODULES = ("torch", "vae_studio.core.data", "vae_studio.core.devices", "vae_studio.core.training",
                 "vae_studio.core.checkpoint", "vae_studio.core.latent", "vae_studio.core.metrics")
-LATER_MODULES = ("torchvision.utils",)  # seconds to import; only exports and image grids use it
-CORE, DATA, LATER = "core", "data", "later"  # the task keys
+CORE, DATA = "core", "data"  # the task keys
 
 
 def import_optional(names: tuple[str, ...]) -> None:
@@ -36,6 +35,7 @@ def import_optional(names: tuple[str, ...]) -> None:
 def import_core(extra: tuple[str, ...] = ()) -> dict:
     """Import torch and the core modules (a no-op once done), then ``extra`` modules on a best-effort basis;
     returns versions for the About box."""
+    open_torch_libraries()  # the dynamic loader's share of the import, without stopping the GUI thread
     for name in CORE_MODULES:
         importlib.import_module(name)
     import_optional(tuple(extra))
@@ -47,11 +47,6 @@ def import_core(extra: tuple[str, ...] = ()) -> dict:
 def import_task(_state, extra: tuple[str, ...] = ()) -> dict:
     """The task form of :func:`import_core`."""
     return import_core(extra)
-
-
-def import_later_task(_state, names: tuple[str, ...] = LATER_MODULES) -> None:
-    """The task form of :func:`import_optional` (queued after the first load)."""
-    import_optional(names)
 
 
 def load_task(_state, config) -> tuple:
@@ -80,7 +75,6 @@ class DataLoader(QObject):
         self.runner.done.connect(self._on_done)
         self.runner.failed.connect(self._on_failed)
         self._import_ticket: int | None = None
-        self._later_submitted = False
         self._configs: dict[int, object] = {}  # ticket of a load in flight -> its DataConfig
         self.core_ready = False
         self.versions: dict = {}
@@ -98,9 +92,6 @@ class DataLoader(QObject):
         request = self.runner.submit(load_task, config, key=DATA)
         self._configs[request] = config
         self.loading.emit(request, config)
-        if not self._later_submitted:  # after the first load, not before it: the Start button waits for that
-            self._later_submitted = True
-            self.runner.submit(import_later_task, LATER_MODULES, key=LATER)
         return request
 
     @Slot(int, object)
