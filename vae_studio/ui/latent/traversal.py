@@ -5,9 +5,10 @@ Row ``d`` decodes ``z`` with ``z[d]`` replaced by ``z[d] + offset`` for ``offset
 symmetric around 0 the middle column is the probe's own decoding. Rows are ordered by KL (most active
 first); "Hide inactive" drops dimensions whose KL is below :data:`INACTIVE_KL` nats.
 
-Decoding runs on the GUI thread (a few hundred small images take a few milliseconds), so that dragging
-the probe stays smooth it waits until the probe rests for :data:`REST_MS` ms, and while the probe keeps
-moving it follows at most every :data:`MAX_WAIT_MS` ms (or three times the time a grid takes, if more).
+Decoding runs on the GUI thread (a few hundred small images take a few milliseconds). While the probe is
+dragged, superqt's leading throttler renders the grid at the first move, then at most every
+:data:`MIN_INTERVAL_MS` ms (or three times what the last grid took, if more, so that drawing grids never
+takes more than a third of the GUI thread), and once more where the probe stops.
 """
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ import time
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QRectF, QTimer, Signal, Slot
+from PySide6.QtCore import QEvent, QRectF, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFrame, QLabel, QMessageBox,
                                QPushButton, QScrollArea, QSpinBox, QVBoxLayout, QWidget)
+from superqt.utils import QSignalThrottler
 
 from ...core.export import grid_array, save_gif, save_grid_png
 from ...core.latent import decode, dims_by_kl, to_uint8, traverse
@@ -30,8 +32,8 @@ pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 INACTIVE_KL = 0.01  # nats per image: below this a dimension carries (almost) no information
 PAD = 1  # pixels between cells of the on-screen grid
 ROW_PX = 40  # the least height of a row on screen; below that the grid scrolls
-REST_MS = 60  # the grid follows the probe once it has rested this long...
-MAX_WAIT_MS = 250  # ...or at least this often while it keeps moving
+MIN_INTERVAL_MS = 60  # while the probe moves, the grid follows it at most this often...
+MAX_INTERVAL_MS = 2000  # ...or, for a model slow to decode, three times its decode time, up to this
 
 
 def relative_traversal(z: np.ndarray, dims: list[int], lo: float, hi: float, steps: int) -> np.ndarray:
@@ -58,11 +60,9 @@ class TraversalView(QWidget):
         self.images: np.ndarray | None = None  # uint8 (rows, steps, H, W, C) of the grid shown
         self._floats = None  # float (rows * steps, C, H, W) for the PNG export
         self._grid_shape: tuple | None = None
-        self.max_wait_ms = MAX_WAIT_MS
-        self._pending_since: float | None = None
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.timeout.connect(self.render_now)
+        self.throttler = QSignalThrottler(parent=self)  # leading: at once, then at most once per timeout
+        self.throttler.setTimeout(MIN_INTERVAL_MS)
+        self.throttler.triggered.connect(self.render_now)
 
         self.lo = _spin(-3.0, "From", "Start of the sweep, relative to the probe's value of each dimension")
         self.hi = _spin(3.0, "To", "End of the sweep, relative to the probe's value of each dimension")
@@ -133,14 +133,10 @@ class TraversalView(QWidget):
         self._space = space
         self._kl = None if kl is None else np.asarray(kl, np.float64)
         if immediate or model is None or z is None:
-            self._timer.stop()
+            self.throttler.cancel()
             self.render_now()
             return
-        now = time.perf_counter()
-        if self._pending_since is None:
-            self._pending_since = now
-        left_ms = self.max_wait_ms - 1000 * (now - self._pending_since)
-        self._timer.start(int(max(0, min(REST_MS, left_ms))))
+        self.throttler.throttle()
 
     def shown_dims(self) -> list[int]:
         if self._z is None:
@@ -160,21 +156,18 @@ class TraversalView(QWidget):
 
     @Slot()
     def _settings_changed(self) -> None:
-        self._timer.stop()
+        self.throttler.cancel()
         self.render_now()
 
     @Slot()
     def flush(self) -> None:
         """Render now if an update is waiting."""
-        if self._timer.isActive():
-            self._timer.stop()
-            self.render_now()
+        self.throttler.flush(restart_timer=False)
 
     # -- drawing -----------------------------------------------------------------------------------
     @Slot()
     def render_now(self) -> None:
         t0 = time.perf_counter()
-        self._pending_since = None
         self.rows = self.shown_dims()
         model, z = self._model, self._z
         lo, hi, steps = self.lo.value(), self.hi.value(), self.steps.value()
@@ -219,7 +212,7 @@ class TraversalView(QWidget):
             self._fit_height()
         self._update_enabled()
         cost_ms = (time.perf_counter() - t0) * 1000
-        self.max_wait_ms = int(min(2000, max(MAX_WAIT_MS, 3 * cost_ms)))
+        self.throttler.setTimeout(int(min(MAX_INTERVAL_MS, max(MIN_INTERVAL_MS, 3 * cost_ms))))
         self.rendered.emit()
 
     def _fit_height(self) -> None:

@@ -17,8 +17,9 @@ import time
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
+from superqt.utils import QSignalThrottler
 
 from ..widgets.compact import hint_label
 from ..widgets.variant_names import uses_beta
@@ -29,8 +30,8 @@ from .run_curves import RunCurves
 
 METRICS = ("total", "recon", "kl")
 TITLES = {"total": "Total loss", "recon": "Reconstruction", "kl": "KL divergence"}
-REDRAW_MS = 33  # the timer's period; a redraw also waits REDRAW_BUDGET times its own cost since the last
-REDRAW_BUDGET = 4  # so drawing takes at most ~1/4 of the GUI thread however large the curves grow
+REDRAW_MS = 33  # redraws follow new data at most this often; also no sooner than REDRAW_BUDGET times the
+REDRAW_BUDGET = 4  # last redraw's cost, so drawing takes at most ~1/4 of the GUI thread however long the curves
 ACTIVE_KL = 0.01  # nats: a latent dimension with less test KL carries no information (metrics.py)
 MIN_PLOT_WIDTH = 150  # pixels: the least width of each of the two plot columns (the view never gets narrower)
 
@@ -72,8 +73,6 @@ class LossPlot(QWidget):
         self._bars_drawn = None
         self._follow = True  # ranges follow the data until the user pans or zooms ("A" button: follow again)
         self._ranges: dict[str, tuple] = {}
-        self._last_redraw = 0.0
-        self._redraw_cost = 0.0
 
         self.glw = _TimedView()
         self.glw.setMinimumHeight(260)
@@ -125,9 +124,9 @@ class LossPlot(QWidget):
         lay.addLayout(top)
         lay.addWidget(self.glw, 1)
         lay.addWidget(self.own.row)
-        self._timer = QTimer(self)
-        self._timer.setInterval(REDRAW_MS)
-        self._timer.timeout.connect(self._redraw)
+        self.throttler = QSignalThrottler(parent=self)  # leading: new data is drawn at once, then throttled
+        self.throttler.setTimeout(REDRAW_MS)
+        self.throttler.triggered.connect(self._redraw)
         self._set_log(True)
         self._update_min_width()
 
@@ -231,15 +230,14 @@ class LossPlot(QWidget):
     def export_png(self, path: str) -> None:
         from pyqtgraph.exporters import ImageExporter
 
-        self._redraw(force=True)
+        self._redraw()
         exporter = ImageExporter(self.glw.ci)
         exporter.parameters()["width"] = max(1200, self.glw.width())
         exporter.export(str(path))
 
     # -- drawing ---------------------------------------------------------------------------------------
     def _schedule(self) -> None:
-        if not self._timer.isActive():
-            self._timer.start()
+        self.throttler.throttle()
 
     def _items(self, c: RunCurves):
         if not c.items:
@@ -272,11 +270,8 @@ class LossPlot(QWidget):
                 self.plots[metric].addItem(line, ignoreBounds=True)
                 c.change_lines.append((metric, line))
 
-    def _redraw(self, force: bool = False) -> None:
+    def _redraw(self) -> None:
         now = time.perf_counter()
-        cost = self._redraw_cost + self.glw.paint_seconds
-        if not force and now - self._last_redraw < REDRAW_BUDGET * cost:
-            return  # drawing is expensive now (long curves, a busy machine): let the GUI breathe
         changed = False
         for rid in self.shown:
             c = self.curves.get(rid)
@@ -302,11 +297,9 @@ class LossPlot(QWidget):
         changed |= self._redraw_bars()
         if changed:
             self.redraws += 1
-            self._last_redraw = now
-            self._redraw_cost = time.perf_counter() - now
+            cost = time.perf_counter() - now + self.glw.paint_seconds  # long curves, a busy machine: draw less often
+            self.throttler.setTimeout(max(REDRAW_MS, round(1000 * REDRAW_BUDGET * cost)))
             self.redrawn.emit()
-        else:
-            self._timer.stop()
 
     def _fit_ranges(self) -> None:
         """Ranges that follow the data in coarse steps, so the axes (slow to redraw) change rarely."""
@@ -432,4 +425,4 @@ class LossPlot(QWidget):
         self._rebuild_legend()
 
     def stop_timer(self) -> None:
-        self._timer.stop()
+        self.throttler.cancel()
