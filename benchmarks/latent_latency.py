@@ -8,8 +8,9 @@ training split when it is installed, else on random 28x28 images (the timings do
   the repaint), for a 10,000-image test split and for 70,000 points; also the GUI thread's CPU time in it
   and the longest freeze: the longest gap between the ticks of a 2 ms timer (big scatters are drawn in
   chunks of up to 25,000 points, one per turn of the event loop, so that the window keeps answering).
-  Encoding is matrix products on the one torch thread the app leaves beside the GUI (~0.45 s for 70,000
-  images through the 784-400 encoder here): it bounds this time from below.
+  Encoding is matrix products; while the user waits, the chunks are encoded on as many threads as the
+  app's torch threads leave cores for (two here: ~0.25 s for 70,000 images through the 784-400 encoder,
+  0.45 s on one): it bounds this time from below.
 * ``drag``: 200 hand-built mouse moves dragging the probe along a loop through the point cloud; each is
   timed from sending the move to the updated image painted (the move event is handled, the probe decoded
   on the GUI thread, the spin boxes and ``ImageItem`` updated, then ``app.processEvents()`` repaints).

@@ -42,7 +42,7 @@ def model():
 
 def test_encode_split_matches_encode_dataset_and_reports_progress(data, model):
     state = FakeState()
-    out = encode_split(state, model, data.train_x, data.train_y, chunk=100)
+    out = encode_split(state, model, data.train_x, data.train_y, chunk=100, threads=1)
     ref = encode_dataset(model, data.train_x, data.train_y)
     np.testing.assert_allclose(out.mu, ref.mu, atol=1e-6)
     np.testing.assert_allclose(out.logvar, ref.logvar, atol=1e-6)
@@ -53,10 +53,21 @@ def test_encode_split_matches_encode_dataset_and_reports_progress(data, model):
 
 def test_encode_split_stops_when_cancelled_and_handles_an_empty_split(data, model):
     state = FakeState(cancel_after=1)
-    assert encode_split(state, model, data.train_x, None, chunk=100) is None
+    assert encode_split(state, model, data.train_x, None, chunk=100, threads=1) is None
     assert len(state.progress) == 1  # one chunk encoded, then it gave up
     empty = encode_split(FakeState(), model, data.test_x[:0], None)
     assert empty.mu.shape == (0, 3) and empty.labels is None and np.all(empty.kl == 0)
+
+
+def test_encoding_chunks_on_several_threads_gives_the_same_split(data, model):
+    """The scatter is the same whichever number of threads encoded it (the app uses the cores torch leaves)."""
+    one = encode_split(FakeState(), model, data.train_x, data.train_y, chunk=30, threads=1)
+    state = FakeState()
+    three = encode_split(state, model, data.train_x, data.train_y, chunk=30, threads=3)
+    for a, b in ((one.mu, three.mu), (one.logvar, three.logvar), (one.labels, three.labels), (one.kl, three.kl)):
+        np.testing.assert_array_equal(a, b)
+    assert sorted(state.progress) == state.progress and state.progress[-1] == 1.0
+    assert encode_split(FakeState(cancel_after=2), model, data.train_x, None, chunk=30, threads=3) is None
 
 
 def test_decode_grid_decodes_in_chunks_and_lays_out_the_grid(model):
