@@ -212,7 +212,7 @@ def main() -> None:
             value = int(round(150 * np.sin(2 * np.pi * k / moves)))
             c = time.thread_time()
             t = time.perf_counter()
-            view.slider.setValue(value if value != view.slider.value() else value + 1)
+            view.slider.setValue((value if value != round(view.slider.value() * 100) else value + 1) / 100)  # t
             app.processEvents()
             times.append(1000 * (time.perf_counter() - t))
             cpu.append(1000 * (time.thread_time() - c))

@@ -4,8 +4,8 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QPointF, Qt
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtWidgets import QFileDialog, QSlider
 
 from tests.ui.helpers import action, trained_run
 from tests.ui.test_latent_panel import (TIMEOUT, drag, make_panel, no_mouse_rate_limit, trained,  # noqa: F401
@@ -75,40 +75,94 @@ class FakeClick:
         pass
 
 
-def test_a_class_direction_moves_the_probe_along_the_difference_of_the_class_means(make_panel):
-    workspace, panel = make_panel()
+def add_class_direction(panel, a, b):
     view = panel.tools.directions
     panel.tools.tabs.setCurrentWidget(view)
     view.kind.setCurrentIndex(view.kind.findData("classes"))
-    view.class_a.setCurrentIndex(view.class_a.findData(2))
-    view.class_b.setCurrentIndex(view.class_b.findData(0))
+    view.class_a.setCurrentIndex(view.class_a.findData(a))
+    view.class_b.setCurrentIndex(view.class_b.findData(b))
     view.add_button.click()
+    mu, labels = panel.explorer.mu, panel.explorer.labels
+    return view, mu[labels == a].mean(0) - mu[labels == b].mean(0)
+
+
+def type_t(qtbot, view, text):
+    """Click the slider's label, type a value over it and press Enter, as a user does."""
+    qtbot.mouseClick(view.t_label, Qt.MouseButton.LeftButton)
+    view.t_label.selectAll()
+    qtbot.keyClicks(view.t_label, text)
+    qtbot.keyClick(view.t_label, Qt.Key.Key_Return)
+
+
+def test_a_class_direction_moves_the_probe_along_the_difference_of_the_class_means(make_panel, qtbot):
+    workspace, panel = make_panel()
+    view, diff = add_class_direction(panel, 2, 0)
     assert [d.name for d in workspace.selected.explorer.directions] == ["c2 − c0"]
     assert view.list.currentItem().text() == "c2 − c0"
-    mu, labels = panel.explorer.mu, panel.explorer.labels
-    diff = mu[labels == 2].mean(0) - mu[labels == 0].mean(0)
     base = panel.probe_vector
     model = workspace.decode_model()
     images = []
-    for value, t in ((50, 0.5), (100, 1.0), (-100, -1.0)):
-        view.slider.setValue(value)
+    for t in (0.5, 1.0, -1.0):
+        view.slider.setValue(t)
         np.testing.assert_allclose(panel.probe_vector, base + t * diff, atol=1e-5)
         np.testing.assert_allclose(workspace.probe, panel.probe_vector)
         img = panel.probe_image()
         np.testing.assert_array_equal(img, to_uint8(decode(model, panel.probe_vector[None]))[0, ..., 0])
         images.append(img.copy())
     assert not np.array_equal(images[0], images[1])
-    assert "along c2 − c0" in panel.probe_bar.anchor_label.text() and view.t_spin.value() == -1.0
-    # each slider step (from the keyboard) is undoable; undo walks the probe back
+    assert "along c2 − c0" in panel.probe_bar.anchor_label.text() and view.t_label.text() == "-1.00"
+    # each new value set on the slider is undoable; undo walks the probe back
     panel.undo_stack.undo()
     np.testing.assert_allclose(panel.probe_vector, base + 1.0 * diff, atol=1e-5)
     # moving the probe otherwise puts the slider's zero where the probe is
     panel.move_probe(0.3, -0.2)
-    assert view.slider.value() == 0
+    assert view.slider.value() == 0 and view.t_label.text() == "0.00"
     start = panel.probe_vector
-    view.t_spin.setValue(1.0)  # typed
+    type_t(qtbot, view, "1")
     np.testing.assert_allclose(panel.probe_vector, start + diff, atol=1e-5)
-    assert view.slider.value() == 100
+    assert view.slider.value() == 1.0 and view.t_label.text() == "1.00"
+    type_t(qtbot, view, "9")  # beyond the slider's range: its end
+    assert view.slider.value() == 2.0 and view.t_label.text() == "2.00"
+    np.testing.assert_allclose(panel.probe_vector, start + 2 * diff, atol=1e-5)
+    panel.undo_stack.undo()  # each typed value is a step of its own
+    np.testing.assert_allclose(panel.probe_vector, start + diff, atol=1e-5)
+    panel.undo_stack.undo()
+    np.testing.assert_allclose(panel.probe_vector, start, atol=1e-5)
+
+
+def test_a_drag_along_a_direction_is_one_step_and_each_key_another(make_panel, qtbot):
+    workspace, panel = make_panel()
+    view, diff = add_class_direction(panel, 1, 0)
+    groove = view.slider.findChild(QSlider)
+    assert view.slider.accessibleName() == groove.accessibleName() == "Move along the direction"
+    base = panel.probe_vector
+    steps = panel.undo_stack.count()
+    # press on the groove, drag, release: the probe follows live; one step for Edit > Undo
+    y, w = groove.height() // 2, groove.width()
+    seen = []
+    qtbot.mousePress(groove, Qt.MouseButton.LeftButton, pos=QPoint(w // 4, y))
+    for x in (w // 3, w // 2 + 10, 3 * w // 4):
+        qtbot.mouseMove(groove, QPoint(x, y))
+        np.testing.assert_allclose(panel.probe_vector, base + view.slider.value() * diff, atol=1e-5)
+        seen.append(view.slider.value())
+    qtbot.mouseRelease(groove, Qt.MouseButton.LeftButton, pos=QPoint(3 * w // 4, y))
+    assert seen == sorted(seen) and seen[0] < 0 < seen[-1] and len(set(seen)) == 3
+    assert view.t_label.text() == f"{seen[-1]:.2f}"
+    assert panel.undo_stack.count() == steps + 1
+    panel.undo_stack.undo()
+    np.testing.assert_allclose(panel.probe_vector, base, atol=1e-5)
+    panel.undo_stack.redo()
+    after_drag = base + seen[-1] * diff
+    np.testing.assert_allclose(panel.probe_vector, after_drag, atol=1e-5)
+    assert view.slider.value() == 0  # redo moved the probe: the slider's zero is there now
+    # keys step the slider (a hundredth of t, a tenth a page, Home/End its ends), each one step
+    for key, want in ((Qt.Key.Key_Right, 0.01), (Qt.Key.Key_PageDown, -0.09), (Qt.Key.Key_End, 2.0)):
+        qtbot.keyClick(groove, key)
+        assert view.slider.value() == pytest.approx(want) and view.t_label.text() == f"{want:.2f}"
+        np.testing.assert_allclose(panel.probe_vector, after_drag + want * diff, atol=1e-5)
+    assert panel.undo_stack.count() == steps + 4
+    panel.undo_stack.undo()
+    np.testing.assert_allclose(panel.probe_vector, after_drag - 0.09 * diff, atol=1e-5)
 
 
 def test_a_direction_from_two_points_and_latent_arithmetic(make_panel):
@@ -135,7 +189,7 @@ def test_a_direction_from_two_points_and_latent_arithmetic(make_panel):
     view.kind.setCurrentIndex(view.kind.findData("points"))
     view.add_button.click()
     panel.scatter.pointClicked.emit(3)
-    view.slider.setValue(100)
+    view.slider.setValue(1.0)
     np.testing.assert_allclose(panel.probe_vector, mu[7], atol=1e-5)
 
 

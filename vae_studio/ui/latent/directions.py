@@ -6,14 +6,17 @@ deleting go through undo commands and the list follows ``directionsChanged``). T
 :mod:`vae_studio.core.directions` applied to the explorer's encoded split. The view moves the probe by
 emitting ``probeWanted`` (the panel puts the probe there and decodes) and ends each gesture with
 ``gestureDone`` (one undoable step). The slider's zero is where the probe was when the slider was first moved;
-when the probe moves by other means, the slider goes back to zero there.
+when the probe moves by other means, the slider goes back to zero there. The slider is superqt's labelled double
+slider: its value is t itself, and typing in its label moves there.
 """
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGroupBox, QLabel, QListWidget, QListWidgetItem, QPushButton, QSlider,
-                               QStackedWidget, QVBoxLayout, QWidget)
+from PySide6.QtCore import QEvent, QObject, Qt, Signal, Slot
+from PySide6.QtWidgets import (QAbstractSlider, QComboBox, QGroupBox, QLabel, QLineEdit, QListWidget, QListWidgetItem,
+                               QPushButton, QSlider, QStackedWidget, QVBoxLayout, QWidget)
+from superqt import QLabeledDoubleSlider
+from superqt.utils import signals_blocked
 
 from ...core.directions import DirectionError, along, analogy, class_direction, factor_direction, point_direction
 from ...core.explorer_state import Direction
@@ -22,7 +25,12 @@ from ..widgets.undo import ExplorerItemCommand
 
 CLASSES, FACTOR, POINTS = "classes", "factor", "points"
 T_RANGE = 2.0  # the slider goes from -T_RANGE to +T_RANGE times the direction
-T_STEPS = 100  # slider steps per unit of t
+T_STEPS = 100  # slider steps per unit of t (a key's step; a page is 10 of them)
+_ACTION = QAbstractSlider.SliderAction
+KEY_STEPS = {_ACTION.SliderSingleStepAdd: 1, _ACTION.SliderSingleStepSub: -1,  # a key's action -> slider steps
+             _ACTION.SliderPageStepAdd: 10, _ACTION.SliderPageStepSub: -10,
+             _ACTION.SliderToMaximum: 2 * T_RANGE * T_STEPS, _ACTION.SliderToMinimum: -2 * T_RANGE * T_STEPS}
+PRESS_OR_RELEASE = (QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonDblClick, QEvent.Type.MouseButtonRelease)
 
 
 class DirectionsView(QWidget):
@@ -34,6 +42,7 @@ class DirectionsView(QWidget):
         self.workspace, self.explorer, self.undo_stack = workspace, explorer, undo_stack
         self._base: np.ndarray | None = None  # the probe at t = 0 of the slider
         self._moving = False  # the probe moves because of this view
+        self._pressed = False  # a mouse button is down on the slider (its drag is one step, ended at release)
         self._points: dict[str, tuple[np.ndarray, str]] = {}  # "P", "Q", "A", "B", "C" -> (vector, in words)
 
         self.kind = QComboBox()
@@ -63,21 +72,24 @@ class DirectionsView(QWidget):
 
         self.list = QListWidget()
         self.list.setToolTip("This run's directions, saved with it. Pick one and move the slider.")
-        self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setRange(int(-T_RANGE * T_STEPS), int(T_RANGE * T_STEPS))
+        self.slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)  # its value is t; its label shows it
+        self.slider.setRange(-T_RANGE, T_RANGE)
+        self.slider.setDecimals(2)
+        self.slider.setSingleStep(1 / T_STEPS)
+        self.slider.setPageStep(10 / T_STEPS)
         self.slider.setToolTip("Move the probe along the direction: t = 0 is where the probe was, t = 1 adds "
                                "the whole direction once (B's mean to A's, the factor's whole range, P to Q)")
         self.slider.setAccessibleName("Move along the direction")
-        self.t_spin = QDoubleSpinBox()  # a spin box, not a label: a new value relayouts nothing
-        self.t_spin.setRange(-T_RANGE, T_RANGE)
-        self.t_spin.setDecimals(2)
-        self.t_spin.setSingleStep(1 / 20)
-        self.t_spin.setKeyboardTracking(False)
-        self.t_spin.setToolTip("t: how many times the whole direction is added to where the probe was; type a "
-                               "value to go there")
+        self._groove = self.slider.findChild(QSlider)  # the slider part, beside the label
+        self._groove.setAccessibleName("Move along the direction")
+        self._groove.installEventFilter(self)
+        self.t_label = self.slider.findChild(QLineEdit)  # fixed width: a new value relayouts nothing
+        self.t_label.setToolTip("t: how many times the whole direction is added to where the probe was; type a "
+                                "value to go there")
+        self.t_label.setAccessibleName("t")
         self.delete_button = QPushButton("Delete")
         self.delete_button.setToolTip("Delete the direction picked in the list (Edit ▸ Undo brings it back)")
-        move = row_widget(QLabel("t"), self.slider, self.t_spin, self.delete_button)
+        move = row_widget(QLabel("t"), self.slider, self.delete_button)
         move.layout().setStretch(1, 1)
 
         self.set_a, self.set_b, self.set_c = _point_button("A"), _point_button("B"), _point_button("C")
@@ -108,7 +120,7 @@ class DirectionsView(QWidget):
         self.go_analogy.clicked.connect(self.go_to_analogy)
         self.list.currentRowChanged.connect(self._on_direction_picked)
         self.slider.valueChanged.connect(self._on_slider_moved)
-        self.t_spin.valueChanged.connect(self._on_t_typed)
+        self.slider.actionTriggered.connect(self._on_slider_key)
         self.slider.sliderReleased.connect(self._on_slider_released)
         self.delete_button.clicked.connect(self.delete_direction)
         workspace.directionsChanged.connect(self._on_directions_changed)
@@ -209,27 +221,30 @@ class DirectionsView(QWidget):
         return items[row] if 0 <= row < len(items) else None
 
     # -- moving the probe ----------------------------------------------------------------------------
-    @Slot(int)
-    def _on_slider_moved(self, value: int) -> None:
+    @Slot(float)
+    def _on_slider_moved(self, t: float) -> None:
         d = self.current()
-        t = value / T_STEPS
-        self._show_t(t)
         if d is None or self.explorer.dim != len(d.vector):
             return
         if self._base is None:
             self._base = self.explorer.probe.copy()
         self._want(along(self._base, d.array, t), f"along {d.name}")  # the same words all along: no relayout
-        if not self.slider.isSliderDown():  # keys and clicks on the groove: each is a step of its own
+        if not (self._pressed or self.slider.isSliderDown()):  # keys, the wheel, a typed t: a step of its own
             self.gestureDone.emit(f"Move along {d.name}")
 
-    @Slot(float)
-    def _on_t_typed(self, t: float) -> None:
-        self.slider.setValue(int(round(t * T_STEPS)))
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        # superqt's slider jumps to a press before it counts as down: the press starts the drag's one step
+        if watched is self._groove and event.type() in PRESS_OR_RELEASE:
+            self._pressed = event.type() != QEvent.Type.MouseButtonRelease
+        return super().eventFilter(watched, event)
 
-    def _show_t(self, t: float) -> None:
-        self.t_spin.blockSignals(True)
-        self.t_spin.setValue(t)
-        self.t_spin.blockSignals(False)
+    @Slot(int)
+    def _on_slider_key(self, action: int) -> None:
+        """Arrow keys, Page Up/Down, Home and End: superqt's double slider reports them as QAbstractSlider's
+        actions but does not move for them (superqt 0.9), so the view moves it."""
+        steps = KEY_STEPS.get(QAbstractSlider.SliderAction(action))
+        if steps is not None:  # the slider keeps the value within its range
+            self.slider.setValue(round(self.slider.value() * T_STEPS + steps) / T_STEPS)
 
     @Slot()
     def _on_slider_released(self) -> None:
@@ -262,10 +277,8 @@ class DirectionsView(QWidget):
 
     def _reset_slider(self) -> None:
         self._base = None
-        self.slider.blockSignals(True)
-        self.slider.setValue(0)
-        self.slider.blockSignals(False)
-        self._show_t(0.0)
+        with signals_blocked(self.slider):
+            self.slider.setValue(0.0)
 
     # -- following the workspace ---------------------------------------------------------------------
     @Slot(object)
@@ -301,7 +314,7 @@ class DirectionsView(QWidget):
     def _on_direction_picked(self, _row: int) -> None:
         self._reset_slider()
         on = self.current() is not None
-        for w in (self.slider, self.t_spin, self.delete_button):
+        for w in (self.slider, self.delete_button):
             w.setEnabled(on)
         d = self.current()
         if d is not None:
