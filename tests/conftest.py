@@ -47,7 +47,7 @@ def _garbage_collected_in_the_gui_thread(request):
         yield
         return
     request.getfixturevalue("qapp")
-    from vae_studio.ui.app import collect_garbage_in_gui_thread
+    from vae_studio.ui.gui_collector import collect_garbage_in_gui_thread
 
     collector = collect_garbage_in_gui_thread()
     yield

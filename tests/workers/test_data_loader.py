@@ -52,6 +52,35 @@ def test_the_newest_load_wins_and_torch_is_imported_once(qtbot, loader):
     assert rec.loaded[0][2].name and lo.core_ready and rec.failed == []
 
 
+def test_background_imports_are_announced_and_the_first_start_has_nothing_left_to_import(qtbot, loader):
+    """``importing`` brackets the first task: torch's import and the warm-up of what a run's first step imports
+    (the window holds its cycle collections meanwhile)."""
+    import subprocess
+    import sys
+
+    lo, rec = loader
+    states = []
+    lo.importing.connect(states.append)
+    lo.load(DataConfig())
+    qtbot.waitUntil(lambda: bool(rec.loaded) and not lo.runner.busy, timeout=TIMEOUT)
+    assert states == [True, False]
+    lo.load(DataConfig(seed=3))  # later loads import nothing
+    qtbot.waitUntil(lambda: len(rec.loaded) == 2 and not lo.runner.busy, timeout=TIMEOUT)
+    assert states == [True, False]
+    # in a fresh process: after the warm-up, building a run's optimiser imports no module
+    code = ("import sys\n"
+            "from vae_studio.workers.data_loader import import_core\n"
+            "import_core()\n"
+            "import torch\n"
+            "before = set(sys.modules)\n"
+            "from vae_studio.core.training import make_adam\n"
+            "make_adam(torch.nn.Linear(3, 2).to('cpu').parameters(), 1e-3)\n"
+            "print(sorted(set(sys.modules) - before))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
 def test_a_bad_data_set_fails_with_one_line_and_the_loader_still_works(qtbot, loader, tmp_path):
     lo, rec = loader
     bad = DataConfig(dataset="npz", root=str(tmp_path / "missing.npz"))

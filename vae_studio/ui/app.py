@@ -27,23 +27,6 @@ def seconds_since_process_start() -> float:
         return time.perf_counter() - _T0
 
 
-_collector = None
-
-
-def collect_garbage_in_gui_thread(interval: float = 0.05):
-    """Python's cycle collector runs only in the GUI thread from now on (pyqtgraph's GarbageCollector: automatic
-    collection off, a timer collects by the same thresholds). Otherwise a collection that happens to start in a
-    worker thread (building a model, say) destroys Qt objects there and can deadlock with the GUI thread
-    (seen: ~QObject in the training thread waiting for the interpreter lock while the GUI thread, holding it,
-    waits for the same object's Qt mutex). Idempotent; returns the collector."""
-    global _collector
-    if _collector is None:
-        from pyqtgraph.util.garbage_collector import GarbageCollector
-
-        _collector = GarbageCollector(interval=interval)
-    return _collector
-
-
 def setup_application(argv: list[str] | None = None):
     """The QApplication (created if there is none) with its names, icon and desktop entry set."""
     from PySide6.QtCore import QCoreApplication
@@ -52,6 +35,7 @@ def setup_application(argv: list[str] | None = None):
 
     from .. import __version__
     from ..resource_paths import desktop_entry_path, icon_paths
+    from .gui_collector import collect_garbage_in_gui_thread
 
     QCoreApplication.setOrganizationName(ORGANISATION)
     QCoreApplication.setApplicationName(APPLICATION)

@@ -7,7 +7,6 @@ need it. Tests pass a ready :class:`~vae_studio.app.workspace.Workspace` (and th
 """
 from __future__ import annotations
 
-import gc
 import platform
 import sys
 import traceback
@@ -23,6 +22,7 @@ from ..core.config import DataConfig
 from ..app.settings import read_bytes, write_recent
 from ..workers.data_loader import DataLoader
 from ..workers.tasks import TaskHub
+from .gui_collector import hold_collection
 from .run_files import SETTINGS_DEMO_SHOWN, SETTINGS_RECENT, RunFilesMixin
 from .training.runs_list import default_runs_dir
 from .training.panel import TrainingPanel
@@ -31,8 +31,8 @@ from .widgets.file_dialogs import ask_save_path
 from .widgets.undo import new_undo_stack
 from .widgets.variant_names import model_title
 
-PANEL_MODULES = ("vae_studio.app.workspace", "vae_studio.ui.latent.panel", "vae_studio.ui.sampling.panel",
-                 "vae_studio.ui.metrics.panel")
+PANEL_MODULES = ("vae_studio.app.workspace", "vae_studio.app.training_controller", "vae_studio.ui.latent.panel",
+                 "vae_studio.ui.sampling.panel", "vae_studio.ui.metrics.panel")
 # key -> (dock title, class in vae_studio.ui.<key>.panel, what the user calls it)
 SESSION_PANELS = {"latent": ("Latent explorer", "LatentPanel", "latent explorer"),
                   "sampling": ("Sampling and interpolation", "SamplingPanel", "sampling panel"),
@@ -64,6 +64,7 @@ class MainWindow(RunFilesMixin, QMainWindow):
         # the panels' modules import torch: import them in the background too (torchvision is never needed at start-up)
         self.loader = DataLoader(self, preload=PANEL_MODULES, tasks=self.tasks)
         self.loader.coreReady.connect(self._on_core_ready)
+        self.loader.importing.connect(hold_collection)
         self.loader.failed.connect(self._on_core_failed)
         self.training = TrainingPanel(None, self.loader)
         self.training.stateChanged.connect(self._on_state)
@@ -213,9 +214,6 @@ class MainWindow(RunFilesMixin, QMainWindow):
         from ..app.workspace import Workspace, torch_threads_for_gui
 
         torch_threads_for_gui()
-        # what the imports made lives as long as the process: the cycle collector (run in this thread, see
-        # ui.app) stops scanning it at every full collection (35 ms each at launch before, 1-2 ms after)
-        gc.freeze()
         self.attach(Workspace(self), staged=True)
 
     @Slot(int, object, str)

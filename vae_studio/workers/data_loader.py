@@ -6,6 +6,12 @@ task after it, in order, and the newest load wins: an older one still waiting is
 running (a load cannot be interrupted; it is short) finishes but its result is dropped. torchvision is not
 imported at start-up at all (a second, sympy and triton behind it, 220 MB): only a CIFAR-10 load needs it.
 
+The first task also imports what would otherwise be imported later, on first use, in the GUI thread or the
+training thread (:func:`warm_up`): PyTorch's first optimiser imports ``torch._dynamo`` (0.6-0.8 s, some 870
+modules, sympy among them) and a model's first ``.to()`` sympy; the first click on Start waited that long
+for its first curve, and the window froze while it opened the first run. ``importing`` says while that task
+runs, so the window can hold its cycle collections meanwhile (scanning the new modules' objects froze it).
+
 This module imports no torch at module level: the window imports it before torch is loaded.
 """
 from __future__ import annotations
@@ -32,13 +38,23 @@ def import_optional(names: tuple[str, ...]) -> None:
             pass
 
 
+def warm_up() -> None:
+    """Import what a run's first step and a model's first move import on first use (see the module's notes):
+    a throw-away model moved and given an optimiser."""
+    import torch
+
+    model = torch.nn.Linear(2, 2).to("cpu")
+    torch.optim.Adam(model.parameters())
+
+
 def import_core(extra: tuple[str, ...] = ()) -> dict:
-    """Import torch and the core modules (a no-op once done), then ``extra`` modules on a best-effort basis;
-    returns versions for the About box."""
+    """Import torch and the core modules (a no-op once done), then ``extra`` modules on a best-effort basis, then
+    :func:`warm_up`; returns versions for the About box."""
     open_torch_libraries()  # the dynamic loader's share of the import, without stopping the GUI thread
     for name in CORE_MODULES:
         importlib.import_module(name)
     import_optional(tuple(extra))
+    warm_up()
     import torch
 
     return {"torch": torch.__version__}
@@ -65,6 +81,7 @@ class DataLoader(QObject):
     loading = Signal(int, object)  # request id, DataConfig: a load began
     loaded = Signal(int, object, object)  # request id, DataConfig, ImageData (newest request only)
     failed = Signal(int, object, str)  # request id, DataConfig (None: importing torch failed), message
+    importing = Signal(bool)  # True when the first task (imports, warm-up) is queued, False when it ends
 
     def __init__(self, parent=None, preload: tuple[str, ...] = (), tasks=None):
         """``preload``: more modules to import in the background before ``coreReady`` (best effort);
@@ -83,6 +100,7 @@ class DataLoader(QObject):
         """Import torch and core in the background (a load does it too)."""
         if not self.core_ready and self._import_ticket is None:
             self._import_ticket = self.runner.submit(import_task, self.preload_modules, key=CORE)
+            self.importing.emit(True)
 
     def load(self, config) -> int:
         """Start loading ``config`` (a DataConfig); returns the request id the signals will carry."""
@@ -97,6 +115,7 @@ class DataLoader(QObject):
     @Slot(int, object)
     def _on_done(self, ticket: int, result) -> None:
         if ticket == self._import_ticket:
+            self.importing.emit(False)
             if not self.core_ready:
                 self.core_ready = True
                 self.versions = dict(result)
@@ -108,6 +127,7 @@ class DataLoader(QObject):
     @Slot(int, str)
     def _on_failed(self, ticket: int, message: str) -> None:
         if ticket == self._import_ticket:
+            self.importing.emit(False)
             self._import_ticket = None  # a later load tries again
             self.failed.emit(ticket, None, message)
         elif (config := self._configs.pop(ticket, None)) is not None:
