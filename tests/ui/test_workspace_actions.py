@@ -181,9 +181,9 @@ def test_the_first_launch_opens_the_demo_run(qtbot):
     w = MainWindow()  # as `vae-studio` starts: torch and the sprites load behind the open window
     qtbot.addWidget(w)
     w.show()
-    qtbot.waitUntil(lambda: w.workspace is not None and len(w.workspace.runs) == 1, timeout=60000)
+    qtbot.waitUntil(lambda: w.workspace is not None and w.workspace.selected is not None, timeout=60000)
     demo = w.workspace.runs[0]
-    assert demo.name.startswith("demo") and w.workspace.selected is demo
+    assert len(w.workspace.runs) == 1 and demo.name.startswith("demo") and w.workspace.selected is demo
     assert demo.folder is None  # saving asks where: nothing overwrites the installed demo
     assert QSettings().value("runs/demoShown", False, type=bool)
     z = torch.zeros(1, demo.config.model.latent_dim)

@@ -6,7 +6,9 @@ trainer, docks and status bar); kept apart so the window's file reads as layout 
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings, Slot
+from functools import partial
+
+from PySide6.QtCore import QSettings, QTimer, Slot
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from ..app.settings import read_recent, write_recent
@@ -57,8 +59,9 @@ class RunFilesMixin:
         if path:
             self.open_run_folder(path)
 
-    def open_run_folder(self, path: str, remember: bool = True):
-        """Load a run folder; load its data set in the background if it differs; then add it to the workspace.
+    def open_run_folder(self, path: str, remember: bool = True, select: bool = True):
+        """Load a run folder; load its data set in the background if it differs; then add it to the workspace
+        (and select it, unless ``select`` is False).
 
         Returns the run's entry when it was added at once. Every failure is a message (the window stays as
         it was), never an exception."""
@@ -84,7 +87,7 @@ class RunFilesMixin:
             self._add_recent(str(run.folder))
         self.training.set_config(run.config)
         if same_data(run.config.data, self.training.data_config) and self.workspace.data is not None:
-            entry = self.workspace.add_run(run)
+            entry = self.workspace.add_run(run, select=select)
             self._show_message(f"Opened {run.name} from {run.folder}")
             self._tell_notes(run)
             return entry
@@ -100,12 +103,20 @@ class RunFilesMixin:
         from ..resource_paths import demo_run_path
 
         QSettings().setValue(SETTINGS_DEMO_SHOWN, True)
-        entry = self.open_run_folder(str(demo_run_path()), remember=False)
+        entry = self.open_run_folder(str(demo_run_path()), remember=False, select=False)
         if entry is not None:
             entry.run.folder = None  # not the user's folder: Save asks where, nothing overwrites the package
-            self.docks["latent"].raise_()
-            self._show_message("Opened the demo run (sprites, beta 4): drag the probe in the latent explorer; "
-                               "press Start to train your own.")
+            # shown in the next event-loop turn: adding it and showing it in every panel are two short pauses
+            # of the window at launch rather than one long one
+            QTimer.singleShot(1, self, partial(self._show_demo_run, entry))
+
+    def _show_demo_run(self, entry) -> None:
+        if self.workspace.entry(entry) is None or self.workspace.selected is not None:
+            return  # removed, or the user chose another run meanwhile
+        self.workspace.select_run(entry)
+        self.docks["latent"].raise_()
+        self._show_message("Opened the demo run (sprites, beta 4): drag the probe in the latent explorer; "
+                           "press Start to train your own.")
 
     @Slot(int)
     def _on_data_loaded(self, request: int) -> None:

@@ -27,6 +27,7 @@ class FlowLayout(QLayout):
 
     def addItem(self, item) -> None:  # noqa: N802 - Qt API
         self._items.append(item)
+        self.invalidate()
 
     def count(self) -> int:
         return len(self._items)
@@ -35,7 +36,11 @@ class FlowLayout(QLayout):
         return self._items[index] if 0 <= index < len(self._items) else None
 
     def takeAt(self, index: int):  # noqa: N802
-        return self._items.pop(index) if 0 <= index < len(self._items) else None
+        if not 0 <= index < len(self._items):
+            return None
+        item = self._items.pop(index)
+        self.invalidate()
+        return item
 
     def expandingDirections(self):  # noqa: N802
         return Qt.Orientation(0)
@@ -43,8 +48,15 @@ class FlowLayout(QLayout):
     def hasHeightForWidth(self) -> bool:  # noqa: N802
         return True
 
-    def heightForWidth(self, width: int) -> int:  # noqa: N802
-        return self._do_layout(QRect(0, 0, width, 0), apply=False)
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 - asked hundreds of times per relayout: cached
+        cache = self.__dict__.setdefault("_heights", {})
+        if width not in cache:
+            cache[width] = self._do_layout(QRect(0, 0, width, 0), apply=False)
+        return cache[width]
+
+    def invalidate(self) -> None:  # an item was added or changed its size hint
+        self.__dict__.pop("_heights", None)
+        super().invalidate()
 
     def setGeometry(self, rect: QRect) -> None:  # noqa: N802
         super().setGeometry(rect)
