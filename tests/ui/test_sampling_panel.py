@@ -14,7 +14,8 @@ from vae_studio.core.checkpoint import Run
 from vae_studio.core.config import RunConfig
 from vae_studio.core.latent import decode, encode_dataset, lerp, prior_latents, sample_prior, slerp
 from vae_studio.core.training import Trainer
-from vae_studio.ui.sampling.panel import EMPTY_TEXT, SYNC_LIMIT, SamplingPanel
+from vae_studio.ui.sampling.panel import EMPTY_TEXT, SamplingPanel
+from vae_studio.ui.sampling.prior_samples import SYNC_LIMIT
 from vae_studio.app.workspace import Workspace
 from vae_studio.workers.decoding import decode_grid
 from vae_studio.workers.tasks import Mode, TaskRunner

@@ -1,18 +1,17 @@
 """Model quality: the selected run's metrics, and every run compared (a table and a rate-distortion plot).
 
-State -> view: the panel follows the workspace (runs added, updated, removed, selected; data changed). The
-comparison table and the plot read each run's last history record (test recon, KL, -ELBO, beta), so they
-show without computing anything. The full metrics (IWAE bound, active units, MIG, FactorVAE score) are
-computed off the GUI thread (:func:`~vae_studio.workers.metrics.compute_metrics` in a queue-mode
-:class:`~vae_studio.workers.tasks.TaskRunner`, in request order), on "Compute metrics" or automatically when a run finishes training, and cached per run and weights version.
+State -> view: the panel follows the workspace (runs added, updated, removed, selected; data changed). This
+file is the "Selected run" box (its metrics table and status line) and the computing; the "Compare runs" box
+(the table of runs and the rate-distortion plot) is :class:`~vae_studio.ui.metrics.compare.CompareRunsBox`,
+which shows each run's last history record without computing anything. The full metrics (IWAE bound, active
+units, MIG, FactorVAE score) are computed off the GUI thread (:func:`~vae_studio.workers.metrics.compute_metrics`
+in a queue-mode :class:`~vae_studio.workers.tasks.TaskRunner`, in request order), on "Compute metrics" or
+automatically when a run finishes training, and cached per run and weights version.
 """
 from __future__ import annotations
 
 import copy
-import math
 
-import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
                                QPushButton, QSpinBox, QSplitter, QTableWidgetItem, QVBoxLayout,
@@ -23,11 +22,11 @@ from ...core.metrics import check_compatible, trained_steps
 from ...core.variants import get_variant
 from ...workers.metrics import compute_metrics
 from ...workers.tasks import Mode, runner_for
-from ..widgets.variant_names import beta_text, model_title, uses_beta
-from .tables import (COMPARE_COLUMNS, COMPARE_TIPS, DASH, EMPTY_TEXT, METRIC_ROWS, FitTable, axis_span,
-                     compact_table, fmt, metric_rows, metric_text, metric_tip, objective_rows)
+from ..widgets.variant_names import model_title
+from .compare import CompareRunsBox
+from .tables import (DASH, EMPTY_TEXT, METRIC_ROWS, FitTable, compact_table, metric_rows, metric_text, metric_tip,
+                     objective_rows)
 
-pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
 class MetricsPanel(QWidget):
     metricsReady = Signal(object)  # Run: its metrics were computed (read them with metrics_for(run))
@@ -43,8 +42,6 @@ class MetricsPanel(QWidget):
         self.evaluator = runner_for(self, tasks, "metrics", Mode.QUEUE)
         self._pending: dict[int, tuple] = {}  # run.id -> (ticket, key) of the request in flight
         self._errors: dict[int, str] = {}
-        self._labels: list[pg.TextItem] = []
-        self._rows: list = []  # the runs in table order
         self._build()
         s = workspace
         s.runAdded.connect(self._on_runs_changed)
@@ -107,46 +104,10 @@ class MetricsPanel(QWidget):
         sl.addWidget(self.status)
         sl.addWidget(self.metrics_table)
 
-        self.compare_table = FitTable(0, len(COMPARE_COLUMNS))
-        self.compare_table.setHorizontalHeaderLabels(list(COMPARE_COLUMNS))
-        for c, tip in enumerate(COMPARE_TIPS):
-            self.compare_table.horizontalHeaderItem(c).setToolTip(tip)
-        self.compare_table.verticalHeader().setVisible(False)
-        self.compare_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.compare_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.compare_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.compare_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.compare_table.horizontalHeader().setStretchLastSection(True)
-        self.compare_table.itemSelectionChanged.connect(self._on_table_selection)
-        compact_table(self.compare_table)
-
-        self.plot = pg.PlotWidget()
-        self.plot.setMinimumHeight(150)
-        pi = self.plot.getPlotItem()
-        pi.setTitle("Rate\u2013distortion of the runs")
-        pi.setLabel("bottom", "Rate: KL (nats per image)")
-        pi.setLabel("left", "Distortion: recon (nats)")
-        pi.showGrid(x=True, y=True, alpha=0.2)
-        pi.setMenuEnabled(False)
-        for side in ("bottom", "left"):
-            pi.getAxis(side).enableAutoSIPrefix(False)  # nats stay nats, no "(x0.001)"
-        pi.getViewBox().setDefaultPadding(0.15)  # room for the labels of the outermost points
-        self.points = pg.ScatterPlotItem(size=10, pen=None, brush=pg.mkBrush(80, 140, 230, 220))
-        self.selected_point = pg.ScatterPlotItem(size=15, pen=pg.mkPen(255, 170, 0, width=2), brush=None)
-        self.plot.addItem(self.points)
-        self.plot.addItem(self.selected_point)
-        # invisible: spans at least axis_span() of the points, so auto-range (and the "A" button) never
-        # zooms into a zero-width range
-        self._span_item = pg.PlotCurveItem(pen=pg.mkPen(None))
-        self.plot.addItem(self._span_item)
-        self.plot.setToolTip("One point per run: its last epoch's test reconstruction against its KL, "
-                             "labelled with beta. Down and to the left is better; a higher beta moves a "
-                             "run left (less rate) and up (more distortion)")
-
-        compare = QGroupBox("Compare runs")
-        cl = QVBoxLayout(compare)
-        cl.addWidget(self.compare_table)
-        cl.addWidget(self.plot, 1)
+        self.compare = CompareRunsBox(self.workspace, self.metrics_for)
+        # the compare box's table and plot, also reachable from the panel
+        self.compare_table, self.plot = self.compare.table, self.compare.plot
+        self.points, self.selected_point = self.compare.points, self.compare.selected_point
 
         self.empty_label = QLabel(EMPTY_TEXT)
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -155,7 +116,7 @@ class MetricsPanel(QWidget):
 
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(selected)
-        self.splitter.addWidget(compare)
+        self.splitter.addWidget(self.compare)
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setChildrenCollapsible(False)
@@ -276,21 +237,12 @@ class MetricsPanel(QWidget):
         self._errors.clear()
         self._refresh_selected()
 
-    @Slot()
-    def _on_table_selection(self) -> None:
-        rows = {i.row() for i in self.compare_table.selectedIndexes()}
-        if len(rows) == 1:
-            r = rows.pop()
-            if 0 <= r < len(self._rows) and self._rows[r] is not self.workspace.selected:
-                self.workspace.select_run(self._rows[r])
-
     # -- views -------------------------------------------------------------------------------------
     def _refresh_all(self) -> None:
         has_runs = bool(self.workspace.runs)
         self.empty_label.setVisible(not has_runs)
         self.splitter.setVisible(has_runs)
-        self._refresh_compare()
-        self._refresh_plot()
+        self.compare.refresh()
         self._refresh_selected()
 
     def _refresh_selected(self) -> None:
@@ -375,69 +327,14 @@ class MetricsPanel(QWidget):
                 item.setToolTip(tip)
         table.set_rows_shown(table.rowCount(), 4)
 
-    def _refresh_compare(self) -> None:
-        table = self.compare_table
-        self._rows = list(self.workspace.runs)
-        table.blockSignals(True)
-        table.setRowCount(len(self._rows))
-        for r, run in enumerate(self._rows):
-            last = run.history.last or {}
-            res = self.metrics_for(run)
-            t = run.config.train
-            cells = [run.name or f"run {r + 1}", model_title(run.config.model), beta_text(run.config), f"{t.gamma:g}",
-                     fmt(last.get("test_neg_elbo")),
-                     fmt(last.get("test_recon")), fmt(last.get("test_kl")),
-                     fmt(res.get("iwae_nll")) if res else DASH,
-                     DASH if not res or res.get("active_units") is None else str(res["active_units"]),
-                     fmt(res.get("mig"), 3) if res else DASH]
-            for c, text in enumerate(cells):
-                item = table.item(r, c)
-                if item is None:
-                    item = QTableWidgetItem()
-                    table.setItem(r, c, item)
-                item.setText(text)
-                item.setTextAlignment(Qt.AlignmentFlag.AlignVCenter
-                                      | (Qt.AlignmentFlag.AlignLeft if c == 0 else Qt.AlignmentFlag.AlignRight))
-                item.setToolTip("" if res or c < 7 else "Select the run and press Compute metrics")
-        rows = min(max(len(self._rows), 1), 6)
-        table.set_rows_shown(rows, 2, table.horizontalScrollBar().sizeHint().height())  # room for a scroll bar
-        sel = self._rows.index(self.workspace.selected) if self.workspace.selected in self._rows else -1
-        table.clearSelection()
-        if sel >= 0:
-            table.selectRow(sel)
-        table.blockSignals(False)
-
     def plotted_runs(self) -> list:
         """The runs that have a point in the rate-distortion plot (those with a finished epoch)."""
-        return [run for run in self.workspace.runs if run.history.last]
+        return self.compare.plotted_runs()
 
-    def _refresh_plot(self) -> None:
-        runs = self.plotted_runs()
-        xs = np.array([run.history.last.get("test_kl", np.nan) for run in runs], dtype=float)
-        ys = np.array([run.history.last.get("test_recon", np.nan) for run in runs], dtype=float)
-        self.points.setData(x=xs, y=ys)
-        sel = [i for i, run in enumerate(runs) if run is self.workspace.selected]
-        self.selected_point.setData(x=xs[sel], y=ys[sel])
-        xspan, yspan = axis_span(xs), axis_span(ys)
-        if xspan is not None and yspan is not None:
-            self._span_item.setData(x=np.array(xspan), y=np.array(yspan))
-        else:
-            self._span_item.setData(x=np.zeros(0), y=np.zeros(0))
-        for label in self._labels:
-            self.plot.removeItem(label)
-        self._labels = []
-        several = len({run.config.model.kind for run in runs}) > 1  # then each label names its variant
-        for run, x, y in zip(runs, xs, ys):
-            if not (math.isfinite(x) and math.isfinite(y)):
-                continue
-            beta = run.history.last.get("beta", run.config.train.beta)
-            m = run.config.model
-            text = " ".join(filter(None, [m.kind if several or not uses_beta(m) else "",
-                                          f"\u03b2={beta:g}" if uses_beta(m) else ""]))
-            label = pg.TextItem(text, anchor=(-0.15, 1.0), color=pg.getConfigOption("foreground"))
-            label.setPos(float(x), float(y))
-            self.plot.addItem(label)
-            self._labels.append(label)
+    @property
+    def _labels(self) -> list:
+        """The labels of the plot's points (the compare box's)."""
+        return self.compare.labels
 
     # -- shutting down -----------------------------------------------------------------------------
     @Slot()

@@ -1,38 +1,31 @@
 """The sampling canvas: prior samples, interpolation between two endpoints, and the user's own image.
 
 Everything shown is decoded with ``workspace.decode_model()`` (an eval copy on the decode device chosen in the
-main window), never with a model being trained. Grids of more than ``SYNC_LIMIT`` images are decoded by a
-latest-wins :class:`~vae_studio.workers.tasks.TaskRunner` (:func:`~vae_studio.workers.decoding.decode_grid`)
-while the grid dims.
+main window), never with a model being trained. This file is the panel's layout and wiring: the top bar (the
+model, the class a conditional model decodes with), the workspace's signals, dropping an image file, closing.
+The prior-samples column is :mod:`.prior_samples` (a mixin: the grid, its controls and its decoding), the
+right-hand column the :mod:`.interpolation` and :mod:`.user_image` boxes.
 """
 from __future__ import annotations
 
 import html
-import random
 
-import numpy as np
 from PySide6.QtCore import Qt, Slot
-from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFrame, QGroupBox, QHBoxLayout, QLabel, QPushButton,
-                               QScrollArea, QSpinBox, QSplitter, QStackedWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QScrollArea, QSplitter, QStackedWidget, QVBoxLayout,
+                               QWidget)
 
-from ...core.export import save_grid_png
-from ...core.latent_space import NoPrior, space_for
-from ...workers.decoding import DecodedGrid, decode_grid, decode_latents, grid_image
+from ...core.latent_space import space_for
 from ...workers.tasks import Mode, runner_for
-from ..widgets.compact import ElidedComboBox, FlowLayout, labelled
-from ..widgets.file_dialogs import ask_save_path
+from ..widgets.compact import ElidedComboBox
 from ..widgets.variant_names import model_title
-from .grid import ImageGridView
 from .interpolation import InterpolationBox
-from .prior_fit import PriorFitBox
+from .prior_samples import PriorSamplesMixin
 from .user_image import UserImageBox
 
-SYNC_LIMIT = 256  # grids up to this many images decode on the GUI thread (a few ms); larger ones in a worker
-GRID_SIDES = (4, 6, 8, 10, 12, 16, 24, 32)
 EMPTY_TEXT = "Train a model or open a run to sample from it"
 
 
-class SamplingPanel(QWidget):
+class SamplingPanel(PriorSamplesMixin, QWidget):
     def __init__(self, workspace, parent=None, tasks=None):
         """``tasks``: the window's TaskHub (the panel makes its own runner without one)."""
         super().__init__(parent)
@@ -40,12 +33,6 @@ class SamplingPanel(QWidget):
         self.setAcceptDrops(True)
         self.workspace = workspace
         self.decoder = runner_for(self, tasks, "decode", Mode.LATEST)  # big grids, latest request wins
-        self.images: np.ndarray | None = None  # the grid's images (N, C, H, W) float32
-        self.latents: np.ndarray | None = None  # (N, D)
-        self.labels: np.ndarray | None = None  # (N,) per-image class (conditional models) or None
-        self.nrow = 8
-        self._pending: tuple | None = None  # (latents, labels, nrow, caption) of the grid being decoded
-        self._grid_key: tuple | None = None  # the settings of the samples shown (new weights keep them)
 
         # -- top bar: model, decode device, class ---------------------------------------------------
         self.model_label = QLabel()
@@ -58,56 +45,8 @@ class SamplingPanel(QWidget):
         top.addWidget(self.class_label)
         top.addWidget(self.class_combo)
 
-        # -- prior samples ------------------------------------------------------------------------------
-        self.grid_size = ElidedComboBox(min_chars=7)
-        for s in GRID_SIDES:
-            self.grid_size.addItem(f"{s} × {s}", s)
-        self.grid_size.setCurrentIndex(GRID_SIDES.index(8))
-        self.grid_size.setToolTip(f"Images per side; grids over {SYNC_LIMIT} images decode in the background")
-        self.temperature = QDoubleSpinBox()
-        self.temperature.setRange(0.0, 3.0)
-        self.temperature.setSingleStep(0.1)
-        self.temperature.setValue(1.0)
-        self.temperature.setToolTip("Sampling temperature (the caption under the grid says how this model's "
-                                    "prior uses it). Below 1: more typical, less varied samples; above 1: "
-                                    "more varied, less realistic")
-        self.seed = QSpinBox()
-        self.seed.setRange(0, 2**31 - 1)
-        self.seed.setToolTip("The same seed gives the same samples")
-        self.resample = QPushButton("Resample")
-        self.resample.setToolTip("Draw new samples (a new random seed)")
-        self.per_class = QCheckBox("One row per class")
-        self.per_class.setToolTip("Conditional model: each row decodes the same latents with another class")
-        self.fixed_top = QCheckBox("Fix the top level per row")
-        self.fixed_top.setToolTip("Hierarchical model: each row keeps one draw of the top level and each column "
-                                  "resamples the levels below it, so the rows show what the top level decides "
-                                  "(coarse) and the columns what the lower levels add (fine)")
-        self.prior_fit = PriorFitBox(workspace, tasks)
-        self.grid = ImageGridView()
-        self.grid.setToolTip("Click a sample to move the latent explorer's probe to it")
-        self.selection = QLabel("Click a sample to move the explorer's probe there and to use it as an endpoint")
-        self.selection.setWordWrap(True)
-        self.set_a, self.set_b = QPushButton("Set as A"), QPushButton("Set as B")
-        for b, n in ((self.set_a, "A"), (self.set_b, "B")):
-            b.setToolTip(f"Use the selected sample as interpolation endpoint {n}")
-            b.setEnabled(False)
-        self.save_grid = QPushButton("Export PNG…")
-        self.save_grid.setToolTip("Save the grid as one PNG at the model's resolution")
-
-        controls = FlowLayout()  # one line when there is room, wrapped when the panel is narrow
-        for w in (labelled("Grid", self.grid_size), labelled("Temperature", self.temperature),
-                  labelled("Seed", self.seed), self.resample, self.per_class, self.fixed_top):
-            controls.addWidget(w)
-        actions = FlowLayout()
-        for w in (self.set_a, self.set_b, self.save_grid):
-            actions.addWidget(w)
-        prior = QGroupBox("Prior samples")
-        pl = QVBoxLayout(prior)
-        pl.addWidget(self.prior_fit)
-        pl.addLayout(controls)
-        pl.addWidget(self.grid, 1)
-        pl.addWidget(self.selection)
-        pl.addLayout(actions)
+        # -- prior samples (prior_samples.py) ------------------------------------------------------------
+        prior = self._build_prior_samples(workspace, tasks)
 
         # -- interpolation and the user's image ---------------------------------------------------------
         self.interp = InterpolationBox(workspace, self.current_label)
@@ -147,22 +86,10 @@ class SamplingPanel(QWidget):
         QVBoxLayout(self).addWidget(self.stack)
 
         # -- wiring ------------------------------------------------------------------------------------
-        self.grid_size.currentIndexChanged.connect(self._on_grid_setting)
-        self.temperature.valueChanged.connect(self._on_temperature)
-        self.seed.valueChanged.connect(self._on_grid_setting)
-        self.per_class.toggled.connect(self._on_toggle)
-        self.fixed_top.toggled.connect(self._on_toggle)
         self.class_combo.currentIndexChanged.connect(self._on_class)
-        self.resample.clicked.connect(self.new_seed)
-        self.grid.cellClicked.connect(self._on_sample_clicked)
-        self.set_a.clicked.connect(self._on_set_a)
-        self.set_b.clicked.connect(self._on_set_b)
-        self.save_grid.clicked.connect(self._on_save_grid)
         self.user_image.useAsEndpoint.connect(self._on_use_image)
         self.interp.message.connect(self._on_message)
         self.user_image.message.connect(self._on_message)
-        self.decoder.done.connect(self._on_decoded)
-        self.decoder.failed.connect(self._on_decode_failed)
         workspace.selectedRunChanged.connect(self._on_run_selected)
         workspace.runUpdated.connect(self._on_run_updated)
         workspace.decodeDeviceChanged.connect(self._on_device)
@@ -177,169 +104,11 @@ class SamplingPanel(QWidget):
             return None
         return max(0, self.class_combo.currentIndex())
 
-    @property
-    def grid_side(self) -> int:
-        return int(self.grid_size.currentData())
-
-    def set_grid_side(self, side: int) -> None:
-        self.grid_size.setCurrentIndex(self.grid_size.findData(side))
-
-    @Slot()
-    def new_seed(self) -> None:
-        """Resample: a new random seed (different from the current one) and the grid it gives."""
-        old = self.seed.value()
-        s = old
-        while s == old:
-            s = random.randrange(self.seed.maximum())
-        self.seed.setValue(s)
-
-    # -- the grid ----------------------------------------------------------------------------------
-    def grid_latents(self, model) -> tuple[np.ndarray, np.ndarray | None, int, str]:
-        """Latents, per-image labels, images per row and a caption for the current settings."""
-        side, t, seed = self.grid_side, self.temperature.value(), self.seed.value()
-        space = space_for(model)  # NoPrior when the model cannot sample yet
-        prior = f"{space.prior_text(t)}, seed {seed}"
-        if model.conditional and self.per_class.isChecked():
-            k = model.num_classes
-            z0 = space.prior_latents(side, t, seed).numpy()
-            names = self._class_names(k)
-            listed = ", ".join(names) if k <= 10 else f"{names[0]} … {names[-1]}"
-            caption = f"{k} rows, one per class ({listed}, top to bottom); each column keeps one z; {prior}"
-            return np.tile(z0, (k, 1)), np.repeat(np.arange(k), side), side, caption
-        z = space.prior_latents(side * side, t, seed).numpy()
-        labels = None
-        caption = f"{side * side:,} samples, {prior}"
-        if model.conditional:
-            c = self.current_label()
-            labels = np.full(len(z), c)
-            caption += f", class {self._class_names(model.num_classes)[c]}"
-        return z, labels, side, caption
-
-    def redraw_grid(self) -> None:
-        model = self.workspace.decode_model()
-        if model is None:
-            return
-        key = (self.grid_side, self.temperature.value(), self.seed.value(), self.per_class.isChecked(),
-               self.class_combo.currentIndex(), self.fixed_top.isChecked())
-        if key != self._grid_key:  # other samples: the old selection no longer points at the probe's z
-            self._grid_key = key
-            self.grid.select(None)
-            self._update_selection()
-        if self._show_coarse_to_fine(model):
-            return
-        try:
-            z, labels, nrow, caption = self.grid_latents(model)
-        except (NoPrior, ValueError) as e:  # said plainly where the samples would be (no prior; temperature 0)
-            self.images = self.latents = None
-            self.grid.clear(str(e))
-            return
-        caption += f" · decoded on {self.workspace.decode_device}"
-        if len(z) <= SYNC_LIMIT:
-            self.decoder.cancel_all()  # a big grid still decoding is no longer wanted
-            self._pending = None
-            try:
-                images = decode_latents(model, z, labels)
-            except (RuntimeError, ValueError) as e:  # e.g. out of memory on the decode device
-                self.images = self.latents = None
-                self.grid.clear(f"Decoding failed: {str(e).splitlines()[0]}")
-                return
-            self._show_grid(images.numpy(), grid_image(images, nrow), z, labels, nrow, caption)
-            return
-        self._pending = (z, labels, nrow, caption)
-        self.decoder.submit(decode_grid, model, z, labels, nrow)  # replaces any earlier request
-        self.grid.set_busy(True, f"Decoding {len(z):,} images on {self.workspace.decode_device}…")
-
-    def _show_coarse_to_fine(self, model) -> bool:
-        """With "Fix the top level per row" ticked and a model with levels: rows of one top-level draw each,
-        the levels below resampled in every column. False when it does not apply."""
-        side, t, seed = self.grid_side, self.temperature.value(), self.seed.value()
-        rows = space_for(model).coarse_to_fine(side, side, t, seed) if self.fixed_top.isChecked() else None
-        if rows is None:
-            return False
-        images, z = rows
-        self.decoder.cancel_all()
-        self._pending = None
-        caption = (f"{side} rows × {side} columns: each row keeps one draw of the top level, each column "
-                   f"resamples the levels below it (T {t:g}, seed {seed}) · decoded on {self.workspace.decode_device}")
-        self._show_grid(images.numpy(), grid_image(images, side), z.numpy(), None, side, caption)
-        return True
-
-    def _show_grid(self, images, grid, z, labels, nrow, caption) -> None:
-        self.images, self.latents, self.labels, self.nrow = images, z, labels, nrow
-        row_labels = None
-        if labels is not None and len(np.unique(labels)) > 1:  # the per-class mode: name each row
-            names = self._class_names(int(labels.max()) + 1)
-            row_labels = [names[int(c)] for c in labels[::nrow]]
-        self.grid.set_grid(grid, len(images), nrow, tuple(images.shape[-2:]), caption, row_labels)
-        self._update_selection()
-
-    def _update_selection(self) -> None:
-        i = self.grid.selected
-        for b in (self.set_a, self.set_b):
-            b.setEnabled(i is not None)
-        if i is None:
-            self.selection.setText("Click a sample to move the explorer's probe there and to use it as an endpoint")
-        else:
-            row, col = divmod(i, self.nrow)
-            self.selection.setText(f"Sample #{i} (row {row + 1}, column {col + 1}) selected; the latent "
-                                   "explorer's probe moved to it")
-
     # -- slots: the panel's own controls -----------------------------------------------------------------
-    @Slot(int)
-    def _on_grid_setting(self, _value: int) -> None:
-        self.redraw_grid()
-
-    @Slot(float)
-    def _on_temperature(self, _value: float) -> None:
-        self.redraw_grid()
-
-    @Slot(bool)
-    def _on_toggle(self, _on: bool) -> None:
-        self.redraw_grid()
-
     @Slot(int)
     def _on_class(self, _index: int) -> None:
         self.redraw_grid()
         self.interp.refresh()
-
-    @Slot(int)
-    def _on_sample_clicked(self, i: int) -> None:
-        if self.latents is None or i >= len(self.latents):
-            return
-        self.workspace.request_probe(self.latents[i])
-        self._update_selection()
-
-    def _selected_description(self) -> str:
-        i = self.grid.selected
-        return f"sample #{i} (seed {self.seed.value()}, T {self.temperature.value():g})"
-
-    @Slot()
-    def _on_set_a(self) -> None:
-        if self.grid.selected is not None and self.latents is not None:
-            self.interp.a.set_prior(self.latents[self.grid.selected], self._selected_description())
-
-    @Slot()
-    def _on_set_b(self) -> None:
-        if self.grid.selected is not None and self.latents is not None:
-            self.interp.b.set_prior(self.latents[self.grid.selected], self._selected_description())
-
-    def export_grid(self, path: str | None = None) -> str | None:
-        if self.images is None:
-            return None
-        path = path or ask_save_path(self, "Save the sample grid", "samples.png", "PNG image (*.png)", ".png")
-        if not path:
-            return None
-        try:
-            save_grid_png(self.images, path, nrow=self.nrow)
-        except (OSError, ValueError) as e:
-            self.selection.setText(f"Could not save {path}: {str(e).splitlines()[0]}")
-            return None
-        self.workspace.show_message(f"Saved the sample grid to {path}")
-        return path
-
-    @Slot()
-    def _on_save_grid(self) -> None:
-        self.export_grid()
 
     @Slot(str, str)
     def _on_use_image(self, which: str, path: str) -> None:
@@ -350,22 +119,6 @@ class SamplingPanel(QWidget):
     @Slot(str)
     def _on_message(self, text: str) -> None:
         self.workspace.show_message(text)
-
-    # -- slots: the decode worker ----------------------------------------------------------------------
-    # (the runner delivers only the newest request's result; a small grid decoded directly cancels it)
-    @Slot(int, object)
-    def _on_decoded(self, _ticket: int, result: DecodedGrid | None) -> None:
-        if result is None or self._pending is None:
-            return
-        z, labels, nrow, caption = self._pending
-        self._pending = None
-        self._show_grid(result.images, result.grid, z, labels, nrow, caption)
-
-    @Slot(int, str)
-    def _on_decode_failed(self, _ticket: int, message: str) -> None:
-        if self._pending is not None:
-            self._pending = None
-            self.grid.set_busy(False, f"Decoding failed: {message}")
 
     # -- slots: the workspace --------------------------------------------------------------------------
     @Slot(object)
