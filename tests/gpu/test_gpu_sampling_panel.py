@@ -60,9 +60,10 @@ def test_a_large_grid_decodes_on_the_gpu_in_the_background(panel, qtbot):
     run = make_run("conv")
     workspace.add_run(run)
     workspace.set_decode_device("cuda")
-    with qtbot.waitSignal(p.decoder.decoded, timeout=30000):
+    with qtbot.waitSignal(p.decoder.done, timeout=30000):
         p.set_grid_side(32)
-    qtbot.waitUntil(lambda: p._grid_request == 0, timeout=30000)
+        assert p.decoder.running  # 1,024 images: decoded by the background runner, not the GUI thread
+    qtbot.waitUntil(lambda: not p.decoder.busy, timeout=30000)
     assert p.grid.count == 1024
     expected = sample_prior(run.model.eval(), 1024, 1.0, 0)  # the run's own model, on the CPU
     assert np.abs(p.images - expected.numpy()).max() < ATOL
