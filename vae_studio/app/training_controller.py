@@ -10,11 +10,12 @@ from __future__ import annotations
 import time
 from functools import partial
 
-from PySide6.QtCore import QObject, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from ..core.checkpoint import Run
 from ..core.config import RunConfig
 from ..core.changes import describe_change, previous_values
+from .event_loop import next_turn
 from .states import Progress, TrainingState, format_seconds
 from .workspace import RunEntry, Workspace
 
@@ -181,7 +182,7 @@ class TrainingController(QObject):
             self._set_state(TrainingState.TRAINING)
         # selecting it sets the new run up in every panel: in the next event-loop turn, so that adding it
         # and showing it are two short pauses of the GUI thread rather than one long one
-        QTimer.singleShot(0, self, partial(self._select_new_run, job.run))
+        next_turn(self, partial(self._select_new_run, job.run))
 
     def _select_new_run(self, entry) -> None:
         if not self._closed and self.workspace.entry(entry) is not None:

@@ -12,11 +12,12 @@ import sys
 import traceback
 
 import pyqtgraph as pg
-from PySide6.QtCore import QSettings, Qt, QTimer, Slot, qVersion
+from PySide6.QtCore import QSettings, Qt, Slot, qVersion
 from PySide6.QtWidgets import QApplication, QDockWidget, QLabel, QMainWindow, QMessageBox, QWidget
 
 from .. import __version__
 from ..core.config import DataConfig
+from ..app.event_loop import next_turn
 from ..app.settings import read_bytes, write_recent
 from ..workers.data_loader import DataLoader
 from ..workers.tasks import TaskHub
@@ -154,7 +155,7 @@ class MainWindow(MenusMixin, RunFilesMixin, QMainWindow):
         self.trainer = TrainingController(workspace, self)
         self.training.attach(workspace, self.trainer, self.undo_stack)
         if staged:
-            QTimer.singleShot(0, self, lambda: self._build_panels(list(SESSION_PANELS), staged=True))
+            next_turn(self, lambda: self._build_panels(list(SESSION_PANELS), staged=True))
         else:
             self._build_panels(list(SESSION_PANELS))
         from ..core.devices import list_devices
@@ -189,7 +190,7 @@ class MainWindow(MenusMixin, RunFilesMixin, QMainWindow):
             if panel is not None:
                 self.panels[key] = panel
             if staged and keys:
-                QTimer.singleShot(0, self, lambda: self._build_panels(keys, staged=True))
+                next_turn(self, lambda: self._build_panels(keys, staged=True))
                 return
 
     def _make_panel(self, key: str, cls_name: str, what: str):

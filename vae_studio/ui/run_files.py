@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from functools import partial
 
-from PySide6.QtCore import QSettings, QTimer, Slot
+from PySide6.QtCore import QSettings, Slot
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+from ..app.event_loop import next_turn
 from ..app.settings import read_recent, write_recent
 from ..core.config import DataConfig
 from .training.runs_list import default_runs_dir, save_run_dialog, suggest_name
@@ -108,7 +109,7 @@ class RunFilesMixin:
             entry.run.folder = None  # not the user's folder: Save asks where, nothing overwrites the package
             # shown in the next event-loop turn: adding it and showing it in every panel are two short pauses
             # of the window at launch rather than one long one
-            QTimer.singleShot(1, self, partial(self._show_demo_run, entry))
+            next_turn(self, partial(self._show_demo_run, entry))
 
     def _show_demo_run(self, entry) -> None:
         if self.workspace.entry(entry) is None or self.workspace.selected is not None:
