@@ -30,8 +30,8 @@ from .run_curves import RunCurves
 
 METRICS = ("total", "recon", "kl")
 TITLES = {"total": "Total loss", "recon": "Reconstruction", "kl": "KL divergence"}
-REDRAW_MS = 33  # redraws follow new data at most this often; also no sooner than REDRAW_BUDGET times the
-REDRAW_BUDGET = 4  # last redraw's cost, so drawing takes at most ~1/4 of the GUI thread however long the curves
+REDRAW_MS = 33  # new data is drawn this long after it arrives, at most this often, and no sooner than
+REDRAW_BUDGET = 4  # this many times the last redraw's cost: at most ~1/4 of the GUI thread however long the curves
 ACTIVE_KL = 0.01  # nats: a latent dimension with less test KL carries no information (metrics.py)
 MIN_PLOT_WIDTH = 150  # pixels: the least width of each of the two plot columns (the view never gets narrower)
 
@@ -124,7 +124,9 @@ class LossPlot(QWidget):
         lay.addLayout(top)
         lay.addWidget(self.glw, 1)
         lay.addWidget(self.own.row)
-        self.throttler = QSignalThrottler(parent=self)  # leading: new data is drawn at once, then throttled
+        # trailing: new data is drawn one timeout later, in a turn of its own rather than inside the handler
+        # that received it (an epoch's end already sets the run's new weights up in every panel)
+        self.throttler = QSignalThrottler(QSignalThrottler.EmissionPolicy.Trailing, parent=self)
         self.throttler.setTimeout(REDRAW_MS)
         self.throttler.triggered.connect(self._redraw)
         self._set_log(True)
