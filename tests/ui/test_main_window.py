@@ -226,3 +226,33 @@ def test_the_window_fits_a_laptop_screen(make_window, qtbot):
     plot = tp.plot
     assert plot.glw.width() >= plot.glw.minimumWidth()
     assert plot.glw.ci.geometry().width() <= plot.glw.viewport().width() + 1
+
+
+def test_panels_behind_another_tab_catch_up_when_shown(make_window, qtbot):
+    """New runs and weights while the latent explorer is the tab on top: the sampling and metrics panels,
+    tabbed behind it, do not decode or refill for nobody; when their tab is chosen they show the newest
+    weights and every run."""
+    import numpy as np
+
+    from vae_studio.core.latent import sample_prior
+
+    w = make_window()
+    w.docks["latent"].raise_()
+    sampling, metrics = w.panels["sampling"], w.panels["metrics"]
+    qtbot.waitUntil(lambda: not sampling.when_shown.on_screen and not metrics.when_shown.on_screen)
+    first = w.workspace.add_run(trained_run(w.workspace.data, name="first"))
+    assert sampling.images is None and sampling.when_shown.holding  # nothing decoded behind the tab
+    second = w.workspace.add_run(trained_run(w.workspace.data, beta=4.0, name="second"))
+    new = {k: v + 0.5 for k, v in second.model.state_dict().items()}
+    second.model.load_state_dict(new)
+    w.workspace.publish_weights(second, new)
+    assert sampling.images is None
+    w.docks["sampling"].raise_()
+    qtbot.waitUntil(lambda: sampling.when_shown.on_screen)
+    assert not sampling.when_shown.holding
+    expected = sample_prior(w.workspace.decode_model(second), 64, sampling.temperature.value(), sampling.seed.value())
+    np.testing.assert_allclose(sampling.images, expected.numpy(), atol=1e-6)  # the newest weights
+    assert metrics.when_shown.holding
+    w.docks["metrics"].raise_()
+    qtbot.waitUntil(lambda: metrics.when_shown.on_screen)
+    assert [r.name for r in metrics.plotted_runs()] == [first.name, second.name]

@@ -141,6 +141,8 @@ def test_retrain_with_another_variant_puts_the_runs_side_by_side(qtbot, make_win
     # runs list and metrics panel: one row each, named by the variant's title
     rows = [panel.runs.tree.topLevelItem(i).text(2) for i in range(2)]
     assert rows == ["Scaled KL (test)", "Free KL (test)"]
+    w.docks["metrics"].raise_()  # its tab, behind the latent explorer's, is filled when chosen
+    qtbot.waitUntil(lambda: metrics.when_shown.on_screen, timeout=TIMEOUT)
     assert [metrics.compare_table.item(r, 1).text() for r in range(2)] == rows
     # beta does not weight free-kl's loss: no beta is shown for it
     assert [panel.runs.tree.topLevelItem(i).text(5) for i in range(2)] == ["1", "\u2014"]

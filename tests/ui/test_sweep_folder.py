@@ -37,6 +37,7 @@ def test_open_sweep_folder_brings_its_runs_and_watches_for_new_ones(make_window,
     panel = w.metrics_panel
     by_name = {r.name: r for r in w.workspace.runs}
     assert panel.metrics_for(by_name["beta-1"])["iwae_nll"] == pytest.approx(first.metrics["iwae_nll"])
+    w.docks["metrics"].raise_()  # the metrics tab fills when chosen
     qtbot.waitUntil(lambda: panel.compare_table.rowCount() == 2, timeout=5_000)
     table_names = sorted(panel.compare_table.item(r, 0).text() for r in range(2))
     assert table_names == ["beta-1", "beta-4"]

@@ -141,6 +141,8 @@ def test_reopened_runs_are_first_class(make_window, qtbot, tmp_path, messages):
     metrics = w.metrics_panel
     iwae = run.metrics["iwae_nll"]
     assert metrics.metrics_for(entry)["iwae_nll"] == pytest.approx(iwae)
+    w.docks["metrics"].raise_()  # the metrics tab fills when chosen
+    qtbot.waitUntil(lambda: metrics.when_shown.on_screen)
     assert metrics.metrics_table.item(3, 1).text().startswith(f"{iwae:.2f} nats (K=5)")
     # a new run gets a name no opened run has
     tp = w.training

@@ -77,6 +77,7 @@ class MainWindow(MenusMixin, RunFilesMixin, QMainWindow):
         self.setAcceptDrops(True)  # a run folder dropped on the window opens
 
         self.docks: dict[str, QDockWidget] = {}
+        self._dock_on_screen: dict[str, bool] = {}  # from each dock's visibilityChanged (a tab behind: False)
         self._add_dock("training", "Training", self.training, Qt.DockWidgetArea.LeftDockWidgetArea)
         for key, (title, _cls, what) in SESSION_PANELS.items():
             self._add_dock(key, title, _placeholder(f"The {what} appears once PyTorch is loaded…"),
@@ -112,6 +113,15 @@ class MainWindow(MenusMixin, RunFilesMixin, QMainWindow):
                          | QDockWidget.DockWidgetFeature.DockWidgetClosable)
         self.addDockWidget(area, dock)
         self.docks[key] = dock
+        dock.visibilityChanged.connect(lambda on, k=key: self._on_dock_visibility(k, on))
+
+    def _on_dock_visibility(self, key: str, on_screen: bool) -> None:
+        """A dock came on screen or left it (its tab chosen or another, closed, the window minimised): a panel
+        that holds its refreshes while out of sight (``when_shown``) is told."""
+        self._dock_on_screen[key] = on_screen
+        when_shown = getattr(self.panels.get(key), "when_shown", None)
+        if when_shown is not None:
+            when_shown.set_on_screen(on_screen)
 
     def _build_status(self) -> None:
         sb = self.statusBar()
@@ -205,6 +215,8 @@ class MainWindow(MenusMixin, RunFilesMixin, QMainWindow):
             self.docks[key].setWidget(panel)
             return None
         self.docks[key].setWidget(panel)
+        if (when_shown := getattr(panel, "when_shown", None)) is not None:
+            when_shown.set_on_screen(self._dock_on_screen.get(key, True))
         return panel
 
     def compare_runs(self) -> None:

@@ -23,6 +23,7 @@ from ...core.variants import get_variant
 from ...workers.metrics import compute_metrics
 from ...workers.tasks import Mode, runner_for
 from ..widgets.variant_names import model_title
+from ..widgets.when_shown import WhenShown
 from .compare import CompareRunsBox
 from .tables import (DASH, EMPTY_TEXT, METRIC_ROWS, FitTable, compact_table, metric_rows, metric_text, metric_tip,
                      objective_rows)
@@ -43,6 +44,7 @@ class MetricsPanel(QWidget):
         self._pending: dict[int, tuple] = {}  # run.id -> (ticket, key) of the request in flight
         self._errors: dict[int, str] = {}
         self._build()
+        self.when_shown = WhenShown(self)  # behind another tab: refilled once it is shown, not for nobody
         s = workspace
         s.runAdded.connect(self._on_runs_changed)
         s.runRenamed.connect(self._on_runs_changed)
@@ -213,29 +215,29 @@ class MetricsPanel(QWidget):
     # -- workspace signals ---------------------------------------------------------------------------
     @Slot(object)
     def _on_runs_changed(self, _run=None) -> None:
-        self._refresh_all()
+        self.when_shown.run(self._refresh_all)
 
     @Slot(object)
     def _on_run_removed(self, run) -> None:
         if self._pending.pop(run.id, None) is not None:
             self.evaluator.cancel(run.id)
         self._errors.pop(run.id, None)
-        self._refresh_all()
+        self.when_shown.run(self._refresh_all)
 
     @Slot(object)
     def _on_run_updated(self, run) -> None:
         if self.auto.isChecked() and run.history.status == "finished" and self.metrics_for(run) is None:
             self.compute(run)  # replaces a request for earlier weights; no-op if this one is in flight
-        self._refresh_all()
+        self.when_shown.run(self._refresh_all)
 
     @Slot(object)
     def _on_selected_changed(self, _run) -> None:
-        self._refresh_all()
+        self.when_shown.run(self._refresh_all)
 
     @Slot(object)
     def _on_data_changed(self, _data) -> None:
         self._errors.clear()
-        self._refresh_selected()
+        self.when_shown.run(self._refresh_selected)
 
     # -- views -------------------------------------------------------------------------------------
     def _refresh_all(self) -> None:

@@ -18,6 +18,7 @@ from ...core.latent_space import space_for
 from ...workers.tasks import Mode, runner_for
 from ..widgets.compact import ElidedComboBox
 from ..widgets.variant_names import model_title
+from ..widgets.when_shown import WhenShown
 from .interpolation import InterpolationBox
 from .prior_samples import PriorSamplesMixin
 from .user_image import UserImageBox
@@ -90,11 +91,12 @@ class SamplingPanel(PriorSamplesMixin, QWidget):
         self.user_image.useAsEndpoint.connect(self._on_use_image)
         self.interp.message.connect(self._on_message)
         self.user_image.message.connect(self._on_message)
+        self.when_shown = WhenShown(self)  # behind another tab: decode once it is shown, not for nobody
         workspace.selectedRunChanged.connect(self._on_run_selected)
         workspace.runUpdated.connect(self._on_run_updated)
         workspace.decodeDeviceChanged.connect(self._on_device)
         workspace.dataChanged.connect(self._on_data)
-        self._on_run_selected(workspace.selected)
+        self._show_selected_run()
 
     # -- state -------------------------------------------------------------------------------------
     def current_label(self) -> int | None:
@@ -122,7 +124,12 @@ class SamplingPanel(PriorSamplesMixin, QWidget):
 
     # -- slots: the workspace --------------------------------------------------------------------------
     @Slot(object)
-    def _on_run_selected(self, run) -> None:
+    def _on_run_selected(self, _run) -> None:
+        self.when_shown.run(self._show_selected_run)
+
+    def _show_selected_run(self) -> None:
+        """Set the selected run up: its class choice, levels, label, grid and interpolation."""
+        run = self.workspace.selected
         self.user_image.reset()
         model = self.workspace.decode_model(run) if run is not None else None
         self.stack.setCurrentIndex(0 if model is None else 1)
@@ -147,19 +154,23 @@ class SamplingPanel(PriorSamplesMixin, QWidget):
     @Slot(object)
     def _on_run_updated(self, run) -> None:
         if run is self.workspace.selected:
-            self.redraw_grid()
-            self.interp.refresh()
+            self.when_shown.run(self._redecode)
 
     @Slot(str)
     def _on_device(self, _device: str) -> None:
         if self.workspace.selected is not None:
             self._update_model_label()
-            self.redraw_grid()
-            self.interp.refresh()
+            self.when_shown.run(self._redecode)
 
     @Slot(object)
     def _on_data(self, _data) -> None:
         if self.workspace.selected is not None:
+            self.when_shown.run(self.interp.refresh)
+
+    def _redecode(self) -> None:
+        """New weights (or a new decode device): the grid and the interpolation decoded again."""
+        if self.workspace.selected is not None:
+            self.redraw_grid()
             self.interp.refresh()
 
     def _update_model_label(self) -> None:
