@@ -7,10 +7,10 @@ running (a load cannot be interrupted; it is short) finishes but its result is d
 imported at start-up at all (a second, sympy and triton behind it, 220 MB): only a CIFAR-10 load needs it.
 
 The first task also imports what would otherwise be imported later, on first use, in the GUI thread or the
-training thread (:func:`warm_up`): PyTorch's first optimiser imports ``torch._dynamo`` (0.6-0.8 s, some 870
-modules, sympy among them) and a model's first ``.to()`` sympy; the first click on Start waited that long
-for its first curve, and the window froze while it opened the first run. ``importing`` says while that task
-runs, so the window can hold its cycle collections meanwhile (scanning the new modules' objects froze it).
+training thread (:func:`warm_up`): PyTorch's first optimiser imports ``torch._dynamo`` (0.8-1.1 s, some 870
+modules, sympy and triton among them), and the first click on Start waited that long for its first curve.
+``importing`` says while that task runs, so the window can hold its cycle collections meanwhile (scanning
+the new modules' objects froze it).
 
 This module imports no torch at module level: the window imports it before torch is loaded.
 """
@@ -39,12 +39,11 @@ def import_optional(names: tuple[str, ...]) -> None:
 
 
 def warm_up() -> None:
-    """Import what a run's first step and a model's first move import on first use (see the module's notes):
-    a throw-away model moved and given an optimiser."""
+    """Import what a run's first step imports on first use (see the module's notes): an optimiser for a
+    throw-away parameter."""
     import torch
 
-    model = torch.nn.Linear(2, 2).to("cpu")
-    torch.optim.Adam(model.parameters())
+    torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])
 
 
 def import_core(extra: tuple[str, ...] = ()) -> dict:
