@@ -61,7 +61,7 @@ class MainWindow(MenusMixin, RunFilesMixin, QMainWindow):
         self.versions: dict = {}
         self._pending_runs: dict[int, object] = {}  # data request id -> run waiting for its data set
         self.tasks = TaskHub(self)  # every background runner (data, panels); shut down together on close
-        # the panels' modules import torch: import them in the background too (torchvision is never needed at start-up)
+        # the panels' modules import torch: import them in the background too
         self.loader = DataLoader(self, preload=PANEL_MODULES, tasks=self.tasks)
         self.loader.coreReady.connect(self._on_core_ready)
         self.loader.importing.connect(hold_collection)
