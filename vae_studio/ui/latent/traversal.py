@@ -6,9 +6,9 @@ symmetric around 0 the middle column is the probe's own decoding. Rows are order
 first); "Hide inactive" drops dimensions whose KL is below :data:`INACTIVE_KL` nats.
 
 Decoding runs on the GUI thread (a few hundred small images take a few milliseconds). While the probe is
-dragged, superqt's leading throttler renders the grid at the first move, then at most every
-:data:`MIN_INTERVAL_MS` ms (or three times what the last grid took, if more, so that drawing grids never
-takes more than a third of the GUI thread), and once more where the probe stops.
+dragged (the hot path: the probe's own image is decoded at every move), the grid waits: superqt's
+debouncer draws it once the probe has rested :data:`REST_MS` ms, and its throttler at least every
+:data:`MAX_WAIT_MS` ms while the probe keeps moving (or three times what a grid takes, if more).
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QRectF, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFrame, QLabel, QMessageBox,
                                QPushButton, QScrollArea, QSpinBox, QVBoxLayout, QWidget)
-from superqt.utils import QSignalThrottler
+from superqt.utils import QSignalDebouncer, QSignalThrottler
 
 from ...core.export import grid_array, save_gif, save_grid_png
 from ...core.latent import decode, dims_by_kl, to_uint8, traverse
@@ -32,8 +32,9 @@ pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 INACTIVE_KL = 0.01  # nats per image: below this a dimension carries (almost) no information
 PAD = 1  # pixels between cells of the on-screen grid
 ROW_PX = 40  # the least height of a row on screen; below that the grid scrolls
-MIN_INTERVAL_MS = 60  # while the probe moves, the grid follows it at most this often...
-MAX_INTERVAL_MS = 2000  # ...or, for a model slow to decode, three times its decode time, up to this
+REST_MS = 60  # the grid follows the probe once it has rested this long...
+MAX_WAIT_MS = 250  # ...or at least this often while it keeps moving (three times a grid's cost, if more)
+MAX_INTERVAL_MS = 2000  # the longest wait, for a model slow to decode
 
 
 def relative_traversal(z: np.ndarray, dims: list[int], lo: float, hi: float, steps: int) -> np.ndarray:
@@ -60,9 +61,12 @@ class TraversalView(QWidget):
         self.images: np.ndarray | None = None  # uint8 (rows, steps, H, W, C) of the grid shown
         self._floats = None  # float (rows * steps, C, H, W) for the PNG export
         self._grid_shape: tuple | None = None
-        self.throttler = QSignalThrottler(parent=self)  # leading: at once, then at most once per timeout
-        self.throttler.setTimeout(MIN_INTERVAL_MS)
-        self.throttler.triggered.connect(self.render_now)
+        self.at_rest = QSignalDebouncer(parent=self)  # fires once the probe has rested REST_MS
+        self.at_rest.setTimeout(REST_MS)
+        self.throttler = QSignalThrottler(QSignalThrottler.EmissionPolicy.Trailing, parent=self)  # while moving
+        self.throttler.setTimeout(MAX_WAIT_MS)
+        for waiter in (self.at_rest, self.throttler):
+            waiter.triggered.connect(self.render_now)
 
         self.lo = _spin(-3.0, "From", "Start of the sweep, relative to the probe's value of each dimension")
         self.hi = _spin(3.0, "To", "End of the sweep, relative to the probe's value of each dimension")
@@ -133,9 +137,9 @@ class TraversalView(QWidget):
         self._space = space
         self._kl = None if kl is None else np.asarray(kl, np.float64)
         if immediate or model is None or z is None:
-            self.throttler.cancel()
             self.render_now()
             return
+        self.at_rest.throttle()
         self.throttler.throttle()
 
     def shown_dims(self) -> list[int]:
@@ -156,18 +160,19 @@ class TraversalView(QWidget):
 
     @Slot()
     def _settings_changed(self) -> None:
-        self.throttler.cancel()
         self.render_now()
 
     @Slot()
     def flush(self) -> None:
         """Render now if an update is waiting."""
-        self.throttler.flush(restart_timer=False)
+        self.at_rest.flush(restart_timer=False)  # both waiters always wait for the same update
 
     # -- drawing -----------------------------------------------------------------------------------
     @Slot()
     def render_now(self) -> None:
         t0 = time.perf_counter()
+        for waiter in (self.at_rest, self.throttler):
+            waiter.cancel()  # this grid is the update they waited for
         self.rows = self.shown_dims()
         model, z = self._model, self._z
         lo, hi, steps = self.lo.value(), self.hi.value(), self.steps.value()
@@ -212,7 +217,7 @@ class TraversalView(QWidget):
             self._fit_height()
         self._update_enabled()
         cost_ms = (time.perf_counter() - t0) * 1000
-        self.throttler.setTimeout(int(min(MAX_INTERVAL_MS, max(MIN_INTERVAL_MS, 3 * cost_ms))))
+        self.throttler.setTimeout(int(min(MAX_INTERVAL_MS, max(MAX_WAIT_MS, 3 * cost_ms))))
         self.rendered.emit()
 
     def _fit_height(self) -> None:
