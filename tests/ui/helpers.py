@@ -1,4 +1,6 @@
 """Small data and runs for the GUI tests: three classes told apart by a bright stripe, 16x16, 300 images."""
+from contextlib import contextmanager
+
 import torch
 
 from vae_studio.core.checkpoint import Run
@@ -34,3 +36,23 @@ def action(window, text):
         if a.text().replace("&", "") == text:
             return a
     raise LookupError(text)
+
+
+@contextmanager
+def training_panel(qtbot, latent: int, hidden: str, batch: int, epochs: int):
+    """A training panel on its own workspace holding :func:`small_data`, with small model settings; on exit
+    its runs are stopped and no thread is left running."""
+    from vae_studio.app.workspace import Workspace
+    from vae_studio.ui.training.panel import TrainingPanel
+
+    workspace = Workspace()
+    p = TrainingPanel(workspace)  # built now: variants registered before this are in its Model list
+    qtbot.addWidget(p)
+    workspace.set_data(small_data())
+    p.latent.setValue(latent)
+    p.hidden.setText(hidden)
+    p.batch.setValue(batch)
+    p.epochs.setValue(epochs)
+    yield p
+    p.shutdown()
+    assert p.controller.threads_running == 0

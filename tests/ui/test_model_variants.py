@@ -5,13 +5,11 @@ those merged later; every registered variant is also trained once through the Mo
 import pytest
 from PySide6.QtCore import Qt
 
-from vae_studio.app.workspace import Workspace
 from vae_studio.core.checkpoint import save_run
 from vae_studio.core.training import BASE_COLUMNS
 from vae_studio.core.variants import VARIANTS
-from vae_studio.ui.training.panel import TrainingPanel
 
-from .helpers import small_data
+from .helpers import small_data, training_panel
 
 TIMEOUT = 30000
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")  # the offscreen platform's note when a window is shown
@@ -19,17 +17,9 @@ pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")  # the offscreen pl
 
 @pytest.fixture
 def panel(qtbot, toy_variants):
-    workspace = Workspace()
-    p = TrainingPanel(workspace)  # built after the test variants are registered: they are in the Model list
-    qtbot.addWidget(p)
-    workspace.set_data(small_data())
-    p.latent.setValue(3)
-    p.hidden.setText("16")
-    p.batch.setValue(64)
-    p.epochs.setValue(1)
-    yield p
-    p.shutdown()
-    assert p.controller.threads_running == 0
+    # built after the test variants are registered: they are in the Model list
+    with training_panel(qtbot, latent=3, hidden="16", batch=64, epochs=1) as p:
+        yield p
 
 
 def choose(panel, name):

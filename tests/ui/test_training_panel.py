@@ -11,24 +11,15 @@ from vae_studio.app.workspace import Workspace
 from vae_studio.ui.training.panel import TrainingPanel
 from vae_studio.ui.training.settings_form import BETA_SLIDER, beta_to_slider, slider_to_beta
 
-from .helpers import small_data
+from .helpers import small_data, training_panel
 
 TIMEOUT = 20000
 
 
 @pytest.fixture
 def panel(qtbot):
-    workspace = Workspace()
-    p = TrainingPanel(workspace)
-    qtbot.addWidget(p)
-    workspace.set_data(small_data())
-    p.latent.setValue(4)
-    p.hidden.setText("32")
-    p.batch.setValue(32)
-    p.epochs.setValue(2)
-    yield p
-    p.shutdown()
-    assert p.controller.threads_running == 0
+    with training_panel(qtbot, latent=4, hidden="32", batch=32, epochs=2) as p:
+        yield p
 
 
 def click(qtbot, button):
