@@ -612,3 +612,28 @@ def test_probe_drags_and_anchors_are_undone_and_redone(make_panel, qtbot, no_mou
     assert plot.probe_pos() == pytest.approx(tuple(panel.explorer.probe_xy), abs=1e-5)
     stack.redo()
     np.testing.assert_allclose(panel.probe_vector, dragged, atol=1e-6)
+
+
+def test_the_scatter_keeps_its_place_while_the_status_and_the_axes_change(make_panel, qtbot, trained):
+    """A new run says it is training (a long status), then shows its scatter with each dimension's KL in the
+    axis lists: the status line and the lists keep their size, so the scatter neither moves nor repaints whole."""
+    workspace, panel = make_panel(with_run=False)
+    panel.resize(640, 700)
+    workspace.set_data(trained[0])
+    run = make_run(trained, "vae4")
+    run.history.status, epochs = "running", run.history.epochs
+    run.history.epochs = []
+    workspace.add_run(run)
+    qtbot.wait(50)
+    assert "is training" in panel.status.text()
+    place, combo = panel.scatter.geometry(), panel.axes_bar.x_dim.width()
+    run.history.status, run.history.epochs = "finished", epochs
+    with qtbot.waitSignal(panel.scatterUpdated, timeout=TIMEOUT):
+        workspace.publish_weights(run)
+    qtbot.wait(50)
+    assert "KL" in panel.axes_bar.x_dim.currentText() and "test images" in panel.status.text()
+    assert panel.scatter.geometry() == place and panel.axes_bar.x_dim.width() == combo
+    panel.status.setText("a message long enough to need three lines in this narrow panel, " * 3)
+    qtbot.wait(50)
+    assert panel.scatter.geometry() == place  # shortened with "…", whole in its tooltip
+    assert panel.status.toolTip() == panel.status.text()

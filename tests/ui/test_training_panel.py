@@ -320,3 +320,22 @@ def test_step_axis_labels_are_short():
     assert [step_label(v) for v in (0, 500, 1000, 1500, 12000, 1_200_000)] == ["0", "500", "1k", "1.5k", "12k", "1.2M"]
     # the empty plots' range 0..1: its ticks stay apart (they read "0 0 1 1")
     assert [step_label(v) for v in (0, 0.25, 0.5, 0.75, 1)] == ["0", "0.25", "0.5", "0.75", "1"]
+
+
+@pytest.mark.qt_log_ignore("propagateSizeHints")  # the offscreen platform's note on a shown minimum size
+def test_the_settings_keep_their_width_through_a_run_and_a_retrain(qtbot, panel):
+    """The KL bar chart's title changes at each epoch's end and for each new run; the plots must not ask for
+    more room then, or the settings column would shift sideways under the user's pointer."""
+    panel.resize(panel.minimumSizeHint().width(), 700)
+    panel.show()
+    qtbot.waitExposed(panel)
+    qtbot.wait(50)
+    sizes = panel.splitter.sizes()
+    assert "after the first epoch" in panel.plot.bars_plot.titleLabel.text
+    seen = []  # (bar chart title, splitter sizes) after each redraw of the plots
+    panel.plot.redrawn.connect(lambda: seen.append((panel.plot.bars_plot.titleLabel.text, panel.splitter.sizes())))
+    train_to_end(qtbot, panel)
+    train_to_end(qtbot, panel, panel.retrain_button)
+    qtbot.wait(50)
+    assert any("of 4 active" in title for title, _ in seen)
+    assert all(s == sizes for _, s in seen) and panel.splitter.sizes() == sizes

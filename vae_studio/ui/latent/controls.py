@@ -5,11 +5,15 @@ the panel forwards that to the explorer and redraws.
 """
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QLabel, QPushButton, QWidget
 
 from ...app.explorer import DIMS, PCA_MODE, TSNE_MODE, UMAP_MODE, LatentExplorer
-from ..widgets.compact import ElidedComboBox, ElidedLabel, FlowLayout, labelled, row_widget
+from ..widgets.compact import ElidedComboBox, ElidedLabel, FlowLayout, compact_combo, labelled, row_widget
+
+DIM_ITEM_WIDEST = "z63  (KL 9.99)"  # the dimension lists are as wide as this text
 
 
 class AxesBar(QWidget):
@@ -41,7 +45,9 @@ class AxesBar(QWidget):
         self.x_dim, self.y_dim = QComboBox(), QComboBox()
         for c, axis in ((self.x_dim, "horizontal"), (self.y_dim, "vertical")):
             c.setToolTip(f"Latent dimension on the {axis} axis (most active first; KL in nats per image)")
-            c.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+            # one width whether the items show their KL or not: the row does not move at a run's first epoch
+            fm = c.fontMetrics()
+            compact_combo(c, math.ceil(fm.horizontalAdvance(DIM_ITEM_WIDEST) / fm.horizontalAdvance("x")))
         self.refit_pca = QPushButton("Refit")
         self.refit_pca.setToolTip("Fit the principal components (or the t-SNE / UMAP layout) again on the "
                                   "current means. The fit is kept while the run trains, so that the view "
@@ -112,6 +118,8 @@ class ProbeBar(QWidget):
         super().__init__(parent)
         self.x_spin, self.y_spin = _coord_spin(), _coord_spin()
         self.x_name, self.y_name = QLabel("x"), QLabel("y")
+        for name in (self.x_name, self.y_name):  # one width for "x", "z3" and "PC1": the row stays put when the axes change
+            name.setMinimumWidth(name.fontMetrics().horizontalAdvance("(none)"))
         self.class_label = QLabel("Class")
         self.class_combo = ElidedComboBox(min_chars=8)
         self.class_combo.setToolTip("The class a conditional VAE decodes the probe and the traversal with")

@@ -28,6 +28,7 @@ from ...app.explorer import DIMS, LatentExplorer, encoding_problem, waits_for_fi
 from ...core.embedding import METHODS as EMBEDDINGS, missing_dependency
 from ...workers.encoding import CHUNK, EncodedSplit, encode_split
 from ...workers.tasks import Mode, runner_for
+from ..widgets.compact import StatusLines
 from ..widgets.undo import new_undo_stack
 from .controls import AxesBar, ProbeBar
 from .embedding_job import EmbeddingJob
@@ -84,9 +85,7 @@ class LatentPanel(ProbeActionsMixin, QWidget):
         self.live.setToolTip("Follow a run while it trains within each epoch: its weights are published "
                              "twice a second and the scatter, probe image and traversal follow them "
                              "(without Live they follow at every epoch end)")
-        self.status = QLabel("")
-        self.status.setStyleSheet("color: gray")
-        self.status.setWordWrap(True)
+        self.status = StatusLines(2)
         status_row = QHBoxLayout()
         status_row.addWidget(self.status, 1)
         status_row.addWidget(self.live)

@@ -36,6 +36,7 @@ ACTIVE_KL = 0.01  # nats: a latent dimension with less test KL carries no inform
 MIN_PLOT_WIDTH = 150  # pixels: the least width of each of the two plot columns (the view never gets narrower)
 
 
+BARS_TITLE_WIDEST = "64 of 64 active · epoch 99"  # the bar chart's title keeps this width whatever it says
 LEGEND_NAME_CHARS = 12  # the legend sits in a narrow plot: long run names are shortened (the runs list has them)
 
 
@@ -102,7 +103,9 @@ class LossPlot(QWidget):
         self.bars_plot.hideButtons()
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.8)
         self.bars_plot.addItem(self.bars)
-        self._set_bars_title(None)
+        self._bars_detail: str | None = None
+        self._bars_title_width = 0.0
+        self._measure_bars_title()
 
         self.log_y = QCheckBox("Log scale")
         self.log_y.setToolTip("Logarithmic loss axis: the first steps' large losses no longer flatten the rest")
@@ -145,7 +148,14 @@ class LossPlot(QWidget):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
+        self._measure_bars_title()  # the font is final once shown
         self._update_min_width()
+
+    def _measure_bars_title(self) -> None:
+        detail, self._bars_title_width = self._bars_detail, 0.0
+        self._set_bars_title(BARS_TITLE_WIDEST)
+        self._bars_title_width = self.bars_plot.titleLabel.minimumWidth()
+        self._set_bars_title(detail)
 
     # -- data in ---------------------------------------------------------------------------------------
     def add_run(self, run, colour: str) -> RunCurves:
@@ -373,11 +383,13 @@ class LossPlot(QWidget):
         return True
 
     def _set_bars_title(self, detail: str | None) -> None:
-        text = "KL per dimension"
+        """The bar chart's title, at one width whatever it says: a title that sized itself to its text moved the
+        training panel's splitter at every epoch's end and every new run."""
+        self._bars_detail = detail
         sub = detail or "after the first epoch"
-        self.bars_plot.setTitle(f"{text}<br><span style='font-size:8pt'>{sub}</span>", size="10pt")
-        if hasattr(self, "glw"):
-            self._update_min_width()
+        self.bars_plot.setTitle(f"KL per dimension<br><span style='font-size:8pt'>{sub}</span>", size="10pt")
+        if self._bars_title_width:
+            self.bars_plot.titleLabel.setMinimumWidth(self._bars_title_width)
 
     def _rebuild_legend(self) -> None:
         """A legend only when runs are overlaid (one run's colour is in the runs list, and its label would

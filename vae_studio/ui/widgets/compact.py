@@ -6,6 +6,8 @@
 * :class:`ElidedComboBox` draws a long current text shortened with "…" instead of cutting it off, and keeps
   the whole text in its tooltip; :func:`compact_combo` turns that on with a size in characters.
 * :class:`ElidedLabel` is a one-line label that shortens its text to the width it gets (full text as tooltip).
+* :class:`StatusLines` is a status text that is always the same number of lines tall, so that a new message
+  never moves (and repaints) what lies below it.
 * :func:`labelled` keeps a caption and its control together on one line of a flow layout.
 """
 from __future__ import annotations
@@ -239,3 +241,36 @@ def compact_combo(combo: QComboBox, min_chars: int) -> QComboBox:
     combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
     combo.setMinimumContentsLength(min_chars)
     return combo
+
+
+class StatusLines(QElidingLabel):
+    """A grey status text, always ``lines`` lines tall and as wide as the layout makes it: a text that needs more
+    lines is shortened with "…" (whole in the tooltip). A label that grew and shrank with its message moved the
+    plot below it, which then repainted in full, at every epoch of a run."""
+
+    def __init__(self, lines: int = 2, parent=None):
+        super().__init__(parent)
+        self._lines = lines
+        self.setWordWrap(True)
+        self.setStyleSheet("color: gray")
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self._fit_height()
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt API
+        super().setText(text or "")
+        self._sync_tooltip()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._sync_tooltip()
+
+    def changeEvent(self, event) -> None:  # noqa: N802
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:
+            self._fit_height()
+
+    def _fit_height(self) -> None:
+        self.setFixedHeight(self.fontMetrics().lineSpacing() * self._lines + 2)
+
+    def _sync_tooltip(self) -> None:
+        QLabel.setToolTip(self, self.text() if QLabel.text(self) != self.text() else "")
