@@ -8,10 +8,11 @@ from PySide6.QtWidgets import QFileDialog
 from vae_studio.core import training
 from vae_studio.core.checkpoint import load_run
 from vae_studio.app.workspace import Workspace
+from vae_studio.ui.training.loss_plot import LossPlot
 from vae_studio.ui.training.panel import TrainingPanel
 from vae_studio.ui.training.settings_form import BETA_SLIDER, beta_to_slider, slider_to_beta
 
-from .helpers import small_data, training_panel
+from .helpers import small_data, trained_run, training_panel
 
 TIMEOUT = 20000
 
@@ -339,3 +340,26 @@ def test_the_settings_keep_their_width_through_a_run_and_a_retrain(qtbot, panel)
     qtbot.wait(50)
     assert any("of 4 active" in title for title, _ in seen)
     assert all(s == sizes for _, s in seen) and panel.splitter.sizes() == sizes
+
+
+@pytest.mark.qt_log_ignore("propagateSizeHints")
+def test_the_loss_plots_keep_their_places_when_the_bar_chart_title_changes(qtbot):
+    """The KL bar chart's title says how many dimensions are active after which epoch; a longer text must not
+    push the plots around (each push was a relayout and a repaint of every loss plot)."""
+    plot = LossPlot()
+    qtbot.addWidget(plot)
+    plot.resize(420, 560)
+    plot.show()
+    qtbot.waitExposed(plot)
+    qtbot.wait(50)
+    items = [*plot.plots.values(), plot.bars_plot]
+    places = [p.geometry() for p in items]
+    run = trained_run(small_data())
+    run.id = 1
+    plot.add_run(run, "#1f77b4")
+    plot.set_shown_runs([run])
+    with qtbot.waitSignal(plot.redrawn, timeout=TIMEOUT):
+        plot.set_current(run)
+    qtbot.wait(50)
+    assert "of 4 active · epoch 1" in plot.bars_plot.titleLabel.text
+    assert [p.geometry() for p in items] == places

@@ -9,7 +9,8 @@ imported at start-up at all (a second, sympy and triton behind it, 220 MB): only
 The first task also imports what would otherwise be imported later, on first use, in the GUI thread or the
 training thread (:func:`warm_up`): PyTorch's first optimiser imports ``torch._dynamo`` (0.8-1.1 s, some 870
 modules, sympy and triton among them), and the first click on Start waited that long for its first curve.
-``importing`` says while that task runs, so the window can hold its cycle collections meanwhile (scanning
+So does ``numpy.ma``, which ``np.unique`` imports on its first call (11 ms when the explorer lists a split's
+classes). ``importing`` says while that task runs, so the window can hold its cycle collections meanwhile (scanning
 the new modules' objects froze it).
 
 This module imports no torch at module level: the window imports it before torch is loaded.
@@ -25,7 +26,7 @@ from .tasks import Mode, runner_for
 from .torch_libraries import open_torch_libraries
 
 CORE_MODULES = ("torch", "vae_studio.core.data", "vae_studio.core.devices", "vae_studio.core.training",
-                "vae_studio.core.checkpoint", "vae_studio.core.latent", "vae_studio.core.metrics")
+                "vae_studio.core.checkpoint", "vae_studio.core.latent", "vae_studio.core.metrics", "numpy.ma")
 CORE, DATA = "core", "data"  # the task keys
 
 

@@ -34,10 +34,9 @@ class CodebookView(QWidget):
         self.xy = np.zeros((0, 2))
         self.cell: tuple[int, int] | None = None
 
-        self.plot = pg.PlotWidget()
+        self.plot = pg.PlotWidget(enableMenu=False)
         self.plot.setMinimumSize(90, 120)
         pi = self.plot.getPlotItem()
-        pi.setMenuEnabled(False)
         pi.hideButtons()
         pi.setLabel("bottom", "PC1")
         pi.setLabel("left", "PC2")

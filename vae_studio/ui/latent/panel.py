@@ -133,7 +133,7 @@ class LatentPanel(ProbeActionsMixin, QWidget):
         self.stack.addWidget(explorer)
 
         self.level_bar.levelChosen.connect(self._on_level_chosen)
-        self.tools.codebook.codesEdited.connect(self._on_codes_edited)
+        self.tools.codesEdited.connect(self._on_codes_edited)
         self.axes_bar.projectionChosen.connect(self._on_projection_chosen)
         self.axes_bar.axisChosen.connect(self._on_axis_chosen)
         self.axes_bar.refitClicked.connect(self._on_refit_pca)

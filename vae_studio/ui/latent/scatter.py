@@ -97,9 +97,8 @@ class LatentScatter(pg.PlotWidget):
     backgroundClicked = Signal(float, float)  # a click away from every point, in plot coordinates
 
     def __init__(self, parent=None):
-        super().__init__(parent)
+        super().__init__(parent, enableMenu=False)  # no view menu (not even built: it cost 1.5 ms at launch)
         self.setObjectName("latentScatter")
-        self.setMenuEnabled(False)
         # no grid: grid lines belong to the axes, which would then repaint on every probe move
         self.setAspectLocked(False)
         fg, bg = theme_colors()

@@ -21,6 +21,7 @@ class ExplorerTools(QWidget):
     probeWanted = Signal(object, str)  # latent vector, where it comes from in words
     gestureDone = Signal(str)  # undo text of the move just made
     pointClicked = Signal(int)  # index into the test split
+    codesEdited = Signal(object)  # the code map after the user swapped a cell's code (CodebookView.codesEdited)
 
     def __init__(self, workspace, explorer, undo_stack, traversal, parent=None):
         super().__init__(parent)
@@ -36,10 +37,7 @@ class ExplorerTools(QWidget):
         self.tabs.setTabToolTip(1, "Directions in latent space (two classes, a known factor, two points) and "
                                    "A − B + C: move the probe along them")
         self.tabs.setTabToolTip(2, "Named positions of the probe, saved with the run")
-        self.codebook = CodebookView()
-        self.tabs.insertTab(0, self.codebook, "Codes")
-        self.tabs.setTabToolTip(0, "The codebook (size: usage) and the probe's code map: swap a cell's code")
-        self.tabs.setTabVisible(0, False)
+        self._codebook: CodebookView | None = None  # built for the first discrete latent space (8 ms at launch)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.neighbours)
@@ -49,9 +47,22 @@ class ExplorerTools(QWidget):
             view.gestureDone.connect(self.gestureDone)
         self.neighbours.pointClicked.connect(self.pointClicked)
 
+    @property
+    def codebook(self) -> CodebookView:
+        """The Codes tab (first, hidden until :meth:`show_codebook` gets a codebook), built when first asked for."""
+        if self._codebook is None:
+            self._codebook = CodebookView()
+            self.tabs.insertTab(0, self._codebook, "Codes")
+            self.tabs.setTabToolTip(0, "The codebook (size: usage) and the probe's code map: swap a cell's code")
+            self.tabs.setTabVisible(0, False)
+            self._codebook.codesEdited.connect(self.codesEdited)
+        return self._codebook
+
     def show_codebook(self, codebook) -> None:
         """(K, D) code vectors of a discrete latent space: the Codes tab shows (and comes first); None hides it."""
         shown = codebook is not None
+        if not shown and self._codebook is None:
+            return
         if shown:
             self.codebook.set_codebook(codebook)
         was = self.tabs.isTabVisible(0)

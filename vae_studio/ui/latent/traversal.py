@@ -92,8 +92,7 @@ class TraversalView(QWidget):
         self.gif_button.clicked.connect(self._export_gif_clicked)
 
         self.view = pg.GraphicsLayoutWidget()
-        self.plot = self.view.addPlot()
-        self.plot.setMenuEnabled(False)
+        self.plot = self.view.addPlot(enableMenu=False)
         self.plot.setMouseEnabled(False, False)  # the wheel scrolls the list of rows instead
         self.plot.hideButtons()
         self.plot.invertY(True)

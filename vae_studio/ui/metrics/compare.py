@@ -42,14 +42,13 @@ class CompareRunsBox(QGroupBox):
         self.table.itemSelectionChanged.connect(self._on_table_selection)
         compact_table(self.table)
 
-        self.plot = pg.PlotWidget()
+        self.plot = pg.PlotWidget(enableMenu=False)
         self.plot.setMinimumHeight(150)
         pi = self.plot.getPlotItem()
         pi.setTitle("Rate\u2013distortion of the runs")
         pi.setLabel("bottom", "Rate: KL (nats per image)")
         pi.setLabel("left", "Distortion: recon (nats)")
         pi.showGrid(x=True, y=True, alpha=0.2)
-        pi.setMenuEnabled(False)
         for side in ("bottom", "left"):
             pi.getAxis(side).enableAutoSIPrefix(False)  # nats stay nats, no "(x0.001)"
         pi.getViewBox().setDefaultPadding(0.15)  # room for the labels of the outermost points

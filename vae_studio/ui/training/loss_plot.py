@@ -23,9 +23,10 @@ from superqt.utils import QSignalThrottler
 
 from ..widgets.compact import hint_label
 from ..widgets.variant_names import uses_beta
-from .curve_items import add_curve_items, style_step_plot
+from .curve_items import add_curve_items, fix_tick_text_space, style_step_plot
 from .loss_axes import LossAxis, StepAxis
 from .own_terms import OwnTermsPlot
+from .steady_title import give_steady_title
 from .run_curves import RunCurves
 
 METRICS = ("total", "recon", "kl")
@@ -38,6 +39,10 @@ MIN_PLOT_WIDTH = 150  # pixels: the least width of each of the two plot columns 
 
 BARS_TITLE_WIDEST = "64 of 64 active · epoch 99"  # the bar chart's title keeps this width whatever it says
 LEGEND_NAME_CHARS = 12  # the legend sits in a narrow plot: long run names are shortened (the runs list has them)
+
+
+def bars_title(detail: str) -> str:
+    return f"KL per dimension<br><span style='font-size:8pt'>{detail}</span>"
 
 
 def run_label(run, with_variant: bool = False) -> str:
@@ -99,13 +104,13 @@ class LossPlot(QWidget):
         self.bars_plot.setLabel("left", "KL (nats)")
         self.bars_plot.setToolTip(f"Test KL of each latent dimension of the current run; grey bars are inactive "
                                   f"dimensions (KL below {ACTIVE_KL:g} nats): they carry no information")
+        fix_tick_text_space(self.bars_plot, "0.05")
         self.bars_plot.getViewBox().setMouseEnabled(x=False, y=False)
         self.bars_plot.hideButtons()
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.8)
         self.bars_plot.addItem(self.bars)
-        self._bars_detail: str | None = None
-        self._bars_title_width = 0.0
-        self._measure_bars_title()
+        give_steady_title(self.bars_plot, bars_title(BARS_TITLE_WIDEST), size="10pt")
+        self._set_bars_title(None)
 
         self.log_y = QCheckBox("Log scale")
         self.log_y.setToolTip("Logarithmic loss axis: the first steps' large losses no longer flatten the rest")
@@ -148,14 +153,7 @@ class LossPlot(QWidget):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        self._measure_bars_title()  # the font is final once shown
         self._update_min_width()
-
-    def _measure_bars_title(self) -> None:
-        detail, self._bars_title_width = self._bars_detail, 0.0
-        self._set_bars_title(BARS_TITLE_WIDEST)
-        self._bars_title_width = self.bars_plot.titleLabel.minimumWidth()
-        self._set_bars_title(detail)
 
     # -- data in ---------------------------------------------------------------------------------------
     def add_run(self, run, colour: str) -> RunCurves:
@@ -383,13 +381,9 @@ class LossPlot(QWidget):
         return True
 
     def _set_bars_title(self, detail: str | None) -> None:
-        """The bar chart's title, at one width whatever it says: a title that sized itself to its text moved the
-        training panel's splitter at every epoch's end and every new run."""
-        self._bars_detail = detail
-        sub = detail or "after the first epoch"
-        self.bars_plot.setTitle(f"KL per dimension<br><span style='font-size:8pt'>{sub}</span>", size="10pt")
-        if self._bars_title_width:
-            self.bars_plot.titleLabel.setMinimumWidth(self._bars_title_width)
+        """The bar chart's title: one size whatever it says (:mod:`.steady_title`; a title that sized itself to
+        its text moved the training panel's splitter at every epoch's end and every new run)."""
+        self.bars_plot.setTitle(bars_title(detail or "after the first epoch"), size="10pt")
 
     def _rebuild_legend(self) -> None:
         """A legend only when runs are overlaid (one run's colour is in the runs list, and its label would
@@ -408,6 +402,7 @@ class LossPlot(QWidget):
     def _set_log(self, on: bool) -> None:
         for p in self.plots.values():
             p.setLogMode(x=False, y=on)
+            p.getViewBox().disableAutoRange()  # setLogMode turns it on: each new curve would then be fitted
         self._ranges.clear()
         self._follow = True
         for c in self.curves.values():
