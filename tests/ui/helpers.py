@@ -30,6 +30,13 @@ def trained_run(data, beta=1.0, name="t") -> Run:
     return Run(config=config, model=trainer.model, history=trainer.history, class_names=data.class_names, name=name)
 
 
+def open_folder(qtbot, window, path, timeout=10000):
+    """Open a run folder as the user does (it is read in the background); returns its workspace entry."""
+    with qtbot.waitSignal(window.workspace.runAdded, timeout=timeout) as blocker:
+        window.open_run_folder(str(path))
+    return blocker.args[0]
+
+
 def action(window, text):
     """The window's menu action whose text (without the & accelerator marks) is ``text``."""
     for a in window.findChildren(type(window.new_action)):

@@ -7,7 +7,7 @@ from PIL import Image
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtWidgets import QFileDialog, QSlider
 
-from tests.ui.helpers import action, trained_run
+from tests.ui.helpers import action, open_folder, trained_run
 from tests.ui.test_latent_panel import (TIMEOUT, drag, make_panel, no_mouse_rate_limit, trained,  # noqa: F401
                                         view_pos)
 from vae_studio.core.checkpoint import EXPLORER_FILE, save_run
@@ -273,8 +273,8 @@ def test_bookmarks_and_directions_survive_saving_and_reopening_the_run(make_wind
     action(w, "Save run").trigger()
     assert (tmp_path / "run" / EXPLORER_FILE).is_file() and not messages
     w.workspace.remove_run(entry)
-    reopened = w.open_run_folder(str(tmp_path / "run"))
-    assert reopened is not None and reopened.explorer == saved
+    reopened = open_folder(qtbot, w, tmp_path / "run")
+    assert reopened.explorer == saved
     assert [panel.tools.bookmarks.list.item(i).text() for i in range(panel.tools.bookmarks.list.count())] == ["keep me"]
     assert directions.list.item(0).text() == "b − a"
     panel.tools.bookmarks.list.setCurrentRow(0)
@@ -282,7 +282,7 @@ def test_bookmarks_and_directions_survive_saving_and_reopening_the_run(make_wind
     np.testing.assert_allclose(panel.probe_vector, saved.bookmarks[0].array)
 
 
-def test_a_damaged_explorer_file_is_left_out_with_a_message_and_the_model_opens(make_window, tmp_path, messages):
+def test_a_damaged_explorer_file_is_left_out_with_a_message_and_the_model_opens(make_window, qtbot, tmp_path, messages):
     w = make_window()
     run = trained_run(w.workspace.data)
     from vae_studio.core.explorer_state import Bookmark, ExplorerState
@@ -291,8 +291,8 @@ def test_a_damaged_explorer_file_is_left_out_with_a_message_and_the_model_opens(
     folder = save_run(run, tmp_path / "run")
     text = (folder / EXPLORER_FILE).read_text()
     (folder / EXPLORER_FILE).write_text(text.replace('"b"', '"c"'))  # changed after saving
-    entry = w.open_run_folder(str(folder))
-    assert entry is not None and entry.explorer.is_empty()
+    entry = open_folder(qtbot, w, folder)
+    assert entry.explorer.is_empty()
     sd, ed = run.model.state_dict(), entry.model.state_dict()
     assert all(np.array_equal(sd[k].numpy(), ed[k].numpy()) for k in sd)
     assert len(messages) == 1 and messages[0][0] == "warning"

@@ -13,7 +13,7 @@ from vae_studio.core.models import build_model
 from vae_studio.ui.main_window import MainWindow
 from vae_studio.ui.run_files import same_data
 
-from .helpers import action, trained_run
+from .helpers import action, open_folder, trained_run
 
 TIMEOUT = 20000
 # the offscreen platform (tests only) cannot pass a window's minimum size on; every other warning still fails
@@ -104,7 +104,9 @@ def test_a_saved_run_reopens_with_the_same_history(make_window, qtbot, tmp_path,
     action(w, "Save run as…").trigger()
     assert (folder / "config.json").is_file()
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
-    action(w, "Open run folder…").trigger()
+    with qtbot.waitSignal(w.workspace.runAdded, timeout=TIMEOUT):
+        action(w, "Open run folder…").trigger()
+        assert len(w.workspace.runs) == 1  # the folder is read in the background: the window goes on meanwhile
     assert messages == []
     assert len(w.workspace.runs) == 2
     reopened = w.workspace.runs[1]
@@ -119,7 +121,7 @@ def test_a_saved_run_reopens_with_the_same_history(make_window, qtbot, tmp_path,
 
 
 @pytest.mark.parametrize("damage", ["bad json", "pickle", "not a run"])
-def test_a_damaged_run_folder_gives_a_message(make_window, tmp_path, monkeypatch, messages, damage):
+def test_a_damaged_run_folder_gives_a_message(make_window, qtbot, tmp_path, monkeypatch, messages, damage):
     w = make_window()
     folder = tmp_path / "broken"
     save_run(trained_run(w.workspace.data), folder)
@@ -134,6 +136,7 @@ def test_a_damaged_run_folder_gives_a_message(make_window, tmp_path, monkeypatch
         target.mkdir()
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(target))
     action(w, "Open run folder…").trigger()
+    qtbot.waitUntil(lambda: bool(messages), timeout=TIMEOUT)
     assert w.workspace.runs == []
     assert len(messages) == 1 and messages[0][0] == "warning"
     expected = {"bad json": "damaged", "pickle": "never loads pickles", "not a run": "missing"}[damage]
@@ -188,16 +191,17 @@ def test_new_run_resets_settings_but_keeps_runs(make_window):
     assert w.training.beta.value() == 1.0 and len(w.workspace.runs) == 1
 
 
-def test_recent_runs_survive_a_restart(make_window, tmp_path, messages):
+def test_recent_runs_survive_a_restart(make_window, qtbot, tmp_path, messages):
     w = make_window()
     folder = save_run(trained_run(w.workspace.data), tmp_path / "r1")
-    w.open_run_folder(str(folder))
+    open_folder(qtbot, w, folder)
     w.close()
     assert json.loads(QSettings().value("runs/recent", type=str)) == [str(folder)]
     w2 = make_window()
     entries = [a for a in w2.recent_menu.actions() if a.data()]
     assert [a.data() for a in entries] == [str(folder)]
-    entries[0].trigger()
+    with qtbot.waitSignal(w2.workspace.runAdded, timeout=TIMEOUT):
+        entries[0].trigger()
     assert len(w2.workspace.runs) == 1
 
 

@@ -9,7 +9,7 @@ from vae_studio.core.checkpoint import save_run
 from vae_studio.core.training import BASE_COLUMNS
 from vae_studio.core.variants import VARIANTS
 
-from .helpers import small_data, training_panel
+from .helpers import open_folder, small_data, training_panel
 
 TIMEOUT = 30000
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")  # the offscreen platform's note when a window is shown
@@ -169,7 +169,8 @@ def test_an_opened_run_restores_its_variant_and_settings(qtbot, make_window, toy
     choose(panel, "scaled-kl")
     assert panel.variant_settings.values()["repeats"] == 2  # New run forgot the edit
     choose(panel, "vae")
-    assert w.open_run_folder(str(tmp_path / "r")) is not None, messages
+    open_folder(qtbot, w, tmp_path / "r")
+    assert not messages
     assert panel.kind.currentData() == "scaled-kl" and panel.conditional.isChecked()
     assert panel.variant_settings.values() == {"kl_scale": 0.5, "repeats": 5, "mode": "plain"}
     assert panel.current_config().model.settings == run.config.model.settings

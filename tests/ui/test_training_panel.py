@@ -363,3 +363,26 @@ def test_the_loss_plots_keep_their_places_when_the_bar_chart_title_changes(qtbot
     qtbot.wait(50)
     assert "of 4 active · epoch 1" in plot.bars_plot.titleLabel.text
     assert [p.geometry() for p in items] == places
+
+
+def _smooth_one_by_one(last, values, weight):
+    out, m = [], last
+    for v in values:
+        m = v.copy() if m is None or not np.isfinite(m).all() else m + weight * (v - m)
+        out.append(m)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("n", [1, 63, 64, 65, 300])
+def test_the_smoothed_curve_is_the_moving_average_of_the_steps_with_restarts_after_bad_steps(n):
+    from vae_studio.ui.training.own_terms import smooth_rows
+
+    rng = np.random.default_rng(n)
+    values = rng.normal(100, 10, (n, 3))
+    if n > 100:
+        values[70, 1] = np.nan  # a diverged step: the average restarts after it
+        values[71, 0] = np.inf
+    for last in (None, np.array([90.0, 80.0, 70.0]), np.array([np.nan, 1.0, 2.0])):
+        out = np.empty_like(values)
+        smooth_rows(last, values, 0.1, out)
+        np.testing.assert_allclose(out, _smooth_one_by_one(last, values, 0.1), rtol=1e-12, atol=0)

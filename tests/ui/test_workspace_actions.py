@@ -15,7 +15,7 @@ from vae_studio.core.metrics import evaluate_run
 from vae_studio.ui.main_window import SETTINGS_GEOMETRY, SETTINGS_STATE, MainWindow
 from vae_studio.ui.run_files import SETTINGS_RECENT
 
-from .helpers import action, small_data, trained_run
+from .helpers import action, open_folder, small_data, trained_run
 
 TIMEOUT = 20000
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
@@ -116,15 +116,17 @@ def _drop(w, path):
     QApplication.sendEvent(w, QDropEvent(QPointF(10, 10), *args))
 
 
-def test_a_run_folder_dropped_on_the_window_opens(make_window, tmp_path, messages):
+def test_a_run_folder_dropped_on_the_window_opens(make_window, qtbot, tmp_path, messages):
     w = make_window()
     run = trained_run(w.workspace.data, beta=2.0, name="dropped")
     save_run(run, tmp_path / "dropped-run")
-    _drop(w, tmp_path / "dropped-run" / "model.safetensors")  # a file inside the folder opens it too
+    with qtbot.waitSignal(w.workspace.runAdded, timeout=10_000):  # read in the background
+        _drop(w, tmp_path / "dropped-run" / "model.safetensors")  # a file inside the folder opens it too
     assert names(w) == ["dropped"] and not messages
     (tmp_path / "not-a-run").mkdir()
     _drop(w, tmp_path / "not-a-run")
-    assert names(w) == ["dropped"] and messages and "config.json" in messages[-1][1]
+    qtbot.waitUntil(lambda: bool(messages), timeout=10_000)
+    assert names(w) == ["dropped"] and "config.json" in messages[-1][1]
 
 
 def test_reopened_runs_are_first_class(make_window, qtbot, tmp_path, messages):
@@ -135,8 +137,8 @@ def test_reopened_runs_are_first_class(make_window, qtbot, tmp_path, messages):
     run.metrics = dict(evaluate_run(run.model, data, recon=t.recon, beta=t.beta, gamma=t.gamma, iwae_k=5),
                        data_name=data.name)
     save_run(run, tmp_path / "saved")
-    entry = w.open_run_folder(str(tmp_path / "saved"))
-    assert entry is not None and w.training.retrain_button.isEnabled()
+    entry = open_folder(qtbot, w, tmp_path / "saved")
+    assert w.training.retrain_button.isEnabled()
     # the metrics computed before saving are shown again (no recomputation needed)
     metrics = w.metrics_panel
     iwae = run.metrics["iwae_nll"]

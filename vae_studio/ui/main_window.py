@@ -60,6 +60,7 @@ class MainWindow(MenusMixin, RunFilesMixin, QMainWindow):
         self.workspace = None
         self.versions: dict = {}
         self._pending_runs: dict[int, object] = {}  # data request id -> run waiting for its data set
+        self._reading: dict[int, tuple] = {}  # run folders being read: ticket -> (path, remember, select, then)
         self.tasks = TaskHub(self)  # every background runner (data, panels); shut down together on close
         # the panels' modules import torch: import them in the background too
         self.loader = DataLoader(self, preload=PANEL_MODULES, tasks=self.tasks)

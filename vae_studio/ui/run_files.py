@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from ..app.event_loop import next_turn
 from ..app.settings import read_recent, write_recent
 from ..core.config import DataConfig
+from ..workers.tasks import Mode, runner_for
 from .training.runs_list import default_runs_dir, save_run_dialog, suggest_name
 
 MAX_RECENT = 8
@@ -46,6 +47,7 @@ def _dropped_folders(mime) -> list[str]:
 
 class RunFilesMixin:
     ask_about_unsaved = True  # tests that do not test the question turn it off (a modal box would wait)
+    _run_reader = None  # the background runner that reads run folders (made with the first one)
 
     # ------------------------------------------------------------------------------------------ runs
     def new_run(self) -> None:
@@ -60,29 +62,30 @@ class RunFilesMixin:
         if path:
             self.open_run_folder(path)
 
-    def open_run_folder(self, path: str, remember: bool = True, select: bool = True):
-        """Load a run folder; load its data set in the background if it differs; then add it to the workspace
-        (and select it, unless ``select`` is False).
+    def open_run_folder(self, path: str, remember: bool = True, select: bool = True, then=None) -> None:
+        """Read a run folder in the background (checking its files takes milliseconds to seconds), then add it
+        to the workspace and select it (unless ``select`` is False), after loading its data set if that differs;
+        ``then(entry)`` is called once it is added at once.
 
-        Returns the run's entry when it was added at once. Every failure is a message (the window stays as
-        it was), never an exception."""
+        Every failure is a message (the window stays as it was), never an exception."""
         if self.workspace is None:
             QMessageBox.information(self, "Open run folder", "PyTorch is still loading; try again in a moment.")
             return
-        from ..core.checkpoint import CheckpointError, load_run
+        if self._run_reader is None:
+            self._run_reader = runner_for(self, self.tasks, "run folders", Mode.QUEUE)
+            self._run_reader.done.connect(self._on_run_read)
+            self._run_reader.failed.connect(self._on_run_read_failed)
+        from ..workers.run_loading import load_runs  # imports torch: not at the window's start
 
-        try:
-            run = load_run(path)
-        except CheckpointError as e:
-            QMessageBox.warning(self, "Open run folder", str(e))
-            return
-        except OSError as e:
-            QMessageBox.warning(self, "Open run folder", f"Could not read {path}: {e.strerror or e}")
-            return
-        except Exception as e:  # noqa: BLE001 - out of memory, a bug: a message, never a dead window
-            text = str(e).strip().splitlines()
-            QMessageBox.warning(self, "Open run folder", f"Could not open {path}: "
-                                f"{text[0] if text else type(e).__name__}")
+        ticket = self._run_reader.submit(load_runs, [path])
+        self._reading[ticket] = (path, remember, select, then)
+
+    @Slot(int, object)
+    def _on_run_read(self, ticket: int, result) -> None:
+        path, remember, select, then = self._reading.pop(ticket)
+        (_folder, run), = result
+        if isinstance(run, str):  # load_runs's one-line message
+            self._on_run_read_failed(ticket, run, path)
             return
         if remember:
             self._add_recent(str(run.folder))
@@ -91,7 +94,9 @@ class RunFilesMixin:
             entry = self.workspace.add_run(run, select=select)
             self._show_message(f"Opened {run.name} from {run.folder}")
             self._tell_notes(run)
-            return entry
+            if then is not None:
+                then(entry)
+            return
         request = self.training.load_data(run.config.data)
         if request is None:
             QMessageBox.warning(self, "Open run folder", f"Cannot load the data set of {run.name}.")
@@ -99,17 +104,23 @@ class RunFilesMixin:
         self._pending_runs[request] = run
         self._show_message(f"Loading {run.config.data.dataset} for {run.name}…")
 
+    @Slot(int, str)
+    def _on_run_read_failed(self, ticket: int, message: str, path: str | None = None) -> None:
+        path = path or self._reading.pop(ticket, ("",))[0]
+        QMessageBox.warning(self, "Open run folder", message if path in message else f"Could not open {path}: {message}")
+
     def open_demo_run(self) -> None:
         """The small model shipped with VAE Studio (trained on the built-in sprites), to explore at once."""
         from ..resource_paths import demo_run_path
 
         QSettings().setValue(SETTINGS_DEMO_SHOWN, True)
-        entry = self.open_run_folder(str(demo_run_path()), remember=False, select=False)
-        if entry is not None:
-            entry.run.folder = None  # not the user's folder: Save asks where, nothing overwrites the package
-            # shown in the next event-loop turn: adding it and showing it in every panel are two short pauses
-            # of the window at launch rather than one long one
-            next_turn(self, partial(self._show_demo_run, entry))
+        self.open_run_folder(str(demo_run_path()), remember=False, select=False, then=self._on_demo_run_added)
+
+    def _on_demo_run_added(self, entry) -> None:
+        entry.run.folder = None  # not the user's folder: Save asks where, nothing overwrites the package
+        # shown in the next event-loop turn: adding it and showing it in every panel are two short pauses of the
+        # window at launch rather than one long one
+        next_turn(self, partial(self._show_demo_run, entry))
 
     def _show_demo_run(self, entry) -> None:
         if self.workspace.entry(entry) is None or self.workspace.selected is not None:

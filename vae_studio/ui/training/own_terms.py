@@ -9,6 +9,7 @@ axis would hide it.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -35,16 +36,40 @@ def term_title(run, name: str) -> str:
     return titles.get(name) or name.replace("_", " ").capitalize()
 
 
+SMOOTH_BLOCK = 64  # rows smoothed by one matrix product
+
+
+@functools.lru_cache(maxsize=8)
+def _ema_block(weight: float) -> tuple[np.ndarray, np.ndarray]:
+    """(L, L) lower-triangular ``weight * (1 - weight) ** (r - c)`` and ``(1 - weight) ** (r + 1)``, L = SMOOTH_BLOCK:
+    row r of a block's average is ``lower[r] @ block + carry[r] * previous``."""
+    r = np.arange(SMOOTH_BLOCK)
+    lag = r[:, None] - r[None, :]
+    lower = np.where(lag >= 0, weight * (1.0 - weight) ** np.maximum(lag, 0), 0.0)
+    return lower, (1.0 - weight) ** (r + 1.0)
+
+
 def smooth_rows(last: np.ndarray | None, values: np.ndarray, weight: float, out: np.ndarray) -> None:
     """Exponential moving average of ``values`` (rows) into ``out``, continuing from the smoothed row
-    ``last`` (None at the start; a non-finite one restarts the average)."""
-    m = None if last is None else last.copy()
-    for i, v in enumerate(values):
+    ``last`` (None at the start; a non-finite one restarts the average). A block of finite rows is one matrix
+    product (a run's whole history, thousands of steps, is smoothed when it is opened)."""
+    m = None if last is None else np.asarray(last, dtype=np.float64)
+    i, n = 0, len(values)
+    while i < n:
         if m is None or not np.isfinite(m).all():
-            m = v.copy()
-        else:
-            m = m + weight * (v - m)
-        out[i] = m
+            m = out[i] = values[i]
+            i += 1
+            continue
+        j = min(n, i + SMOOTH_BLOCK)
+        block = values[i:j]
+        if not np.isfinite(block).all():  # a diverging run: row by row until past the bad row
+            m = out[i] = m + weight * (values[i] - m)
+            i += 1
+            continue
+        lower, carry = _ema_block(weight)
+        out[i:j] = lower[:j - i, :j - i] @ block + np.outer(carry[:j - i], m)
+        m = out[j - 1]
+        i = j
 
 
 class TermBuffers:
