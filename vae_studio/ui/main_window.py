@@ -7,6 +7,8 @@ need it. Tests pass a ready :class:`~vae_studio.app.workspace.Workspace` (and th
 """
 from __future__ import annotations
 
+from functools import partial
+
 import platform
 import sys
 import traceback
@@ -197,18 +199,24 @@ class MainWindow(MenusMixin, RunFilesMixin, QMainWindow):
         while keys:
             key = keys.pop(0)
             _title, cls_name, what = SESSION_PANELS[key]
-            panel = self._make_panel(key, cls_name, what)
+            panel = self._make_panel(key, cls_name, what, staged)
             if panel is not None:
                 self.panels[key] = panel
             if staged and keys:
-                next_turn(self, lambda: self._build_panels(keys, staged=True))
+                go_on = partial(next_turn, self, partial(self._build_panels, keys, True))
+                if getattr(panel, "building", False):  # it builds over turns itself: the next one after it
+                    panel.built.connect(go_on)
+                else:
+                    go_on()
                 return
 
-    def _make_panel(self, key: str, cls_name: str, what: str):
-        """Build the panel class ``cls_name`` of ``vae_studio.ui.<key>.panel``; a panel that fails to build shows why instead."""
+    def _make_panel(self, key: str, cls_name: str, what: str, staged: bool = False):
+        """Build the panel class ``cls_name`` of ``vae_studio.ui.<key>.panel``; a panel that fails to build shows why instead.
+        ``staged``: the latent explorer builds its second column one turn later (it is the largest panel)."""
         try:
             module = __import__(f"vae_studio.ui.{key}.panel", fromlist=[cls_name])
-            extra = {"undo_stack": self.undo_stack} if key == "latent" else {}  # probe moves are undoable
+            # probe moves are undoable
+            extra = {"undo_stack": self.undo_stack, "staged": staged} if key == "latent" else {}
             panel = getattr(module, cls_name)(self.workspace, tasks=self.tasks, **extra)
         except Exception as e:  # noqa: BLE001 - one broken panel must not take the window down
             traceback.print_exc()

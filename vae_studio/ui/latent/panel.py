@@ -24,6 +24,7 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QMessageBox, QSplitter, QStackedLayout,
                                QVBoxLayout, QWidget)
 
+from ...app.event_loop import next_turn
 from ...app.explorer import DIMS, LatentExplorer, encoding_problem, waits_for_first_epoch
 from ...core.embedding import METHODS as EMBEDDINGS, missing_dependency
 from ...workers.encoding import CHUNK, EncodedSplit, encode_split
@@ -44,10 +45,13 @@ EMPTY_TEXT = "Train a model or open a run to explore its latent space"
 
 class LatentPanel(ProbeActionsMixin, QWidget):
     scatterUpdated = Signal()  # all new points are drawn (after an encoding or a projection change)
+    built = Signal()  # a staged panel is whole (``building`` is False from then on)
 
-    def __init__(self, workspace, parent=None, tasks=None, undo_stack=None):
+    def __init__(self, workspace, parent=None, tasks=None, undo_stack=None, staged: bool = False):
         """``tasks``: the window's TaskHub (the panel makes its own runner without one); ``undo_stack``: the
-        window's (Edit ▸ Undo puts the probe and the anchor back; the panel makes its own without one)."""
+        window's (Edit ▸ Undo puts the probe and the anchor back; the panel makes its own without one);
+        ``staged``: the right-hand column (images, traversal, tools) and the wiring come one event-loop turn
+        later (at launch the whole panel was one pause of the window of about 40 ms)."""
         super().__init__(parent)
         self.setObjectName("latentPanel")
         self.workspace = workspace
@@ -58,9 +62,19 @@ class LatentPanel(ProbeActionsMixin, QWidget):
         self.encoder = runner_for(self, tasks, "encode", Mode.LATEST)  # encodes the test split
         self._requested_epoch = 0  # the epoch of the weights sent to the encoder last
         self.embedding_job = EmbeddingJob(tasks)  # t-SNE / UMAP views, fitted in the background
-        self._build()
+        self._build_scatter_column()
+        self.building = staged
+        if staged:
+            next_turn(self, self._finish_build)
+        else:
+            self._finish_build()
+
+    def _finish_build(self) -> None:
+        """The right-hand column, then every connection, then the workspace as it is now."""
+        self._build_tools_column()
+        self._connect_views()
         self._connect_embedding_job()
-        s = workspace
+        s = self.workspace
         s.selectedRunChanged.connect(self._on_selected_run_changed)
         s.runUpdated.connect(self._on_run_updated)
         s.dataChanged.connect(self._on_data_changed)
@@ -71,9 +85,12 @@ class LatentPanel(ProbeActionsMixin, QWidget):
         self.encoder.failed.connect(self._on_encode_failed)
         self.scatter.probeReleased.connect(self._on_probe_released)
         self._on_selected_run_changed(s.selected)
+        self.building = False
+        self.built.emit()
 
     # -- layout ------------------------------------------------------------------------------------
-    def _build(self) -> None:
+    def _build_scatter_column(self) -> None:
+        """The empty page, and the explorer page with its left-hand column: axes, status, scatter, probe."""
         self.empty_label = QLabel(EMPTY_TEXT)
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_label.setWordWrap(True)
@@ -106,6 +123,18 @@ class LatentPanel(ProbeActionsMixin, QWidget):
         lv.addWidget(self.scatter, 1)
         lv.addWidget(self.probe_bar)
 
+        self.main_split = QSplitter(Qt.Orientation.Horizontal)
+        self.main_split.addWidget(left)
+        explorer = QWidget()
+        ev = QVBoxLayout(explorer)
+        ev.setContentsMargins(4, 4, 4, 4)
+        ev.addWidget(self.main_split)
+        self.stack = QStackedLayout(self)
+        self.stack.addWidget(self.empty_label)
+        self.stack.addWidget(explorer)
+
+    def _build_tools_column(self) -> None:
+        """The right-hand column: the images, then the nearest test images and the tools' tabs."""
         self.images = ExplorerImages()
         self.traversal = TraversalView()
         # neighbours, then tabs: traversal, directions, bookmarks (tools.py)
@@ -116,22 +145,12 @@ class LatentPanel(ProbeActionsMixin, QWidget):
         right.setStretchFactor(0, 1)
         right.setStretchFactor(1, 2)
         right.setSizes([1000, 2000])  # the images are square (width-bound): the traversal gets two thirds
+        self.main_split.addWidget(right)
+        self.main_split.setStretchFactor(0, 1)
+        self.main_split.setStretchFactor(1, 1)
+        self.main_split.setSizes([2750, 2250])  # proportions: the scatter gets 55%
 
-        main_split = QSplitter(Qt.Orientation.Horizontal)
-        main_split.addWidget(left)
-        main_split.addWidget(right)
-        main_split.setStretchFactor(0, 1)
-        main_split.setStretchFactor(1, 1)
-        main_split.setSizes([2750, 2250])  # proportions: the scatter gets 55%
-
-        explorer = QWidget()
-        ev = QVBoxLayout(explorer)
-        ev.setContentsMargins(4, 4, 4, 4)
-        ev.addWidget(main_split)
-        self.stack = QStackedLayout(self)
-        self.stack.addWidget(self.empty_label)
-        self.stack.addWidget(explorer)
-
+    def _connect_views(self) -> None:
         self.level_bar.levelChosen.connect(self._on_level_chosen)
         self.tools.codesEdited.connect(self._on_codes_edited)
         self.axes_bar.projectionChosen.connect(self._on_projection_chosen)

@@ -21,6 +21,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 from superqt.utils import QSignalThrottler
 
+from ...app.event_loop import next_turn
 from ..widgets.compact import hint_label
 from ..widgets.variant_names import uses_beta
 from .curve_items import add_curve_items, fix_tick_text_space, style_step_plot
@@ -214,7 +215,9 @@ class LossPlot(QWidget):
         for rid in ids:
             self.curves[rid].drawn = -1
         self._rebuild_legend()
-        self._schedule()
+        # drawn in the next turn, not a throttle's timeout later: the user asked for these runs, and what the
+        # other panels do for them (the explorer's encoding of the same run) comes in then
+        next_turn(self, self._redraw)
 
     def set_current(self, run) -> None:
         """The run whose KL per dimension the bar chart shows."""
