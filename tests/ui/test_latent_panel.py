@@ -16,7 +16,8 @@ from vae_studio.core.checkpoint import Run
 from vae_studio.core.config import RunConfig
 from vae_studio.core.latent import decode, encode_dataset, to_uint8
 from vae_studio.core.training import Trainer
-from vae_studio.ui.latent.panel import EMPTY_TEXT, LatentPanel
+from vae_studio.ui.latent.layout import EMPTY_TEXT
+from vae_studio.ui.latent.panel import LatentPanel
 from vae_studio.app.workspace import Workspace
 from vae_studio.ui.latent.traversal import INACTIVE_KL
 from vae_studio.workers.encoding import encode_split

@@ -15,6 +15,8 @@ Rules it keeps:
   starts from where the probe is;
 * a run that has not finished its first epoch is not encoded (its random weights show nothing) unless the
   user follows it live.
+
+(A little over 400 lines: one class, because these rules share its state: the split, the view and the probe.)
 """
 from __future__ import annotations
 
