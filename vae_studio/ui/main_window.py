@@ -7,11 +7,10 @@ need it. Tests pass a ready :class:`~vae_studio.app.workspace.Workspace` (and th
 """
 from __future__ import annotations
 
-from functools import partial
-
 import platform
 import sys
 import traceback
+from functools import partial
 
 import pyqtgraph as pg
 from PySide6.QtCore import QSettings, Qt, Slot, qVersion
@@ -215,8 +214,8 @@ class MainWindow(MenusMixin, RunFilesMixin, QMainWindow):
         ``staged``: the latent explorer builds its second column one turn later (it is the largest panel)."""
         try:
             module = __import__(f"vae_studio.ui.{key}.panel", fromlist=[cls_name])
-            # probe moves are undoable
-            extra = {"undo_stack": self.undo_stack, "staged": staged} if key == "latent" else {}
+            extra = {"undo_stack": self.undo_stack,  # probe moves are undoable
+                     "staged": staged} if key == "latent" else {}
             panel = getattr(module, cls_name)(self.workspace, tasks=self.tasks, **extra)
         except Exception as e:  # noqa: BLE001 - one broken panel must not take the window down
             traceback.print_exc()

@@ -82,6 +82,8 @@ class RunFilesMixin:
 
     @Slot(int, object)
     def _on_run_read(self, ticket: int, result) -> None:
+        if ticket not in self._reading:
+            return
         path, remember, select, then = self._reading.pop(ticket)
         (_folder, run), = result
         if isinstance(run, str):  # load_runs's one-line message

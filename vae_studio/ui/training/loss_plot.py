@@ -27,8 +27,8 @@ from ..widgets.variant_names import uses_beta
 from .curve_items import add_curve_items, fix_tick_text_space, style_step_plot
 from .loss_axes import LossAxis, StepAxis
 from .own_terms import OwnTermsPlot
-from .steady_title import give_steady_title
 from .run_curves import RunCurves
+from .steady_title import give_steady_title
 
 METRICS = ("total", "recon", "kl")
 TITLES = {"total": "Total loss", "recon": "Reconstruction", "kl": "KL divergence"}
@@ -36,9 +36,9 @@ REDRAW_MS = 33  # new data is drawn this long after it arrives, at most this oft
 REDRAW_BUDGET = 4  # this many times the last redraw's cost: at most ~1/4 of the GUI thread however long the curves
 ACTIVE_KL = 0.01  # nats: a latent dimension with less test KL carries no information (metrics.py)
 MIN_PLOT_WIDTH = 150  # pixels: the least width of each of the two plot columns (the view never gets narrower)
-
-
 BARS_TITLE_WIDEST = "64 of 64 active · epoch 99"  # the bar chart's title keeps this width whatever it says
+
+
 LEGEND_NAME_CHARS = 12  # the legend sits in a narrow plot: long run names are shortened (the runs list has them)
 
 
