@@ -9,6 +9,10 @@ lateness: every late tick is an event-loop stall. Prints the longest stall in ea
 the curve redraw rate and the training speed.
 
     python benchmarks/gui_responsiveness.py [--seconds 10] [--threads N] [--arch mlp|conv] [--batch 128] [--retrains 1]
+                                            [--trace]
+
+``--trace`` also prints, for each stall over 40 ms, the Python calls the GUI thread ran during it
+(:mod:`stall_trace`; it slows the GUI thread, so use it to find causes, not to measure).
 
 Targets: no stall over 50 ms in any phase; curves redrawn at 5 Hz or more. ``--threads`` overrides the torch
 thread count the app picks (``torch_threads_for_gui``: cores - 1 on machines with up to 4 cores).
@@ -35,6 +39,7 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--retrain-after", type=float, default=3.0, help="seconds after the first epoch's end")
     ap.add_argument("--retrains", type=int, default=1, help="clicks on Retrain, --retrain-after seconds apart")
+    ap.add_argument("--trace", action="store_true", help="print the Python calls inside each stall over 40 ms")
     a = ap.parse_args()
 
     from PySide6.QtCore import QElapsedTimer, Qt, QTimer
@@ -60,12 +65,22 @@ def main() -> int:
     gaps: list[float] = []
     at: list[float] = []
     last = [0]
+    tracer, shown_pc, stalls_pc, last_pc = None, time.perf_counter(), [], [time.perf_counter()]
+    if a.trace:
+        from stall_trace import StallTrace
+
+        tracer = StallTrace()
+        tracer.start()
 
     def tick():
         now = clock.nsecsElapsed()
         gaps.append((now - last[0]) / 1e6 - TICK_MS)
         at.append(now / 1e9)
         last[0] = now
+        if tracer is not None:
+            pc = time.perf_counter()
+            stalls_pc.append((last_pc[0], pc))
+            last_pc[0] = pc
 
     timer = QTimer()
     timer.setTimerType(Qt.TimerType.PreciseTimer)
@@ -130,6 +145,8 @@ def main() -> int:
 
     panel.dataLoaded.connect(ready)
     app.exec()
+    if tracer is not None:
+        tracer.stop()
 
     if "elapsed" not in result:
         print("the benchmark did not get to train (data set not loaded?)", file=sys.stderr)
@@ -165,6 +182,8 @@ def main() -> int:
               f"{int((sel > 50).sum())} over 50 ms")
     rate = result["redraws"] / el
     print(f"curve redraws: {rate:.1f} per second")
+    if tracer is not None:
+        tracer.report(stalls_pc, origin=shown_pc)
     print(f"targets (every phase's longest stall < 50 ms, curves >= 5 Hz): {'met' if worst < 50 and rate >= 5 else 'NOT met'}")
     return 0
 
