@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QLabel, QPushButton, QW
 from ...app.explorer import DIMS, PCA_MODE, TSNE_MODE, UMAP_MODE, LatentExplorer
 from ..widgets.compact import ElidedComboBox, ElidedLabel, FlowLayout, compact_combo, labelled, row_widget
 
-DIM_ITEM_WIDEST = "z63  (KL 9.99)"  # the dimension lists are as wide as this text
+DIM_ITEM_WIDEST = "z63  (KL 99.99)"  # the dimension lists are as wide as this text
 
 
 class AxesBar(QWidget):
