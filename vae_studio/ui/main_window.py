@@ -126,6 +126,9 @@ class MainWindow(MenusMixin, RunFilesMixin, QMainWindow):
             when_shown.set_on_screen(on_screen)
 
     def _build_status(self) -> None:
+        """The status bar: what data, model and devices are in use, and the training state. A message (what
+        just happened, what to do next) covers all but the state while it shows: at 1366x768 the labels left it
+        a third of the bar, and "drag the probe in the latent explorer" was cut off."""
         sb = self.statusBar()
         self.status_labels: dict[str, QLabel] = {}
         for key, tip in (("data", "The data set in use"), ("model", "The current run's model"),
@@ -133,7 +136,10 @@ class MainWindow(MenusMixin, RunFilesMixin, QMainWindow):
                          ("state", "What training is doing")):
             label = QLabel()
             label.setToolTip(tip)
-            sb.addPermanentWidget(label)
+            if key == "state":
+                sb.addPermanentWidget(label)
+            else:
+                sb.addWidget(label)  # hidden while a message shows
             self.status_labels[key] = label
         self.status_labels["state"].setText("State: starting…")
 
