@@ -39,9 +39,13 @@ class _Turns(QObject):
         while self._steps:
             receiver, fn = self._steps.popleft()
             if shiboken6.isValid(receiver):
-                if self._steps:
-                    self._timer.start()  # before the step: one that raises does not stop the others
-                fn()
+                try:
+                    fn()
+                finally:  # a step that raises does not stop the others
+                    if self._steps:
+                        # due 1 ms after this step ends, not after it began: the timers that fell due while it
+                        # ran (a view's throttle, an animation) come first
+                        self._timer.start()
                 return
 
 

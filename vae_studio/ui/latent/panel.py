@@ -225,8 +225,11 @@ class LatentPanel(LatentLayoutMixin, ProbeActionsMixin, QWidget):
         self.scatter.enableAutoRange()
         self._show_picked()
         self._redraw()
-        self._probe_vector_changed(immediate_traversal=True)
-        if waits_for_first_epoch(run, self.live.isChecked()):
+        waits = waits_for_first_epoch(run, self.live.isChecked())
+        # the traversal grid at once only when no encoding follows: else the encoding's result draws it (in the
+        # KL order), and the grid drawn now would be drawn again in a moment
+        self._probe_vector_changed(immediate_traversal=waits)
+        if waits:
             # a run just started: its random initial weights have nothing to show yet
             self.status.setText(f"{run.name} is training: its scatter appears when the first epoch ends "
                                 "(tick Live to follow it within epochs)")
